@@ -1,0 +1,522 @@
+//! Real devices through cpal (PulseAudio host on Linux when a server runs, else ALSA;
+//! CoreAudio on macOS; WASAPI on Windows).
+//!
+//! The data callbacks never block, lock or allocate: capture downmixes to mono and
+//! pushes into an [`rtrb`] ring; playback pops from one and fans out to the device's
+//! channels. Overruns and underruns are counted with atomics. Resampling to and from
+//! 48 kHz happens on the caller's thread in [`CpalSource::read_frame`] /
+//! [`CpalSink::write_frame`].
+
+use crate::resample::{Framer, StreamResampler};
+use crate::{AudioError, AudioSink, AudioSource, Frame, SAMPLE_RATE};
+use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
+use cpal::{FromSample, SizedSample};
+use serde::Serialize;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+/// How long a live device may deliver (or take) nothing before it is declared stalled.
+pub const STALL_TIMEOUT: Duration = Duration::from_millis(2000);
+/// Device buffer asked for: ~10 ms (cpal's PulseAudio host otherwise defaults to 2 s).
+const DEVICE_BUFFER_MS: u32 = 10;
+/// Playback ring depth, in ms of audio; bounds the sink's added latency.
+const PLAYBACK_RING_MS: u32 = 120;
+
+/// Whether a listed device captures or plays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeviceDirection {
+    /// A microphone or other capture device.
+    Input,
+    /// A speaker, headset or other playback device.
+    Output,
+}
+
+/// One device as listed by `softphone devices` and the device picker.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeviceInfo {
+    /// Stable id (`host:device`, cpal's `DeviceId`) to pass back to open the device.
+    pub id: String,
+    /// Human-readable name.
+    pub name: String,
+    /// Capture or playback. A headset appears once per direction.
+    pub direction: DeviceDirection,
+    /// True for the system default in this direction.
+    pub is_default: bool,
+    /// Supported sample rates in Hz (common rates inside the supported ranges).
+    pub sample_rates: Vec<u32>,
+    /// Supported channel counts.
+    pub channels: Vec<u16>,
+}
+
+const COMMON_RATES: [u32; 11] = [
+    8_000, 11_025, 16_000, 22_050, 24_000, 32_000, 44_100, 48_000, 88_200, 96_000, 192_000,
+];
+
+/// Lists input and output devices of the default host.
+///
+/// Errors: [`AudioError::DeviceOpen`] when the host cannot enumerate devices.
+pub fn list_devices() -> Result<Vec<DeviceInfo>, AudioError> {
+    let host = cpal::default_host();
+    let default_in = host.default_input_device().and_then(|d| d.id().ok());
+    let default_out = host.default_output_device().and_then(|d| d.id().ok());
+    let devices = host.devices().map_err(|e| AudioError::DeviceOpen {
+        device: "(enumeration)".into(),
+        reason: e.to_string(),
+    })?;
+    let mut out = Vec::new();
+    for device in devices {
+        let Ok(id) = device.id() else { continue };
+        let name = device
+            .description()
+            .map(|d| d.name().to_string())
+            .unwrap_or_else(|_| id.to_string());
+        if let Ok(configs) = device.supported_input_configs() {
+            let configs: Vec<_> = configs.collect();
+            if !configs.is_empty() {
+                out.push(info(&id, &name, DeviceDirection::Input, &default_in, &configs));
+            }
+        }
+        if let Ok(configs) = device.supported_output_configs() {
+            let configs: Vec<_> = configs.collect();
+            if !configs.is_empty() {
+                out.push(info(&id, &name, DeviceDirection::Output, &default_out, &configs));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn info(
+    id: &cpal::DeviceId,
+    name: &str,
+    direction: DeviceDirection,
+    default: &Option<cpal::DeviceId>,
+    configs: &[cpal::SupportedStreamConfigRange],
+) -> DeviceInfo {
+    let mut rates = Vec::new();
+    let mut channels = Vec::new();
+    for c in configs {
+        let (lo, hi) = (c.min_sample_rate(), c.max_sample_rate());
+        rates.extend(COMMON_RATES.iter().copied().filter(|r| (lo..=hi).contains(r)));
+        if !COMMON_RATES.contains(&lo) {
+            rates.push(lo);
+        }
+        channels.push(c.channels());
+    }
+    rates.sort_unstable();
+    rates.dedup();
+    channels.sort_unstable();
+    channels.dedup();
+    DeviceInfo {
+        id: id.to_string(),
+        name: name.to_string(),
+        direction,
+        is_default: default.as_ref() == Some(id),
+        sample_rates: rates,
+        channels,
+    }
+}
+
+/// Finds a device by id (`host:device`) or exact name; `None` picks the default.
+fn find_device(
+    host: &cpal::Host,
+    wanted: Option<&str>,
+    direction: DeviceDirection,
+) -> Result<cpal::Device, AudioError> {
+    let Some(wanted) = wanted else {
+        let d = match direction {
+            DeviceDirection::Input => host.default_input_device(),
+            DeviceDirection::Output => host.default_output_device(),
+        };
+        return d.ok_or(AudioError::NoDefaultDevice(match direction {
+            DeviceDirection::Input => "input",
+            DeviceDirection::Output => "output",
+        }));
+    };
+    if let Ok(id) = wanted.parse::<cpal::DeviceId>() {
+        if let Some(d) = host.device_by_id(&id) {
+            return Ok(d);
+        }
+    }
+    let devices = host.devices().map_err(|e| AudioError::DeviceOpen {
+        device: wanted.into(),
+        reason: e.to_string(),
+    })?;
+    for d in devices {
+        let name_matches = d.description().map(|x| x.name() == wanted).unwrap_or(false);
+        let id_matches = d.id().map(|i| i.to_string() == wanted).unwrap_or(false);
+        if name_matches || id_matches {
+            return Ok(d);
+        }
+    }
+    Err(AudioError::DeviceNotFound(wanted.into()))
+}
+
+fn device_label(d: &cpal::Device) -> String {
+    d.description()
+        .map(|x| x.name().to_string())
+        .or_else(|_| d.id().map(|i| i.to_string()))
+        .unwrap_or_else(|_| "unknown device".into())
+}
+
+fn stream_config(supported: &cpal::SupportedStreamConfig) -> cpal::StreamConfig {
+    let want = supported.sample_rate() * DEVICE_BUFFER_MS / 1000;
+    let buffer_size = match supported.buffer_size() {
+        cpal::SupportedBufferSize::Range { min, max } => {
+            cpal::BufferSize::Fixed(want.clamp(*min, *max))
+        }
+        cpal::SupportedBufferSize::Unknown => cpal::BufferSize::Fixed(want),
+    };
+    cpal::StreamConfig {
+        channels: supported.channels(),
+        sample_rate: supported.sample_rate(),
+        buffer_size,
+    }
+}
+
+/// Shared between a stream's callbacks and its owner.
+#[derive(Default)]
+struct StreamState {
+    failed: AtomicBool,
+    error: OnceLock<String>,
+    /// Capture: samples dropped because the ring was full. Playback: samples of silence
+    /// inserted because the ring was empty.
+    xruns: AtomicU64,
+    started: AtomicBool,
+}
+
+impl StreamState {
+    fn on_error(&self, e: cpal::Error) {
+        // The error callback is not the real-time data path; allocating here is fine.
+        let _ = self.error.set(e.to_string());
+        self.failed.store(true, Ordering::Release);
+    }
+}
+
+/// Microphone capture as 48 kHz mono 20 ms frames.
+pub struct CpalSource {
+    name: String,
+    _stream: cpal::Stream,
+    consumer: rtrb::Consumer<f32>,
+    state: Arc<StreamState>,
+    resampler: StreamResampler,
+    framer: Framer,
+    scratch: Vec<f32>,
+    resampled: Vec<f32>,
+    last_data: Instant,
+    device_rate: u32,
+    device_channels: u16,
+}
+
+impl CpalSource {
+    /// Opens `device` (id or name; `None` = system default) at its native configuration
+    /// and starts capturing.
+    ///
+    /// Errors: [`AudioError::DeviceNotFound`], [`AudioError::NoDefaultDevice`],
+    /// [`AudioError::DeviceOpen`].
+    pub fn open(device: Option<&str>) -> Result<Self, AudioError> {
+        let host = cpal::default_host();
+        let dev = find_device(&host, device, DeviceDirection::Input)?;
+        let name = device_label(&dev);
+        let open_err = |reason: String| AudioError::DeviceOpen {
+            device: name.clone(),
+            reason,
+        };
+        let supported = dev
+            .default_input_config()
+            .map_err(|e| open_err(e.to_string()))?;
+        let rate = supported.sample_rate();
+        let (producer, consumer) = rtrb::RingBuffer::new(rate as usize * 2);
+        let state = Arc::new(StreamState::default());
+        let config = stream_config(&supported);
+        let stream = match build_input(&dev, &config, supported.sample_format(), producer, &state)
+        {
+            Ok(s) => s,
+            Err(e) => return Err(open_err(e)),
+        };
+        stream.play().map_err(|e| open_err(e.to_string()))?;
+        tracing::info!(device = %name, rate, channels = config.channels, "capture started");
+        Ok(Self {
+            name,
+            _stream: stream,
+            consumer,
+            state,
+            resampler: StreamResampler::new(rate, SAMPLE_RATE)?,
+            framer: Framer::default(),
+            scratch: vec![0.0; rate as usize / 10],
+            resampled: Vec::with_capacity(SAMPLE_RATE as usize / 10),
+            last_data: Instant::now(),
+            device_rate: rate,
+            device_channels: config.channels,
+        })
+    }
+
+    /// Device rate in Hz and channel count as opened.
+    pub fn device_format(&self) -> (u32, u16) {
+        (self.device_rate, self.device_channels)
+    }
+
+    /// Samples dropped so far because the reader fell behind (ring overruns).
+    pub fn overruns(&self) -> u64 {
+        self.state.xruns.load(Ordering::Relaxed)
+    }
+}
+
+fn build_input(
+    dev: &cpal::Device,
+    config: &cpal::StreamConfig,
+    format: cpal::SampleFormat,
+    producer: rtrb::Producer<f32>,
+    state: &Arc<StreamState>,
+) -> Result<cpal::Stream, String> {
+    use cpal::SampleFormat as F;
+    match format {
+        F::F32 => input_stream::<f32>(dev, config, producer, state),
+        F::I16 => input_stream::<i16>(dev, config, producer, state),
+        F::I32 => input_stream::<i32>(dev, config, producer, state),
+        F::U16 => input_stream::<u16>(dev, config, producer, state),
+        F::U8 => input_stream::<u8>(dev, config, producer, state),
+        F::F64 => input_stream::<f64>(dev, config, producer, state),
+        other => Err(format!("unsupported sample format {other}")),
+    }
+}
+
+fn input_stream<T>(
+    dev: &cpal::Device,
+    config: &cpal::StreamConfig,
+    mut producer: rtrb::Producer<f32>,
+    state: &Arc<StreamState>,
+) -> Result<cpal::Stream, String>
+where
+    T: SizedSample,
+    f32: FromSample<T>,
+{
+    let ch = usize::from(config.channels.max(1));
+    let inv = 1.0 / ch as f32;
+    let cb_state = Arc::clone(state);
+    let err_state = Arc::clone(state);
+    dev.build_input_stream::<T, _, _>(
+        config.clone(),
+        move |data: &[T], _| {
+            let frames = data.len() / ch;
+            let n = frames.min(producer.slots());
+            if n < frames {
+                cb_state
+                    .xruns
+                    .fetch_add((frames - n) as u64, Ordering::Relaxed);
+            }
+            if let Ok(chunk) = producer.write_chunk_uninit(n) {
+                chunk.fill_from_iter(data.chunks_exact(ch).map(|f| {
+                    f.iter().map(|&s| s.to_sample::<f32>()).sum::<f32>() * inv
+                }));
+            }
+        },
+        move |e| err_state.on_error(e),
+        None,
+    )
+    .map_err(|e| e.to_string())
+}
+
+impl AudioSource for CpalSource {
+    fn read_frame(&mut self, frame: &mut Frame) -> Result<usize, AudioError> {
+        loop {
+            if self.framer.pop(frame) {
+                return Ok(frame.len());
+            }
+            if self.state.failed.load(Ordering::Acquire) {
+                return Err(AudioError::DeviceLost {
+                    device: self.name.clone(),
+                    reason: self.state.error.get().cloned().unwrap_or_default(),
+                });
+            }
+            let n = self.consumer.pop_partial_slice(&mut self.scratch).0.len();
+            if n > 0 {
+                self.last_data = Instant::now();
+                self.resampled.clear();
+                self.resampler.push(&self.scratch[..n], &mut self.resampled)?;
+                self.framer.push(&self.resampled);
+                continue;
+            }
+            if self.last_data.elapsed() > STALL_TIMEOUT {
+                return Err(AudioError::DeviceStalled {
+                    device: self.name.clone(),
+                    ms: self.last_data.elapsed().as_millis() as u64,
+                });
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// Playback of 48 kHz mono frames to a device, fanned out to all its channels.
+pub struct CpalSink {
+    name: String,
+    _stream: cpal::Stream,
+    producer: rtrb::Producer<f32>,
+    capacity: usize,
+    state: Arc<StreamState>,
+    resampler: StreamResampler,
+    resampled: Vec<f32>,
+}
+
+impl CpalSink {
+    /// Opens `device` (id or name; `None` = system default) at its native configuration.
+    ///
+    /// Errors: as [`CpalSource::open`].
+    pub fn open(device: Option<&str>) -> Result<Self, AudioError> {
+        let host = cpal::default_host();
+        let dev = find_device(&host, device, DeviceDirection::Output)?;
+        let name = device_label(&dev);
+        let open_err = |reason: String| AudioError::DeviceOpen {
+            device: name.clone(),
+            reason,
+        };
+        let supported = dev
+            .default_output_config()
+            .map_err(|e| open_err(e.to_string()))?;
+        let rate = supported.sample_rate();
+        let capacity = (rate * PLAYBACK_RING_MS / 1000) as usize;
+        let (producer, consumer) = rtrb::RingBuffer::new(capacity);
+        let state = Arc::new(StreamState::default());
+        let config = stream_config(&supported);
+        let stream = build_output(&dev, &config, supported.sample_format(), consumer, &state)
+            .map_err(&open_err)?;
+        stream.play().map_err(|e| open_err(e.to_string()))?;
+        tracing::info!(device = %name, rate, channels = config.channels, "playback started");
+        Ok(Self {
+            name,
+            _stream: stream,
+            producer,
+            capacity,
+            state,
+            resampler: StreamResampler::new(SAMPLE_RATE, rate)?,
+            resampled: Vec::with_capacity(capacity),
+        })
+    }
+
+    /// Samples of silence inserted because no audio was queued in time (underruns),
+    /// counted from the first written frame.
+    pub fn underruns(&self) -> u64 {
+        self.state.xruns.load(Ordering::Relaxed)
+    }
+
+    fn check(&self) -> Result<(), AudioError> {
+        if self.state.failed.load(Ordering::Acquire) {
+            return Err(AudioError::DeviceLost {
+                device: self.name.clone(),
+                reason: self.state.error.get().cloned().unwrap_or_default(),
+            });
+        }
+        Ok(())
+    }
+}
+
+fn build_output(
+    dev: &cpal::Device,
+    config: &cpal::StreamConfig,
+    format: cpal::SampleFormat,
+    consumer: rtrb::Consumer<f32>,
+    state: &Arc<StreamState>,
+) -> Result<cpal::Stream, String> {
+    use cpal::SampleFormat as F;
+    match format {
+        F::F32 => output_stream::<f32>(dev, config, consumer, state),
+        F::I16 => output_stream::<i16>(dev, config, consumer, state),
+        F::I32 => output_stream::<i32>(dev, config, consumer, state),
+        F::U16 => output_stream::<u16>(dev, config, consumer, state),
+        F::U8 => output_stream::<u8>(dev, config, consumer, state),
+        F::F64 => output_stream::<f64>(dev, config, consumer, state),
+        other => Err(format!("unsupported sample format {other}")),
+    }
+}
+
+fn output_stream<T>(
+    dev: &cpal::Device,
+    config: &cpal::StreamConfig,
+    mut consumer: rtrb::Consumer<f32>,
+    state: &Arc<StreamState>,
+) -> Result<cpal::Stream, String>
+where
+    T: SizedSample + FromSample<f32>,
+{
+    let ch = usize::from(config.channels.max(1));
+    let cb_state = Arc::clone(state);
+    let err_state = Arc::clone(state);
+    dev.build_output_stream::<T, _, _>(
+        config.clone(),
+        move |data: &mut [T], _| {
+            let started = cb_state.started.load(Ordering::Relaxed);
+            let mut missing = 0u64;
+            for f in data.chunks_exact_mut(ch) {
+                let v = match consumer.pop() {
+                    Ok(v) => v,
+                    Err(_) => {
+                        missing += 1;
+                        0.0
+                    }
+                };
+                let s = T::from_sample(v);
+                f.iter_mut().for_each(|x| *x = s);
+            }
+            if started && missing > 0 {
+                cb_state.xruns.fetch_add(missing, Ordering::Relaxed);
+            }
+        },
+        move |e| err_state.on_error(e),
+        None,
+    )
+    .map_err(|e| e.to_string())
+}
+
+impl AudioSink for CpalSink {
+    fn write_frame(&mut self, frame: &Frame) -> Result<(), AudioError> {
+        self.check()?;
+        self.resampled.clear();
+        self.resampler.push(frame, &mut self.resampled)?;
+        let mut rest: &[f32] = &self.resampled;
+        let mut waiting_since = None;
+        while !rest.is_empty() {
+            let (done, _) = self.producer.push_partial_slice(rest);
+            rest = &rest[done.len()..];
+            if rest.is_empty() {
+                break;
+            }
+            self.check()?;
+            let since = *waiting_since.get_or_insert_with(Instant::now);
+            if since.elapsed() > STALL_TIMEOUT {
+                return Err(AudioError::DeviceStalled {
+                    device: self.name.clone(),
+                    ms: since.elapsed().as_millis() as u64,
+                });
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        self.state.started.store(true, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<(), AudioError> {
+        let since = Instant::now();
+        while self.producer.slots() < self.capacity {
+            self.check()?;
+            if since.elapsed() > STALL_TIMEOUT {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // Let the device play out its own ~10 ms buffer.
+        std::thread::sleep(Duration::from_millis(50));
+        self.state.started.store(false, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+}

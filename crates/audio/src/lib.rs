@@ -1,0 +1,119 @@
+//! Audio devices, framing and metering for Agent Softphone.
+//!
+//! Key design decision: everything downstream of this crate sees one format only,
+//! **48 kHz mono `f32` in 20 ms frames of 960 samples** ([`FRAME_SAMPLES`]). Device
+//! formats (rate, channel count, sample type) are converted at the edge: real-time
+//! callbacks only downmix and push into a lock-free ring buffer ([`rtrb`]); the
+//! asynchronous resampler ([`rubato`]) and framing run on the consumer's thread.
+//! Real devices ([`cpal_device`]), WAV files ([`wav`]) and null devices ([`null`])
+//! sit side by side behind the small [`AudioSource`] / [`AudioSink`] traits, the way
+//! cpal's host traits and baresip's ausrc/auplay do.
+
+pub mod cpal_device;
+pub mod meter;
+pub mod null;
+pub mod resample;
+pub mod wav;
+
+pub use cpal_device::{list_devices, CpalSink, CpalSource, DeviceDirection, DeviceInfo};
+pub use meter::{LevelMeter, MeterConfig, MeterReading};
+pub use null::{NullSink, NullSource};
+pub use wav::{WavSink, WavSource};
+
+/// Internal sample rate of every frame, in Hz.
+pub const SAMPLE_RATE: u32 = 48_000;
+/// Frame duration in ms.
+pub const FRAME_MS: u32 = 20;
+/// Samples per 20 ms mono frame at 48 kHz.
+pub const FRAME_SAMPLES: usize = (SAMPLE_RATE / 1000 * FRAME_MS) as usize;
+
+/// One 20 ms frame of 48 kHz mono audio, samples in `[-1.0, 1.0]`.
+pub type Frame = [f32; FRAME_SAMPLES];
+
+/// Errors from audio devices and files.
+///
+/// Each variant has a stable [`AudioError::code`] for the UI.
+#[derive(Debug, thiserror::Error)]
+pub enum AudioError {
+    /// No device with this id (see `softphone devices`).
+    #[error("no audio device with id `{0}` (list them with `softphone devices`)")]
+    DeviceNotFound(String),
+    /// The system has no default device for this direction.
+    #[error("no default {0} device")]
+    NoDefaultDevice(&'static str),
+    /// The device refused to open or to start.
+    #[error("cannot open audio device `{device}`: {reason}")]
+    DeviceOpen { device: String, reason: String },
+    /// The device vanished or failed while streaming (unplugged headset, server restart).
+    #[error("audio device `{device}` failed mid-stream: {reason}")]
+    DeviceLost { device: String, reason: String },
+    /// The device delivered no audio for longer than the stall timeout.
+    #[error("audio device `{device}` delivered no audio for {ms} ms")]
+    DeviceStalled { device: String, ms: u64 },
+    /// A WAV file could not be read or written (missing, not WAV, truncated, unsupported).
+    #[error("WAV file `{path}`: {reason}")]
+    Wav { path: String, reason: String },
+    /// Resampler construction or processing failed.
+    #[error("resampler: {0}")]
+    Resample(String),
+    /// Other I/O failure.
+    #[error("I/O error on `{path}`: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl AudioError {
+    /// Stable, machine-readable error code for the UI and the CLI's JSON output.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AudioError::DeviceNotFound(_) => "audio.device_not_found",
+            AudioError::NoDefaultDevice(_) => "audio.no_default_device",
+            AudioError::DeviceOpen { .. } => "audio.device_open",
+            AudioError::DeviceLost { .. } => "audio.device_lost",
+            AudioError::DeviceStalled { .. } => "audio.device_stalled",
+            AudioError::Wav { .. } => "audio.wav",
+            AudioError::Resample(_) => "audio.resample",
+            AudioError::Io { .. } => "audio.io",
+        }
+    }
+}
+
+/// A producer of 48 kHz mono 20 ms frames: a microphone, a WAV file, silence.
+pub trait AudioSource {
+    /// Fills `frame` with the next 20 ms and returns how many samples are real audio:
+    /// [`FRAME_SAMPLES`] normally, fewer for the last, zero-padded frame of a file, and
+    /// `0` at the end of the stream. Live sources block until a frame is ready.
+    ///
+    /// Errors: [`AudioError::DeviceLost`] / [`AudioError::DeviceStalled`] when a device
+    /// vanishes mid-stream; the source is unusable afterwards.
+    fn read_frame(&mut self, frame: &mut Frame) -> Result<usize, AudioError>;
+
+    /// Human-readable name of what this source reads from (device name or file path).
+    fn name(&self) -> &str;
+}
+
+/// A consumer of 48 kHz mono 20 ms frames: a speaker, a WAV file, nothing.
+pub trait AudioSink {
+    /// Queues one frame for output. Live sinks block while their buffer is full, which
+    /// paces the caller at the device's clock.
+    fn write_frame(&mut self, frame: &Frame) -> Result<(), AudioError>;
+
+    /// Flushes buffered audio (drains the device buffer, finalises a file).
+    fn finish(&mut self) -> Result<(), AudioError> {
+        Ok(())
+    }
+
+    /// Human-readable name of what this sink writes to.
+    fn name(&self) -> &str;
+}
+
+/// Converts a linear amplitude to dBFS, with silence floored at [`meter::SILENCE_DBFS`].
+pub fn amplitude_to_dbfs(amplitude: f32) -> f32 {
+    if amplitude <= 0.0 {
+        return meter::SILENCE_DBFS;
+    }
+    (20.0 * amplitude.log10()).max(meter::SILENCE_DBFS)
+}
