@@ -75,13 +75,25 @@ pub fn list_devices() -> Result<Vec<DeviceInfo>, AudioError> {
         if let Ok(configs) = device.supported_input_configs() {
             let configs: Vec<_> = configs.collect();
             if !configs.is_empty() {
-                out.push(info(&id, &name, DeviceDirection::Input, &default_in, &configs));
+                out.push(info(
+                    &id,
+                    &name,
+                    DeviceDirection::Input,
+                    &default_in,
+                    &configs,
+                ));
             }
         }
         if let Ok(configs) = device.supported_output_configs() {
             let configs: Vec<_> = configs.collect();
             if !configs.is_empty() {
-                out.push(info(&id, &name, DeviceDirection::Output, &default_out, &configs));
+                out.push(info(
+                    &id,
+                    &name,
+                    DeviceDirection::Output,
+                    &default_out,
+                    &configs,
+                ));
             }
         }
     }
@@ -99,7 +111,12 @@ fn info(
     let mut channels = Vec::new();
     for c in configs {
         let (lo, hi) = (c.min_sample_rate(), c.max_sample_rate());
-        rates.extend(COMMON_RATES.iter().copied().filter(|r| (lo..=hi).contains(r)));
+        rates.extend(
+            COMMON_RATES
+                .iter()
+                .copied()
+                .filter(|r| (lo..=hi).contains(r)),
+        );
         if !COMMON_RATES.contains(&lo) {
             rates.push(lo);
         }
@@ -231,8 +248,7 @@ impl CpalSource {
         let (producer, consumer) = rtrb::RingBuffer::new(rate as usize * 2);
         let state = Arc::new(StreamState::default());
         let config = stream_config(&supported);
-        let stream = match build_input(&dev, &config, supported.sample_format(), producer, &state)
-        {
+        let stream = match build_input(&dev, &config, supported.sample_format(), producer, &state) {
             Ok(s) => s,
             Err(e) => return Err(open_err(e)),
         };
@@ -308,9 +324,10 @@ where
                     .fetch_add((frames - n) as u64, Ordering::Relaxed);
             }
             if let Ok(chunk) = producer.write_chunk_uninit(n) {
-                chunk.fill_from_iter(data.chunks_exact(ch).map(|f| {
-                    f.iter().map(|&s| s.to_sample::<f32>()).sum::<f32>() * inv
-                }));
+                chunk.fill_from_iter(
+                    data.chunks_exact(ch)
+                        .map(|f| f.iter().map(|&s| s.to_sample::<f32>()).sum::<f32>() * inv),
+                );
             }
         },
         move |e| err_state.on_error(e),
@@ -335,7 +352,8 @@ impl AudioSource for CpalSource {
             if n > 0 {
                 self.last_data = Instant::now();
                 self.resampled.clear();
-                self.resampler.push(&self.scratch[..n], &mut self.resampled)?;
+                self.resampler
+                    .push(&self.scratch[..n], &mut self.resampled)?;
                 self.framer.push(&self.resampled);
                 continue;
             }

@@ -228,7 +228,9 @@ mod tests {
     fn silence_reads_zero_and_warns_after_three_seconds_only() {
         let mut m = LevelMeter::default();
         let r = run(&mut m, 5.0, |_| 0.0);
-        assert!(r.iter().all(|x| x.level == 0.0 && x.rms_dbfs == SILENCE_DBFS));
+        assert!(r
+            .iter()
+            .all(|x| x.level == 0.0 && x.rms_dbfs == SILENCE_DBFS));
         assert!(r.iter().filter(|x| x.time_ms < 3000).all(|x| !x.low));
         assert!(r.iter().filter(|x| x.time_ms >= 3020).all(|x| x.low));
         assert!(r.iter().all(|x| !x.clip));

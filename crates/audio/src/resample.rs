@@ -246,7 +246,11 @@ mod tests {
             let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
             let na: f32 = a.iter().map(|x| x * x).sum::<f32>().sqrt();
             let nb: f32 = b.iter().map(|x| x * x).sum::<f32>().sqrt();
-            assert!(dot / (na * nb) > 0.99, "correlation for {from} Hz: {}", dot / (na * nb));
+            assert!(
+                dot / (na * nb) > 0.99,
+                "correlation for {from} Hz: {}",
+                dot / (na * nb)
+            );
         }
     }
 

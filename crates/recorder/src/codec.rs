@@ -1,0 +1,230 @@
+//! Safe wrappers over libopus's multistream encoder and decoder (via `opusic-sys`,
+//! the bindings under the `opus` crate, which has no multistream API).
+//!
+//! One stream with mapping `[0]` produces ordinary single-stream Opus packets, so the
+//! same wrapper encodes the mono WhatsApp export and the two-stream recording.
+
+use crate::RecorderError;
+use opusic_sys as ffi;
+use std::ffi::CStr;
+
+fn err(code: i32) -> RecorderError {
+    // SAFETY: opus_strerror returns a pointer to a static NUL-terminated string.
+    let msg = unsafe { CStr::from_ptr(ffi::opus_strerror(code)) };
+    RecorderError::Codec(msg.to_string_lossy().into_owned())
+}
+
+/// libopus version string, e.g. "libopus 1.6.1".
+pub fn libopus_version() -> String {
+    // SAFETY: static NUL-terminated string.
+    unsafe { CStr::from_ptr(ffi::opus_get_version_string()) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Coding intent passed to libopus.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Application {
+    /// Best for speech intelligibility (`OPUS_APPLICATION_VOIP`).
+    Voip,
+    /// Best fidelity for any signal (`OPUS_APPLICATION_AUDIO`, what opusenc uses).
+    Audio,
+}
+
+/// Multistream Opus encoder at 48 kHz (RFC 7845 §5.1.1 channel mapping).
+pub struct MsEncoder {
+    st: *mut ffi::OpusMSEncoder,
+    channels: usize,
+}
+
+// SAFETY: the encoder state is only touched through &mut self.
+unsafe impl Send for MsEncoder {}
+
+impl MsEncoder {
+    /// Creates an encoder for `channels` interleaved input channels coded as `streams`
+    /// streams of which `coupled` are stereo, routed by `mapping` (one byte per channel).
+    pub fn new(
+        channels: u8,
+        streams: u8,
+        coupled: u8,
+        mapping: &[u8],
+        application: Application,
+    ) -> Result<Self, RecorderError> {
+        if mapping.len() != usize::from(channels) {
+            return Err(RecorderError::InvalidInput(
+                "channel mapping length must equal the channel count".into(),
+            ));
+        }
+        let app = match application {
+            Application::Voip => ffi::OPUS_APPLICATION_VOIP,
+            Application::Audio => ffi::OPUS_APPLICATION_AUDIO,
+        };
+        let mut e = 0;
+        // SAFETY: mapping has `channels` bytes; libopus copies it.
+        let st = unsafe {
+            ffi::opus_multistream_encoder_create(
+                48_000,
+                i32::from(channels),
+                i32::from(streams),
+                i32::from(coupled),
+                mapping.as_ptr(),
+                app,
+                &mut e,
+            )
+        };
+        if e != ffi::OPUS_OK || st.is_null() {
+            return Err(err(e));
+        }
+        let mut enc = Self {
+            st,
+            channels: usize::from(channels),
+        };
+        enc.ctl(ffi::OPUS_SET_SIGNAL_REQUEST, ffi::OPUS_SIGNAL_VOICE)?;
+        Ok(enc)
+    }
+
+    fn ctl(&mut self, request: i32, value: i32) -> Result<(), RecorderError> {
+        // SAFETY: every request used here takes one opus_int32 argument.
+        let r = unsafe { ffi::opus_multistream_encoder_ctl(self.st, request, value) };
+        if r != ffi::OPUS_OK {
+            return Err(err(r));
+        }
+        Ok(())
+    }
+
+    /// Total bitrate over all streams, bits per second (libopus splits it evenly
+    /// between uncoupled mono streams).
+    pub fn set_bitrate(&mut self, bps: i32) -> Result<(), RecorderError> {
+        self.ctl(ffi::OPUS_SET_BITRATE_REQUEST, bps)
+    }
+
+    /// Encoder complexity 0-10 (10 = best quality, libopus default).
+    pub fn set_complexity(&mut self, c: i32) -> Result<(), RecorderError> {
+        self.ctl(ffi::OPUS_SET_COMPLEXITY_REQUEST, c)
+    }
+
+    /// In-band forward error correction (RFC 6716 §2.1.7) and the loss it plans for, %.
+    pub fn set_inband_fec(
+        &mut self,
+        on: bool,
+        expected_loss_pct: i32,
+    ) -> Result<(), RecorderError> {
+        self.ctl(ffi::OPUS_SET_INBAND_FEC_REQUEST, i32::from(on))?;
+        self.ctl(ffi::OPUS_SET_PACKET_LOSS_PERC_REQUEST, expected_loss_pct)
+    }
+
+    /// Encoder lookahead in 48 kHz samples: the pre-skip to write in OpusHead.
+    pub fn lookahead(&mut self) -> Result<u16, RecorderError> {
+        let mut v: i32 = 0;
+        // SAFETY: GET_LOOKAHEAD writes one opus_int32 through the pointer.
+        let r = unsafe {
+            ffi::opus_multistream_encoder_ctl(
+                self.st,
+                ffi::OPUS_GET_LOOKAHEAD_REQUEST,
+                &mut v as *mut i32,
+            )
+        };
+        if r != ffi::OPUS_OK {
+            return Err(err(r));
+        }
+        u16::try_from(v).map_err(|_| RecorderError::Codec(format!("lookahead {v} out of range")))
+    }
+
+    /// Encodes one frame of interleaved `f32` samples (`pcm.len() / channels` samples
+    /// per channel, a legal Opus frame size) into `out`; returns the packet length.
+    pub fn encode(&mut self, pcm: &[f32], out: &mut [u8]) -> Result<usize, RecorderError> {
+        let frame = (pcm.len() / self.channels) as i32;
+        // SAFETY: pcm holds frame*channels samples, out is writable for out.len() bytes.
+        let n = unsafe {
+            ffi::opus_multistream_encode_float(
+                self.st,
+                pcm.as_ptr(),
+                frame,
+                out.as_mut_ptr(),
+                out.len() as i32,
+            )
+        };
+        if n < 0 {
+            return Err(err(n));
+        }
+        Ok(n as usize)
+    }
+}
+
+impl Drop for MsEncoder {
+    fn drop(&mut self) {
+        // SAFETY: created by opus_multistream_encoder_create, destroyed once.
+        unsafe { ffi::opus_multistream_encoder_destroy(self.st) }
+    }
+}
+
+/// Multistream Opus decoder at 48 kHz.
+pub struct MsDecoder {
+    st: *mut ffi::OpusMSDecoder,
+    channels: usize,
+}
+
+// SAFETY: the decoder state is only touched through &mut self.
+unsafe impl Send for MsDecoder {}
+
+impl MsDecoder {
+    /// Creates a decoder for the layout given in an OpusHead.
+    pub fn new(
+        channels: u8,
+        streams: u8,
+        coupled: u8,
+        mapping: &[u8],
+    ) -> Result<Self, RecorderError> {
+        if mapping.len() != usize::from(channels) {
+            return Err(RecorderError::InvalidInput(
+                "channel mapping length must equal the channel count".into(),
+            ));
+        }
+        let mut e = 0;
+        // SAFETY: mapping has `channels` bytes.
+        let st = unsafe {
+            ffi::opus_multistream_decoder_create(
+                48_000,
+                i32::from(channels),
+                i32::from(streams),
+                i32::from(coupled),
+                mapping.as_ptr(),
+                &mut e,
+            )
+        };
+        if e != ffi::OPUS_OK || st.is_null() {
+            return Err(err(e));
+        }
+        Ok(Self {
+            st,
+            channels: usize::from(channels),
+        })
+    }
+
+    /// Decodes one packet into interleaved `out` (room for 120 ms = 5760 samples per
+    /// channel is always enough); returns samples per channel. An empty `packet` runs
+    /// packet loss concealment for `out.len() / channels` samples.
+    pub fn decode(&mut self, packet: &[u8], out: &mut [f32]) -> Result<usize, RecorderError> {
+        let frame = (out.len() / self.channels) as i32;
+        let (ptr, len) = if packet.is_empty() {
+            (std::ptr::null(), 0)
+        } else {
+            (packet.as_ptr(), packet.len() as i32)
+        };
+        // SAFETY: out has frame*channels floats; packet is valid for len bytes or null.
+        let n = unsafe {
+            ffi::opus_multistream_decode_float(self.st, ptr, len, out.as_mut_ptr(), frame, 0)
+        };
+        if n < 0 {
+            return Err(err(n));
+        }
+        Ok(n as usize)
+    }
+}
+
+impl Drop for MsDecoder {
+    fn drop(&mut self) {
+        // SAFETY: created by opus_multistream_decoder_create, destroyed once.
+        unsafe { ffi::opus_multistream_decoder_destroy(self.st) }
+    }
+}
