@@ -117,7 +117,7 @@ fn info(
                 .copied()
                 .filter(|r| (lo..=hi).contains(r)),
         );
-        if !COMMON_RATES.contains(&lo) {
+        if !COMMON_RATES.contains(&lo) && lo >= 8_000 {
             rates.push(lo);
         }
         channels.push(c.channels());

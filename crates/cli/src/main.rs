@@ -1,1 +1,313 @@
-fn main() {}
+//! `softphone`: the headless client. Every subcommand is a thin translation of
+//! arguments into calls on `softphone-controller`, so what the CLI does, the app does.
+//! Errors print as one line (`error: …`) with exit status 1; usage errors exit 2.
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use softphone_controller::{
+    new_meta, recover_recordings, start_capture, CaptureRequest, Event, InputSpec, RecordTarget,
+};
+use softphone_recorder::{export_voice, ExportOptions, RecorderConfig};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+
+#[derive(Parser)]
+#[command(name = "softphone", version, about = "Agent Softphone headless client")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List audio input and output devices.
+    Devices {
+        /// One JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the microphone level (0-100, dBFS, low-level and clip flags).
+    Meter {
+        #[command(flatten)]
+        input: InputArgs,
+        /// Stop after this many seconds of audio.
+        #[arg(long)]
+        seconds: Option<f64>,
+        /// JSON lines: time_ms, level, rms_dbfs, peak_dbfs, low, clip.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Record a dual-track Ogg Opus file (left = agent/input, right = remote).
+    Record {
+        /// Output file; written as OUT.part until finished. Never overwritten.
+        #[arg(long)]
+        out: PathBuf,
+        /// Stop after this many seconds (default: until Ctrl-C or the input ends).
+        #[arg(long)]
+        seconds: Option<f64>,
+        #[command(flatten)]
+        input: InputArgs,
+        /// WAV file for the remote (right) track; silence when absent.
+        #[arg(long)]
+        remote_wav: Option<PathBuf>,
+        /// Bitrate per channel, bits per second.
+        #[arg(long, default_value_t = 32_000)]
+        bitrate: i32,
+        /// Call id for the metadata (default: a new UUIDv7).
+        #[arg(long)]
+        call_id: Option<String>,
+        /// Lead id for the metadata.
+        #[arg(long)]
+        lead_id: Option<String>,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make a mono Ogg Opus voice message (WhatsApp-ready, <= 16 MB) from a recording.
+    ExportVoice {
+        input: PathBuf,
+        output: PathBuf,
+        /// Target bitrate, bits per second.
+        #[arg(long, default_value_t = 24_000)]
+        bitrate: i32,
+    },
+    /// Repair recordings left unfinished by a crash (*.opus.part) in DIR.
+    Recover {
+        dir: PathBuf,
+        /// JSON lines, one per file.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args)]
+#[group(multiple = false)]
+struct InputArgs {
+    /// Capture device id or name (see `softphone devices`); default device if absent.
+    #[arg(long)]
+    input: Option<String>,
+    /// Read the input from a WAV file instead of a device.
+    #[arg(long)]
+    input_wav: Option<PathBuf>,
+}
+
+impl InputArgs {
+    fn spec(&self) -> InputSpec {
+        match (&self.input, &self.input_wav) {
+            (_, Some(p)) => InputSpec::Wav(p.clone()),
+            (d, None) => InputSpec::Device(d.clone()),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SOFTPHONE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match run(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn seconds_to_ms(s: Option<f64>) -> Result<Option<u64>> {
+    match s {
+        Some(s) if !(s.is_finite() && s > 0.0) => bail!("--seconds must be a positive number"),
+        Some(s) => Ok(Some((s * 1000.0).round() as u64)),
+        None => Ok(None),
+    }
+}
+
+fn run(cmd: Command) -> Result<()> {
+    match cmd {
+        Command::Devices { json } => {
+            let devices = softphone_audio::list_devices()?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&devices)?);
+            } else {
+                for d in devices {
+                    println!(
+                        "{:6} {} {}  [{}]  rates {:?} Hz  channels {:?}",
+                        format!("{:?}", d.direction).to_lowercase(),
+                        if d.is_default { "*" } else { " " },
+                        d.name,
+                        d.id,
+                        d.sample_rates,
+                        d.channels
+                    );
+                }
+            }
+            Ok(())
+        }
+        Command::Meter {
+            input,
+            seconds,
+            json,
+        } => {
+            let handle = start_capture(CaptureRequest {
+                input: input.spec(),
+                remote: None,
+                record: None,
+                max_ms: seconds_to_ms(seconds)?,
+            })?;
+            let flag = handle.stop_flag();
+            ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))?;
+            let mut out = std::io::stdout().lock();
+            for ev in handle.events.iter() {
+                match ev {
+                    Event::Meter(r) if json => writeln!(out, "{}", serde_json::to_string(&r)?)?,
+                    Event::Meter(r) => {
+                        let bar = "#".repeat((r.level / 2.0) as usize);
+                        writeln!(
+                            out,
+                            "{:>7} ms {:>5.1} {:<50} rms {:>6.1} dBFS peak {:>6.1} dBFS{}{}",
+                            r.time_ms,
+                            r.level,
+                            bar,
+                            r.rms_dbfs,
+                            r.peak_dbfs,
+                            if r.low { " LOW" } else { "" },
+                            if r.clip { " CLIP" } else { "" }
+                        )?
+                    }
+                    Event::DeviceError { message, .. } => eprintln!("warning: {message}"),
+                    Event::Warning { message, .. } => eprintln!("warning: {message}"),
+                    Event::Started { .. } => {}
+                }
+            }
+            let result = handle.join()?;
+            if let softphone_controller::StopReason::DeviceError { message, .. } = result.stop {
+                bail!("{message}");
+            }
+            Ok(())
+        }
+        Command::Record {
+            out,
+            seconds,
+            input,
+            remote_wav,
+            bitrate,
+            call_id,
+            lead_id,
+            json,
+        } => {
+            let spec = input.spec();
+            let left = match &spec {
+                InputSpec::Wav(p) => format!("agent:file:{}", p.display()),
+                _ => "agent".to_string(),
+            };
+            let right = match &remote_wav {
+                Some(p) => format!("remote:file:{}", p.display()),
+                None => "remote:none".to_string(),
+            };
+            let handle = start_capture(CaptureRequest {
+                input: spec,
+                remote: remote_wav.map(InputSpec::Wav),
+                record: Some(RecordTarget {
+                    path: out.clone(),
+                    config: RecorderConfig {
+                        bitrate_per_channel: bitrate,
+                        ..Default::default()
+                    },
+                    meta: new_meta(call_id, lead_id, &left, &right),
+                }),
+                max_ms: seconds_to_ms(seconds)?,
+            })
+            .with_context(|| format!("cannot record to {}", out.display()))?;
+            let flag = handle.stop_flag();
+            ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))?;
+            for ev in handle.events.iter() {
+                match ev {
+                    Event::DeviceError { message, .. } | Event::Warning { message, .. } => {
+                        eprintln!("warning: {message}")
+                    }
+                    _ => {}
+                }
+            }
+            let result = handle.join()?;
+            let rec = result.recording.context("no recording produced")?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string(&serde_json::json!({
+                        "stop": result.stop,
+                        "captured_ms": result.captured_ms,
+                        "recording": rec,
+                    }))?
+                );
+            } else {
+                println!(
+                    "{}  {} ms  {} bytes  sha256 {}",
+                    rec.path.display(),
+                    rec.duration_ms,
+                    rec.bytes,
+                    rec.sha256
+                );
+            }
+            if let softphone_controller::StopReason::DeviceError { message, .. } = result.stop {
+                bail!("recording saved, but the input failed: {message}");
+            }
+            Ok(())
+        }
+        Command::ExportVoice {
+            input,
+            output,
+            bitrate,
+        } => {
+            let s = export_voice(&input, &output, &ExportOptions { bitrate })
+                .with_context(|| format!("cannot export {}", input.display()))?;
+            println!("{}", serde_json::to_string(&s)?);
+            if !s.fits_play_button {
+                eprintln!(
+                    "note: over 512 KB, WhatsApp shows it as an audio file, not a voice note"
+                );
+            }
+            Ok(())
+        }
+        Command::Recover { dir, json } => {
+            let results = recover_recordings(&dir)?;
+            let mut failed = 0;
+            for (path, r) in &results {
+                match r {
+                    Ok(rep) if json => println!("{}", serde_json::to_string(rep)?),
+                    Ok(rep) => println!(
+                        "repaired {} -> {} ({} ms, {} bytes, dropped {} damaged bytes)",
+                        path.display(),
+                        rep.summary.path.display(),
+                        rep.summary.duration_ms,
+                        rep.summary.bytes,
+                        rep.dropped_bytes
+                    ),
+                    Err(e) => {
+                        failed += 1;
+                        if json {
+                            println!(
+                                "{}",
+                                serde_json::json!({"source": path, "error": e.to_string(), "code": e.code()})
+                            );
+                        } else {
+                            eprintln!("error: {}: {e}", path.display());
+                        }
+                    }
+                }
+            }
+            if results.is_empty() && !json {
+                println!("nothing to recover in {}", dir.display());
+            }
+            if failed > 0 {
+                bail!("{failed} file(s) could not be repaired (left untouched)");
+            }
+            Ok(())
+        }
+    }
+}

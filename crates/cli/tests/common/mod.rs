@@ -1,0 +1,236 @@
+//! Shared helpers for the system tests: real speech fixtures, the `softphone`
+//! binary, external tools (opusinfo, opusdec, sox, PESQ) and signal comparison.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+pub fn softphone() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_softphone"))
+}
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+pub fn run(cmd: &mut Command) -> Output {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    out
+}
+
+pub fn run_ok(cmd: &mut Command) -> String {
+    let out = run(cmd);
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A folder of speech fixtures, made once per test binary:
+/// - `alsa.wav`: the recorded human voices of alsa-utils (Front_Center, Front_Left,
+///   Front_Right, Rear_Center, Rear_Left, Rear_Right), 48 kHz mono, ~8.6 s.
+/// - `remote.wav`: the same voices in another order (Side_*, Rear_*, Front_*), ~8.7 s.
+/// - `espeak.wav`: espeak-ng speech resampled to 48 kHz mono, ~8 s.
+pub fn fixtures() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("softphone-fixtures-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let alsa = "/usr/share/sounds/alsa";
+        let mut sox = Command::new("sox");
+        for v in [
+            "Front_Center",
+            "Front_Left",
+            "Front_Right",
+            "Rear_Center",
+            "Rear_Left",
+            "Rear_Right",
+        ] {
+            sox.arg(format!("{alsa}/{v}.wav"));
+        }
+        run_ok(
+            sox.arg("-r")
+                .arg("48000")
+                .arg("-c")
+                .arg("1")
+                .arg("-b")
+                .arg("16")
+                .arg(dir.join("alsa.wav")),
+        );
+        let mut sox = Command::new("sox");
+        for v in [
+            "Side_Left",
+            "Side_Right",
+            "Rear_Right",
+            "Rear_Left",
+            "Front_Right",
+            "Front_Center",
+        ] {
+            sox.arg(format!("{alsa}/{v}.wav"));
+        }
+        run_ok(
+            sox.arg("-r")
+                .arg("48000")
+                .arg("-c")
+                .arg("1")
+                .arg("-b")
+                .arg("16")
+                .arg(dir.join("remote.wav")),
+        );
+        let raw = dir.join("espeak-raw.wav");
+        run_ok(Command::new("espeak-ng").args([
+            "-w",
+            raw.to_str().unwrap(),
+            "Good morning, this is Alice from Agent Softphone. I am calling about your order \
+             from last week. Do you have a minute to talk about the delivery date?",
+        ]));
+        run_ok(
+            Command::new("sox")
+                .arg(&raw)
+                .args(["-r", "48000", "-c", "1", "-b", "16"])
+                .arg(dir.join("espeak.wav")),
+        );
+        dir
+    })
+}
+
+pub fn read_wav(path: &Path) -> (Vec<Vec<f32>>, u32) {
+    let mut r = hound::WavReader::open(path).unwrap();
+    let spec = r.spec();
+    let ch = spec.channels as usize;
+    let samples: Vec<f32> = match spec.sample_format {
+        hound::SampleFormat::Float => r.samples::<f32>().map(|s| s.unwrap()).collect(),
+        hound::SampleFormat::Int => {
+            let scale = 1.0 / (1u64 << (spec.bits_per_sample - 1)) as f32;
+            r.samples::<i32>()
+                .map(|s| s.unwrap() as f32 * scale)
+                .collect()
+        }
+    };
+    let chans = (0..ch)
+        .map(|c| samples.iter().skip(c).step_by(ch).copied().collect())
+        .collect();
+    (chans, spec.sample_rate)
+}
+
+/// Decodes with `opusdec` (the reference tool) to a 48 kHz WAV and returns its channels.
+pub fn opusdec(file: &Path) -> Vec<Vec<f32>> {
+    let wav = file.with_extension("dec.wav");
+    run_ok(
+        Command::new("opusdec")
+            .arg("--quiet")
+            .arg("--rate")
+            .arg("48000")
+            .arg(file)
+            .arg(&wav),
+    );
+    read_wav(&wav).0
+}
+
+/// `opusinfo` must exit 0 and report no warnings or errors.
+pub fn assert_opusinfo_clean(file: &Path) -> String {
+    let out = run(Command::new("opusinfo").arg(file));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "opusinfo failed on {}:\n{text}",
+        file.display()
+    );
+    let lower = text.to_lowercase();
+    assert!(
+        !lower.contains("warning") && !lower.contains("error"),
+        "opusinfo complains about {}:\n{text}",
+        file.display()
+    );
+    text
+}
+
+pub fn pesq(reference: &Path, degraded: &Path, channel: Option<usize>) -> f64 {
+    let script = repo_root().join("tests/scripts/pesq_score.py");
+    let mut cmd = Command::new("python3");
+    cmd.arg(script).arg(reference).arg(degraded);
+    if let Some(c) = channel {
+        cmd.arg(c.to_string());
+    }
+    run_ok(&mut cmd).trim().parse().unwrap()
+}
+
+pub fn energy_db(x: &[f32]) -> f64 {
+    let e: f64 =
+        x.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>() / x.len().max(1) as f64;
+    10.0 * (e + 1e-20).log10()
+}
+
+pub fn correlation(a: &[f32], b: &[f32]) -> f64 {
+    let n = a.len().min(b.len());
+    let (mut ab, mut aa, mut bb) = (0f64, 0f64, 0f64);
+    for i in 0..n {
+        let (x, y) = (f64::from(a[i]), f64::from(b[i]));
+        ab += x * y;
+        aa += x * x;
+        bb += y * y;
+    }
+    ab / (aa * bb).sqrt().max(1e-20)
+}
+
+/// Finds where `needle` starts inside `hay` (coarse search on 8x decimated signals,
+/// then exact), and returns (offset, correlation at that offset over needle's length).
+pub fn align(hay: &[f32], needle: &[f32]) -> (usize, f64) {
+    assert!(
+        hay.len() >= needle.len(),
+        "captured {} samples, need at least {}",
+        hay.len(),
+        needle.len()
+    );
+    let dec =
+        |x: &[f32]| -> Vec<f32> { x.chunks(8).map(|c| c.iter().sum::<f32>() / 8.0).collect() };
+    let (h, n) = (dec(hay), dec(needle));
+    let mut best = (0usize, f64::MIN);
+    for off in 0..=(h.len() - n.len()) {
+        let c = correlation(&h[off..off + n.len()], &n);
+        if c > best.1 {
+            best = (off, c);
+        }
+    }
+    let centre = best.0 * 8;
+    let mut fine = (centre, f64::MIN);
+    for off in centre.saturating_sub(16)..=(centre + 16).min(hay.len() - needle.len()) {
+        let c = correlation(&hay[off..off + needle.len()], needle);
+        if c > fine.1 {
+            fine = (off, c);
+        }
+    }
+    fine
+}
+
+/// Device tests need the PulseAudio virtual devices (tests/scripts/pulse-virtual.sh).
+/// Without them the test fails, unless SOFTPHONE_SKIP_DEVICE_TESTS=1 says to skip.
+pub fn require_pulse() -> bool {
+    if std::env::var("SOFTPHONE_SKIP_DEVICE_TESTS").as_deref() == Ok("1") {
+        eprintln!("skipping: SOFTPHONE_SKIP_DEVICE_TESTS=1");
+        return false;
+    }
+    let ok = Command::new("pactl")
+        .arg("info")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    assert!(
+        ok,
+        "no PulseAudio server: run `eval \"$(tests/scripts/pulse-virtual.sh start)\"` first"
+    );
+    true
+}
