@@ -1,0 +1,173 @@
+//! Real-device system tests through PulseAudio virtual devices
+//! (tests/scripts/pulse-virtual.sh): speech is played into `micfeed` and captured from
+//! the default source `vmic`; what we play to the default sink `speaker` is recorded
+//! from `speaker.monitor`. Tests here share those devices, so they run one at a time.
+
+mod common;
+use common::*;
+use softphone_audio::{AudioSink, AudioSource, CpalSink, CpalSource, WavSource, FRAME_SAMPLES};
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+static DEVICES: Mutex<()> = Mutex::new(());
+
+fn lock() -> std::sync::MutexGuard<'static, ()> {
+    DEVICES.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[test]
+fn devices_lists_the_virtual_devices_with_defaults() {
+    if !require_pulse() {
+        return;
+    }
+    let out = run_ok(softphone().args(["devices", "--json"]));
+    let v: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    let find = |dir: &str, name: &str| {
+        v.iter()
+            .find(|d| d["direction"] == dir && d["name"].as_str().unwrap().contains(name))
+            .unwrap_or_else(|| panic!("{dir} {name} missing in {out}"))
+            .clone()
+    };
+    let mic = find("input", "Virtual_Microphone");
+    assert_eq!(mic["is_default"], true);
+    assert!(mic["sample_rates"].as_array().unwrap().contains(&48_000.into()));
+    assert!(mic["id"].as_str().unwrap().contains(':'));
+    assert_eq!(find("output", "Virtual_Speaker")["is_default"], true);
+}
+
+#[test]
+fn captured_speech_correlates_with_the_source() {
+    if !require_pulse() {
+        return;
+    }
+    let _g = lock();
+    let fx = fixtures();
+    let (src, _) = read_wav(&fx.join("alsa.wav"));
+    let mut cap = CpalSource::open(None).expect("open default input");
+    let mut captured = Vec::new();
+    let mut frame = [0.0f32; FRAME_SAMPLES];
+    // Let the stream settle, then play speech into the virtual microphone.
+    for _ in 0..10 {
+        cap.read_frame(&mut frame).unwrap();
+    }
+    let mut player = Command::new("paplay").args(["-d", "micfeed"]).arg(fx.join("alsa.wav")).spawn().unwrap();
+    let frames = (src[0].len() / FRAME_SAMPLES) + 100; // source + 2 s of slack
+    for _ in 0..frames {
+        let n = cap.read_frame(&mut frame).unwrap();
+        captured.extend_from_slice(&frame[..n]);
+    }
+    let (format, overruns) = (cap.device_format(), cap.overruns());
+    drop(cap);
+    assert!(player.wait().unwrap().success());
+    let (offset, c) = align(&captured, &src[0]);
+    eprintln!("capture: device {format:?}, offset {offset} samples, correlation {c:.5}, overruns {overruns}");
+    assert_eq!(overruns, 0, "the reader kept up, no samples were dropped");
+    assert!(c >= 0.99, "captured speech correlates {c:.4} with the source");
+}
+
+#[test]
+fn played_speech_correlates_with_the_source() {
+    if !require_pulse() {
+        return;
+    }
+    let _g = lock();
+    let fx = fixtures();
+    let dir = tempfile::tempdir().unwrap();
+    let raw = dir.path().join("played.raw");
+    let mut rec = Command::new("parecord")
+        .args(["-d", "speaker.monitor", "--raw", "--format=float32le", "--rate=48000", "--channels=1"])
+        .arg(&raw)
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let mut sink = CpalSink::open(None).expect("open default output");
+    let mut wav = WavSource::open(&fx.join("alsa.wav")).unwrap();
+    let mut frame = [0.0f32; FRAME_SAMPLES];
+    while wav.read_frame(&mut frame).unwrap() > 0 {
+        sink.write_frame(&frame).unwrap();
+    }
+    sink.finish().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    unsafe { libc::kill(rec.id() as i32, libc::SIGINT) };
+    rec.wait().unwrap();
+    let bytes = std::fs::read(&raw).unwrap();
+    let played: Vec<f32> = bytes.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
+    let (src, _) = read_wav(&fx.join("alsa.wav"));
+    let (offset, c) = align(&played, &src[0]);
+    eprintln!("playback: offset {offset} samples, correlation {c:.5}, underruns {}", sink.underruns());
+    assert!(c >= 0.99, "played speech correlates {c:.4} with the source");
+}
+
+#[test]
+fn live_meter_warns_on_a_silent_microphone() {
+    if !require_pulse() {
+        return;
+    }
+    let _g = lock();
+    let out = run_ok(softphone().args(["meter", "--seconds", "4", "--json"]));
+    let readings: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let at = |ms: u64| readings.iter().filter(|r| r["time_ms"].as_u64().unwrap() <= ms).next_back().unwrap();
+    assert_eq!(at(2500)["low"], false, "no warning before 3 s");
+    assert_eq!(readings.last().unwrap()["low"], true, "warning after 3 s of silence");
+}
+
+/// A recording process killed with SIGKILL at random moments is repaired by
+/// `softphone recover`, passes opusinfo, and holds the audio up to at most 1 s before
+/// the kill.
+#[test]
+fn killed_recordings_are_repaired_to_within_one_second() {
+    if !require_pulse() {
+        return;
+    }
+    let _g = lock();
+    let fx = fixtures();
+    let dir = tempfile::tempdir().unwrap();
+    // Speech on the microphone throughout, looping.
+    let feeder = std::thread::spawn({
+        let wav = fx.join("alsa.wav");
+        move || {
+            for _ in 0..8 {
+                let _ = Command::new("paplay").args(["-d", "micfeed"]).arg(&wav).status();
+            }
+        }
+    });
+    let runs = std::env::var("SOFTPHONE_CRASH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(10);
+    let mut cases = Vec::new();
+    for i in 0..runs {
+        let out = dir.path().join(format!("kill{i}.opus"));
+        let part = dir.path().join(format!("kill{i}.opus.part"));
+        let mut child = softphone()
+            .args(["record", "--out"])
+            .arg(&out)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let t0 = Instant::now();
+        while !part.exists() {
+            assert!(t0.elapsed() < Duration::from_secs(5), "recording never started");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let started = Instant::now();
+        let wait_ms = rand::random_range(700..3500u64);
+        std::thread::sleep(Duration::from_millis(wait_ms));
+        let alive_ms = started.elapsed().as_millis() as u64;
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        assert!(!out.exists(), "a killed recording cannot have finished");
+        cases.push((out, alive_ms));
+    }
+    let report = run_ok(softphone().arg("recover").arg("--json").arg(dir.path()));
+    assert_eq!(report.lines().count(), runs, "{report}");
+    for (out, alive_ms) in &cases {
+        assert!(out.exists(), "{} not repaired", out.display());
+        assert_opusinfo_clean(out);
+        let dec = opusdec(out);
+        let kept_ms = dec[0].len() as u64 / 48;
+        eprintln!("{}: alive {alive_ms} ms, kept {kept_ms} ms", out.display());
+        assert!(kept_ms + 1000 >= *alive_ms, "{}: kept {kept_ms} ms of {alive_ms} ms", out.display());
+        assert!(kept_ms <= alive_ms + 100, "more audio than time alive?");
+    }
+    feeder.join().unwrap();
+}
