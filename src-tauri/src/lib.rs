@@ -1,1 +1,32 @@
+//! Agent Softphone desktop shell.
+//!
+//! Key design decision: this crate stays thin. Commands (in [`commands`]) translate
+//! between the webview and `softphone-controller`, and forward controller events as
+//! Tauri events; no audio, recording or storage logic lives here.
 
+pub mod commands;
+
+use tauri::Manager;
+
+/// Builds and runs the app (blocks until the last window closes).
+pub fn run() {
+    tauri::Builder::default()
+        .manage(commands::AppState::default())
+        .setup(|app| {
+            // Recordings a crash left unfinished are repaired before anything else.
+            if let Ok(dir) = app.path().app_data_dir() {
+                let recordings = dir.join("recordings");
+                if std::fs::create_dir_all(&recordings).is_ok() {
+                    let _ = softphone_controller::recover_recordings(&recordings);
+                }
+            }
+            Ok(())
+        })
+        .invoke_handler(tauri::generate_handler![
+            commands::list_devices,
+            commands::start_meter,
+            commands::stop_meter,
+        ])
+        .run(tauri::generate_context!())
+        .expect("error while running Agent Softphone");
+}

@@ -314,7 +314,7 @@ where
     let cb_state = Arc::clone(state);
     let err_state = Arc::clone(state);
     dev.build_input_stream::<T, _, _>(
-        config.clone(),
+        *config,
         move |data: &[T], _| {
             let frames = data.len() / ch;
             let n = frames.min(producer.slots());
@@ -467,7 +467,7 @@ where
     let cb_state = Arc::clone(state);
     let err_state = Arc::clone(state);
     dev.build_output_stream::<T, _, _>(
-        config.clone(),
+        *config,
         move |data: &mut [T], _| {
             let started = cb_state.started.load(Ordering::Relaxed);
             let mut missing = 0u64;

@@ -31,7 +31,10 @@ fn devices_lists_the_virtual_devices_with_defaults() {
     };
     let mic = find("input", "Virtual_Microphone");
     assert_eq!(mic["is_default"], true);
-    assert!(mic["sample_rates"].as_array().unwrap().contains(&48_000.into()));
+    assert!(mic["sample_rates"]
+        .as_array()
+        .unwrap()
+        .contains(&48_000.into()));
     assert!(mic["id"].as_str().unwrap().contains(':'));
     assert_eq!(find("output", "Virtual_Speaker")["is_default"], true);
 }
@@ -51,7 +54,11 @@ fn captured_speech_correlates_with_the_source() {
     for _ in 0..10 {
         cap.read_frame(&mut frame).unwrap();
     }
-    let mut player = Command::new("paplay").args(["-d", "micfeed"]).arg(fx.join("alsa.wav")).spawn().unwrap();
+    let mut player = Command::new("paplay")
+        .args(["-d", "micfeed"])
+        .arg(fx.join("alsa.wav"))
+        .spawn()
+        .unwrap();
     let frames = (src[0].len() / FRAME_SAMPLES) + 100; // source + 2 s of slack
     for _ in 0..frames {
         let n = cap.read_frame(&mut frame).unwrap();
@@ -63,7 +70,10 @@ fn captured_speech_correlates_with_the_source() {
     let (offset, c) = align(&captured, &src[0]);
     eprintln!("capture: device {format:?}, offset {offset} samples, correlation {c:.5}, overruns {overruns}");
     assert_eq!(overruns, 0, "the reader kept up, no samples were dropped");
-    assert!(c >= 0.99, "captured speech correlates {c:.4} with the source");
+    assert!(
+        c >= 0.99,
+        "captured speech correlates {c:.4} with the source"
+    );
 }
 
 #[test]
@@ -76,7 +86,14 @@ fn played_speech_correlates_with_the_source() {
     let dir = tempfile::tempdir().unwrap();
     let raw = dir.path().join("played.raw");
     let mut rec = Command::new("parecord")
-        .args(["-d", "speaker.monitor", "--raw", "--format=float32le", "--rate=48000", "--channels=1"])
+        .args([
+            "-d",
+            "speaker.monitor",
+            "--raw",
+            "--format=float32le",
+            "--rate=48000",
+            "--channels=1",
+        ])
         .arg(&raw)
         .spawn()
         .unwrap();
@@ -92,10 +109,16 @@ fn played_speech_correlates_with_the_source() {
     unsafe { libc::kill(rec.id() as i32, libc::SIGINT) };
     rec.wait().unwrap();
     let bytes = std::fs::read(&raw).unwrap();
-    let played: Vec<f32> = bytes.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
+    let played: Vec<f32> = bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+        .collect();
     let (src, _) = read_wav(&fx.join("alsa.wav"));
     let (offset, c) = align(&played, &src[0]);
-    eprintln!("playback: offset {offset} samples, correlation {c:.5}, underruns {}", sink.underruns());
+    eprintln!(
+        "playback: offset {offset} samples, correlation {c:.5}, underruns {}",
+        sink.underruns()
+    );
     assert!(c >= 0.99, "played speech correlates {c:.4} with the source");
 }
 
@@ -106,10 +129,22 @@ fn live_meter_warns_on_a_silent_microphone() {
     }
     let _g = lock();
     let out = run_ok(softphone().args(["meter", "--seconds", "4", "--json"]));
-    let readings: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    let at = |ms: u64| readings.iter().filter(|r| r["time_ms"].as_u64().unwrap() <= ms).next_back().unwrap();
+    let readings: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let at = |ms: u64| {
+        readings
+            .iter()
+            .rfind(|r| r["time_ms"].as_u64().unwrap() <= ms)
+            .unwrap()
+    };
     assert_eq!(at(2500)["low"], false, "no warning before 3 s");
-    assert_eq!(readings.last().unwrap()["low"], true, "warning after 3 s of silence");
+    assert_eq!(
+        readings.last().unwrap()["low"],
+        true,
+        "warning after 3 s of silence"
+    );
 }
 
 /// A recording process killed with SIGKILL at random moments is repaired by
@@ -128,11 +163,17 @@ fn killed_recordings_are_repaired_to_within_one_second() {
         let wav = fx.join("alsa.wav");
         move || {
             for _ in 0..8 {
-                let _ = Command::new("paplay").args(["-d", "micfeed"]).arg(&wav).status();
+                let _ = Command::new("paplay")
+                    .args(["-d", "micfeed"])
+                    .arg(&wav)
+                    .status();
             }
         }
     });
-    let runs = std::env::var("SOFTPHONE_CRASH_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(10);
+    let runs = std::env::var("SOFTPHONE_CRASH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10);
     let mut cases = Vec::new();
     for i in 0..runs {
         let out = dir.path().join(format!("kill{i}.opus"));
@@ -146,7 +187,10 @@ fn killed_recordings_are_repaired_to_within_one_second() {
             .unwrap();
         let t0 = Instant::now();
         while !part.exists() {
-            assert!(t0.elapsed() < Duration::from_secs(5), "recording never started");
+            assert!(
+                t0.elapsed() < Duration::from_secs(5),
+                "recording never started"
+            );
             std::thread::sleep(Duration::from_millis(5));
         }
         let started = Instant::now();
@@ -166,7 +210,11 @@ fn killed_recordings_are_repaired_to_within_one_second() {
         let dec = opusdec(out);
         let kept_ms = dec[0].len() as u64 / 48;
         eprintln!("{}: alive {alive_ms} ms, kept {kept_ms} ms", out.display());
-        assert!(kept_ms + 1000 >= *alive_ms, "{}: kept {kept_ms} ms of {alive_ms} ms", out.display());
+        assert!(
+            kept_ms + 1000 >= *alive_ms,
+            "{}: kept {kept_ms} ms of {alive_ms} ms",
+            out.display()
+        );
         assert!(kept_ms <= alive_ms + 100, "more audio than time alive?");
     }
     feeder.join().unwrap();

@@ -23,6 +23,7 @@ use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
+pub use softphone_recorder::recover::RecoverResult;
 pub use softphone_recorder::{recover_dir, RecoverOutcome, RecoverReport};
 
 /// Errors surfaced to the UI and CLI, each with a stable [`ControllerError::code`].
@@ -150,6 +151,13 @@ impl SessionHandle {
     /// Asks the session to stop after the current frame.
     pub fn stop(&self) {
         self.stop.store(true, Ordering::SeqCst);
+    }
+
+    /// Takes the event stream (e.g. to forward it from another thread); afterwards
+    /// [`SessionHandle::events`] is an empty, closed channel.
+    pub fn take_events(&mut self) -> mpsc::Receiver<Event> {
+        let (_, closed) = mpsc::channel();
+        std::mem::replace(&mut self.events, closed)
     }
 
     /// A clone of the stop flag (for signal handlers).
@@ -308,9 +316,7 @@ pub fn new_meta(
 
 /// Repairs every unfinished recording in `dir` (run at start-up and by
 /// `softphone recover`). See [`softphone_recorder::recover_dir`].
-pub fn recover_recordings(
-    dir: &Path,
-) -> Result<Vec<(PathBuf, Result<RecoverReport, RecorderError>)>, ControllerError> {
+pub fn recover_recordings(dir: &Path) -> Result<Vec<RecoverResult>, ControllerError> {
     Ok(recover_dir(dir)?)
 }
 

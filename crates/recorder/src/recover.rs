@@ -160,12 +160,13 @@ fn has_page_after(tail: &[u8]) -> bool {
         .any(|i| &tail[i..i + 4] == ogg::CAPTURE && ogg::parse_page(&tail[i..]).is_ok())
 }
 
+/// One examined file and what became of it.
+pub type RecoverResult = (PathBuf, Result<RecoverReport, RecorderError>);
+
 /// Finds and repairs every unfinished recording in `dir`: each `*.opus.part` file and
 /// each `*.opus` file that does not end with an end-of-stream page. Returns one entry
 /// per file examined that needed work or failed; complete files are skipped silently.
-pub fn recover_dir(
-    dir: &Path,
-) -> Result<Vec<(PathBuf, Result<RecoverReport, RecorderError>)>, RecorderError> {
+pub fn recover_dir(dir: &Path) -> Result<Vec<RecoverResult>, RecorderError> {
     let entries = std::fs::read_dir(dir).map_err(|e| RecorderError::io(dir, e))?;
     let mut paths: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))

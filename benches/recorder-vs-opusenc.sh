@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Recorder benchmarks, side by side in one run (ratios hold on noisy machines).
+#  1. Encode throughput: `softphone record` vs `opusenc` on the same 10-minute speech
+#     WAV, same bitrate per channel (32 kbit/s) and complexity (10), median of N runs.
+#  2. Live CPU: capture from the PulseAudio virtual mic + meter + dual-track recording
+#     (`softphone record`) vs the anchor `parec | opusenc` doing capture + encode, as %
+#     of one core over the same wall time.
+# Usage: benches/recorder-vs-opusenc.sh [RUNS] [LIVE_SECONDS]   (needs a release build)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS="${1:-5}"
+LIVE="${2:-30}"
+TARGET="${CARGO_TARGET_DIR:-target}"
+cargo build --release -q -p softphone-cli
+BIN="$TARGET/release/softphone"
+WORK="$(mktemp -d)"
+trap 'rm -rf "$WORK"' EXIT
+
+# 10 minutes of real speech: the alsa-utils voices and espeak-ng, looped.
+espeak-ng -w "$WORK/e.wav" "Good morning, this is Alice from Agent Softphone. I am calling about your order from last week."
+sox /usr/share/sounds/alsa/Front_Center.wav /usr/share/sounds/alsa/Front_Left.wav \
+    /usr/share/sounds/alsa/Rear_Right.wav "$WORK/e.wav" -r 48000 -c 1 -b 16 "$WORK/loop.wav"
+sox "$WORK/loop.wav" "$WORK/speech.wav" repeat 80 trim 0 600
+DUR=$(soxi -D "$WORK/speech.wav")
+
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+cpu_of() { # prints user+sys seconds of a command
+  /usr/bin/time -f "%U %S" -o "$WORK/t" "$@" >/dev/null 2>&1
+  awk '{print $1+$2}' "$WORK/t"
+}
+ours=(); theirs=(); ours2=()
+for i in $(seq 1 "$RUNS"); do
+  rm -f "$WORK"/o*.opus
+  theirs+=("$(cpu_of opusenc --quiet --bitrate 32 --comp 10 "$WORK/speech.wav" "$WORK/o1.opus")")
+  ours+=("$(cpu_of "$BIN" record --bitrate 32000 --input-wav "$WORK/speech.wav" --out "$WORK/o2.opus")")
+  ours2+=("$(cpu_of "$BIN" record --bitrate 32000 --input-wav "$WORK/speech.wav" --remote-wav "$WORK/speech.wav" --out "$WORK/o3.opus")")
+done
+T=$(printf '%s\n' "${theirs[@]}" | median)
+O=$(printf '%s\n' "${ours[@]}" | median)
+O2=$(printf '%s\n' "${ours2[@]}" | median)
+echo "input: ${DUR} s of speech, 48 kHz mono; ${RUNS} runs, median CPU seconds (user+sys)"
+printf "%-58s %8s %10s %8s\n" "encoder" "cpu s" "x realtime" "bytes"
+printf "%-58s %8.3f %10.0f %8d\n" "opusenc 32 kbit/s mono, comp 10" "$T" "$(echo "$DUR/$T" | bc -l)" "$(stat -c %s "$WORK/o1.opus")"
+printf "%-58s %8.3f %10.0f %8d\n" "softphone record: speech left, silent right (2 streams)" "$O" "$(echo "$DUR/$O" | bc -l)" "$(stat -c %s "$WORK/o2.opus")"
+printf "%-58s %8.3f %10.0f %8d\n" "softphone record: speech on both tracks (2x the audio)" "$O2" "$(echo "$DUR/$O2" | bc -l)" "$(stat -c %s "$WORK/o3.opus")"
+printf "throughput ratio ours/opusenc (same audio, one talker): %.2f\n" "$(echo "$T/$O" | bc -l)"
+printf "throughput ratio per encoded channel, both tracks busy: %.2f\n" "$(echo "2*$T/$O2" | bc -l)"
+
+# Live CPU, needs the PulseAudio virtual devices.
+eval "$(tests/scripts/pulse-virtual.sh start)"
+( for _ in $(seq 1 $((LIVE / 4 + 2))); do paplay -d micfeed "$WORK/loop.wav"; done ) &
+FEED=$!
+sleep 0.5
+A=$(cpu_of timeout -s INT "$LIVE" sh -c "parec -d vmic --rate=48000 --channels=1 --format=s16le --raw | opusenc --quiet --raw --raw-rate 48000 --raw-chan 1 --bitrate 32 - $WORK/anchor.opus")
+B=$(cpu_of "$BIN" record --seconds "$LIVE" --out "$WORK/live.opus")
+kill $FEED 2>/dev/null || true
+printf "live %s s: anchor parec|opusenc %.2f %% of one core; softphone capture+meter+dual-track %.2f %% (ratio %.2f)\n" \
+  "$LIVE" "$(echo "100*$A/$LIVE" | bc -l)" "$(echo "100*$B/$LIVE" | bc -l)" "$(echo "$B/$A" | bc -l)"

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs everything Agent Softphone needs to build, run and test on Debian 12.
+# Idempotent; run as root or with sudo available.
+set -euo pipefail
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+
+APT_PACKAGES=(
+  # build: Tauri/WebKitGTK, OpenSSL, ALSA headers for cpal, cmake for libopus
+  build-essential pkg-config cmake curl file
+  libwebkit2gtk-4.1-dev libxdo-dev libssl-dev libayatana-appindicator3-dev librsvg2-dev
+  libasound2-dev
+  # run/test: virtual audio devices, reference Opus tools, speech, headless display
+  pulseaudio pulseaudio-utils libasound2-plugins alsa-utils
+  opus-tools sox espeak-ng
+  xvfb xauth webkit2gtk-driver
+  dbus dbus-x11 gnome-keyring libsecret-tools
+  python3 python3-pip nodejs npm
+  # benchmarks
+  time bc
+)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if ! command -v cargo >/dev/null; then
+  curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal
+  # shellcheck disable=SC1091
+  . "$HOME/.cargo/env"
+fi
+rustup component add rustfmt clippy >/dev/null 2>&1 || true
+
+# WB-PESQ for the recorder quality tests (pesq builds from source; needs numpy first).
+python3 -m pip install -q --disable-pip-version-check "numpy>=1.26,<3" 2>&1 | grep -v "Running pip as the 'root'" || true
+python3 -m pip install -q --disable-pip-version-check "pesq==0.0.4" 2>&1 | grep -v "Running pip as the 'root'" || true
+python3 -c "import pesq, numpy" || { echo "PESQ install failed" >&2; exit 1; }
+
+# Tauri CLI (npm) for `tauri dev` / `tauri build`.
+if [ -f package-lock.json ]; then npm ci --silent --no-audit --no-fund; fi
+echo "setup complete"

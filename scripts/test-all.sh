@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Runs every check CI runs: rustfmt, clippy (warnings denied), all tests against real
+# PulseAudio virtual devices, and the docs. Starts the services it needs itself.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+eval "$(tests/scripts/pulse-virtual.sh start)"
+trap 'tests/scripts/pulse-virtual.sh stop' EXIT
+
+echo "== rustfmt";  cargo fmt --all -- --check
+echo "== clippy";   cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== tests";    cargo test --workspace --locked
+echo "== docs";     RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
+echo "== all checks passed"

@@ -1,0 +1,87 @@
+//! Tauri commands: translate arguments, delegate to `softphone-controller`, and map
+//! errors to `{ code, message }` with stable codes the UI can switch on.
+
+use serde::Serialize;
+use softphone_controller::{
+    start_capture, CaptureRequest, ControllerError, Event, InputSpec, SessionHandle,
+};
+use std::sync::Mutex;
+use tauri::{AppHandle, Emitter, State};
+
+/// Error shape the UI receives.
+#[derive(Debug, Serialize)]
+pub struct UiError {
+    /// Stable code, e.g. `audio.device_not_found`.
+    pub code: String,
+    /// Human-readable message.
+    pub message: String,
+}
+
+impl From<ControllerError> for UiError {
+    fn from(e: ControllerError) -> Self {
+        Self {
+            code: e.code().to_string(),
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<softphone_audio::AudioError> for UiError {
+    fn from(e: softphone_audio::AudioError) -> Self {
+        ControllerError::from(e).into()
+    }
+}
+
+/// Shell state: the running meter session, if any.
+#[derive(Default)]
+pub struct AppState {
+    meter: Mutex<Option<SessionHandle>>,
+}
+
+/// Lists capture and playback devices.
+#[tauri::command]
+pub fn list_devices() -> Result<Vec<softphone_audio::DeviceInfo>, UiError> {
+    Ok(softphone_audio::list_devices()?)
+}
+
+/// Starts the microphone level meter on `device` (id; `None` = default). Emits
+/// `meter` events (MeterReading, at most 20/s) and `audio-error` on device failure.
+#[tauri::command]
+pub fn start_meter(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    device: Option<String>,
+) -> Result<(), UiError> {
+    let mut slot = state.meter.lock().expect("meter lock");
+    if let Some(old) = slot.take() {
+        old.stop();
+    }
+    let mut handle = start_capture(CaptureRequest {
+        input: InputSpec::Device(device),
+        remote: None,
+        record: None,
+        max_ms: None,
+    })?;
+    let events = handle.take_events();
+    std::thread::spawn(move || {
+        for ev in events.iter() {
+            let _ = match &ev {
+                Event::Meter(r) => app.emit("meter", r),
+                Event::DeviceError { .. } | Event::Warning { .. } => app.emit("audio-error", &ev),
+                Event::Started { .. } => app.emit("meter-started", &ev),
+            };
+        }
+    });
+    *slot = Some(handle);
+    Ok(())
+}
+
+/// Stops the level meter.
+#[tauri::command]
+pub fn stop_meter(state: State<'_, AppState>) -> Result<(), UiError> {
+    if let Some(h) = state.meter.lock().expect("meter lock").take() {
+        h.stop();
+        h.join()?;
+    }
+    Ok(())
+}
