@@ -15,7 +15,7 @@ APT_PACKAGES=(
   opus-tools sox espeak-ng
   xvfb xauth webkit2gtk-driver
   dbus dbus-x11 gnome-keyring libsecret-tools
-  python3 python3-pip nodejs npm
+  python3 python3-pip
   # benchmarks
   time bc
 )
@@ -23,6 +23,8 @@ missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# Node may come from NodeSource (its nodejs bundles npm and conflicts with Debian's npm).
+command -v npm >/dev/null || missing+=(nodejs npm)
 if [ "${#missing[@]}" -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
