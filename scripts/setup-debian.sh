@@ -42,6 +42,5 @@ python3 -m pip install -q --disable-pip-version-check "numpy>=1.26,<3" 2>&1 | gr
 python3 -m pip install -q --disable-pip-version-check "pesq==0.0.4" 2>&1 | grep -v "Running pip as the 'root'" || true
 python3 -c "import pesq, numpy" || { echo "PESQ install failed" >&2; exit 1; }
 
-# Tauri CLI (npm) for `tauri dev` / `tauri build`.
-if [ -f package-lock.json ]; then npm ci --silent --no-audit --no-fund; fi
+# The Tauri CLI (npm) is only needed to bundle installers: `npm install && npx tauri build`.
 echo "setup complete"
