@@ -4,8 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# A private PulseAudio per run, so concurrent runs never share (or stop) devices.
+PULSE_VIRTUAL_DIR="$(mktemp -d -t softphone-pulse.XXXXXX)"
+export PULSE_VIRTUAL_DIR
 eval "$(tests/scripts/pulse-virtual.sh start)"
-trap 'tests/scripts/pulse-virtual.sh stop' EXIT
+trap 'tests/scripts/pulse-virtual.sh stop; rm -rf "$PULSE_VIRTUAL_DIR"' EXIT
 
 echo "== rustfmt";  cargo fmt --all -- --check
 echo "== clippy";   cargo clippy --workspace --all-targets --locked -- -D warnings

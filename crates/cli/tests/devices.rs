@@ -219,3 +219,88 @@ fn killed_recordings_are_repaired_to_within_one_second() {
     }
     feeder.join().unwrap();
 }
+
+/// A capture device unplugged mid-recording: the CLI reports the failure in one line
+/// with exit status 1, and the recording up to that point is finished, not lost.
+#[test]
+fn a_device_that_vanishes_mid_recording_is_an_error_and_the_recording_is_kept() {
+    if !require_pulse() {
+        return;
+    }
+    let _g = lock();
+    let name = format!("vanish{}", std::process::id());
+    let module = run_ok(Command::new("pactl").args([
+        "load-module",
+        "module-remap-source",
+        "master=micfeed.monitor",
+        &format!("source_name={name}"),
+        "rate=48000",
+    ]));
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("unplugged.opus");
+    let child = softphone()
+        .args(["record", "--input", &format!("pulseaudio:{name}"), "--out"])
+        .arg(&out)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let part = dir.path().join("unplugged.opus.part");
+    let t0 = Instant::now();
+    while !part.exists() && t0.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    run_ok(Command::new("pactl").args(["unload-module", module.trim()]));
+    let result = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    eprintln!("stderr: {stderr}");
+    assert_eq!(
+        result.status.code(),
+        Some(1),
+        "exit status; stderr: {stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("error: recording saved, but the input failed"),
+        "{stderr}"
+    );
+    assert!(out.exists() && !part.exists(), "the recording was finished");
+    assert_opusinfo_clean(&out);
+    let kept_ms = opusdec(&out)[0].len() as u64 / 48;
+    assert!(kept_ms >= 1000, "kept {kept_ms} ms");
+}
+
+/// Ctrl-C (SIGINT) or SIGTERM ends a live recording cleanly: exit 0, finished file.
+#[test]
+fn interrupting_a_live_recording_finishes_the_file() {
+    if !require_pulse() {
+        return;
+    }
+    let _g = lock();
+    let dir = tempfile::tempdir().unwrap();
+    for (sig, name) in [(libc::SIGINT, "int"), (libc::SIGTERM, "term")] {
+        let out = dir.path().join(format!("{name}.opus"));
+        let child = softphone()
+            .args(["record", "--json", "--out"])
+            .arg(&out)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let part = dir.path().join(format!("{name}.opus.part"));
+        let t0 = Instant::now();
+        while !part.exists() && t0.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        std::thread::sleep(Duration::from_millis(1200));
+        unsafe { libc::kill(child.id() as i32, sig) };
+        let result = child.wait_with_output().unwrap();
+        assert!(result.status.success(), "{name}: {:?}", result.status);
+        let v: serde_json::Value = serde_json::from_slice(&result.stdout).unwrap();
+        assert_eq!(v["stop"]["reason"], "requested");
+        assert!(out.exists() && !part.exists());
+        assert_opusinfo_clean(&out);
+        assert!(v["recording"]["duration_ms"].as_u64().unwrap() >= 1100);
+    }
+}
