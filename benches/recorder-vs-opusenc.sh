@@ -18,8 +18,9 @@ trap 'rm -rf "$WORK"' EXIT
 
 # 10 minutes of real speech: the alsa-utils voices and espeak-ng, looped.
 espeak-ng -w "$WORK/e.wav" "Good morning, this is Alice from Agent Softphone. I am calling about your order from last week."
+sox "$WORK/e.wav" -r 48000 -c 1 -b 16 "$WORK/e48.wav"
 sox /usr/share/sounds/alsa/Front_Center.wav /usr/share/sounds/alsa/Front_Left.wav \
-    /usr/share/sounds/alsa/Rear_Right.wav "$WORK/e.wav" -r 48000 -c 1 -b 16 "$WORK/loop.wav"
+    /usr/share/sounds/alsa/Rear_Right.wav "$WORK/e48.wav" -r 48000 -c 1 -b 16 "$WORK/loop.wav"
 sox "$WORK/loop.wav" "$WORK/speech.wav" repeat 80 trim 0 600
 DUR=$(soxi -D "$WORK/speech.wav")
 

@@ -45,46 +45,27 @@ pub fn fixtures() -> &'static Path {
     DIR.get_or_init(|| {
         let dir = std::env::temp_dir().join(format!("softphone-fixtures-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let alsa = "/usr/share/sounds/alsa";
-        let mut sox = Command::new("sox");
-        for v in [
-            "Front_Center",
-            "Front_Left",
-            "Front_Right",
-            "Rear_Center",
-            "Rear_Left",
-            "Rear_Right",
-        ] {
-            sox.arg(format!("{alsa}/{v}.wav"));
-        }
-        run_ok(
-            sox.arg("-r")
-                .arg("48000")
-                .arg("-c")
-                .arg("1")
-                .arg("-b")
-                .arg("16")
-                .arg(dir.join("alsa.wav")),
+        concat_alsa_voices(
+            &[
+                "Front_Center",
+                "Front_Left",
+                "Front_Right",
+                "Rear_Center",
+                "Rear_Left",
+                "Rear_Right",
+            ],
+            &dir.join("alsa.wav"),
         );
-        let mut sox = Command::new("sox");
-        for v in [
-            "Side_Left",
-            "Side_Right",
-            "Rear_Right",
-            "Rear_Left",
-            "Front_Right",
-            "Front_Center",
-        ] {
-            sox.arg(format!("{alsa}/{v}.wav"));
-        }
-        run_ok(
-            sox.arg("-r")
-                .arg("48000")
-                .arg("-c")
-                .arg("1")
-                .arg("-b")
-                .arg("16")
-                .arg(dir.join("remote.wav")),
+        concat_alsa_voices(
+            &[
+                "Side_Left",
+                "Side_Right",
+                "Rear_Right",
+                "Rear_Left",
+                "Front_Right",
+                "Front_Center",
+            ],
+            &dir.join("remote.wav"),
         );
         let raw = dir.join("espeak-raw.wav");
         run_ok(Command::new("espeak-ng").args([
@@ -101,6 +82,15 @@ pub fn fixtures() -> &'static Path {
         );
         dir
     })
+}
+
+/// Joins recorded voices from alsa-utils into one 48 kHz mono 16-bit WAV with sox.
+fn concat_alsa_voices(voices: &[&str], out: &Path) {
+    let mut sox = Command::new("sox");
+    for v in voices {
+        sox.arg(format!("/usr/share/sounds/alsa/{v}.wav"));
+    }
+    run_ok(sox.args(["-r", "48000", "-c", "1", "-b", "16"]).arg(out));
 }
 
 pub fn read_wav(path: &Path) -> (Vec<Vec<f32>>, u32) {
