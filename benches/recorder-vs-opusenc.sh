@@ -27,7 +27,7 @@ DUR=$(soxi -D "$WORK/speech.wav")
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 cpu_of() { # prints user+sys seconds of a command
   /usr/bin/time -f "%U %S" -o "$WORK/t" "$@" >/dev/null 2>&1
-  awk '{print $1+$2}' "$WORK/t"
+  tail -1 "$WORK/t" | awk '{print $1+$2}'
 }
 ours=(); theirs=(); ours2=()
 for i in $(seq 1 "$RUNS"); do
@@ -47,13 +47,34 @@ printf "%-58s %8.3f %10.0f %8d\n" "softphone record: speech on both tracks (2x t
 printf "throughput ratio ours/opusenc (same audio, one talker): %.2f\n" "$(echo "$T/$O" | bc -l)"
 printf "throughput ratio per encoded channel, both tracks busy: %.2f\n" "$(echo "2*$T/$O2" | bc -l)"
 
-# Live CPU, needs the PulseAudio virtual devices.
+# Live CPU, needs the PulseAudio virtual devices. Steady state: CPU ticks from /proc over
+# LIVE seconds, after a 2 s warm-up, for every process of each pipeline.
 eval "$(tests/scripts/pulse-virtual.sh start)"
-( for _ in $(seq 1 $((LIVE / 4 + 2))); do paplay -d micfeed "$WORK/loop.wav"; done ) &
+HZ=$(getconf CLK_TCK)
+ticks() { local t=0 f; for p in "$@"; do read -r -a f < "/proc/$p/stat"; t=$((t + f[13] + f[14])); done; echo "$t"; }
+window_pct() { # PIDs...: % of one core used over LIVE seconds
+  sleep 2; local a b; a=$(ticks "$@"); sleep "$LIVE"; b=$(ticks "$@")
+  echo "100*($b-$a)/($HZ*$LIVE)" | bc -l
+}
+( for _ in $(seq 1 $((LIVE / 4 + 4))); do paplay -d micfeed "$WORK/loop.wav"; done ) &
 FEED=$!
 sleep 0.5
-A=$(cpu_of timeout -s INT "$LIVE" sh -c "parec -d vmic --rate=48000 --channels=1 --format=s16le --raw | opusenc --quiet --raw --raw-rate 48000 --raw-chan 1 --bitrate 32 - $WORK/anchor.opus")
-B=$(cpu_of "$BIN" record --seconds "$LIVE" --out "$WORK/live.opus")
+# Anchor: capture + encode, the same two jobs as ours minus the meter.
+mkfifo "$WORK/pipe"
+parec -d vmic --rate=48000 --channels=1 --format=s16le --raw > "$WORK/pipe" &
+P1=$!
+opusenc --quiet --raw --raw-rate 48000 --raw-chan 1 --bitrate 32 --comp 10 "$WORK/pipe" "$WORK/anchor.opus" &
+P2=$!
+A=$(window_pct $P1 $P2)
+kill -INT $P1 2>/dev/null || true; wait $P2 2>/dev/null || true
+"$BIN" record --out "$WORK/live.opus" >/dev/null &
+P3=$!
+B=$(window_pct $P3)
+kill -INT $P3; wait $P3 || true
+"$BIN" meter >/dev/null &
+P4=$!
+C=$(window_pct $P4)
+kill -INT $P4; wait $P4 || true
 kill $FEED 2>/dev/null || true
-printf "live %s s: anchor parec|opusenc %.2f %% of one core; softphone capture+meter+dual-track %.2f %% (ratio %.2f)\n" \
-  "$LIVE" "$(echo "100*$A/$LIVE" | bc -l)" "$(echo "100*$B/$LIVE" | bc -l)" "$(echo "$B/$A" | bc -l)"
+printf "live %s s, %% of one core: anchor parec|opusenc (1 stream) %.2f; softphone meter only %.2f; softphone record (capture+meter+2 streams) %.2f; record/anchor %.2f\n" \
+  "$LIVE" "$A" "$C" "$B" "$(echo "$B/$A" | bc -l)"
