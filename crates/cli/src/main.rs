@@ -55,6 +55,9 @@ enum Command {
         /// Bitrate per channel, bits per second.
         #[arg(long, default_value_t = 32_000)]
         bitrate: i32,
+        /// libopus complexity 0-10 (10 = best quality per bit, most CPU).
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(i32).range(0..=10))]
+        complexity: i32,
         /// Call id for the metadata (default: a new UUIDv7).
         #[arg(long)]
         call_id: Option<String>,
@@ -199,6 +202,7 @@ fn run(cmd: Command) -> Result<()> {
             input,
             remote_wav,
             bitrate,
+            complexity,
             call_id,
             lead_id,
             json,
@@ -219,6 +223,7 @@ fn run(cmd: Command) -> Result<()> {
                     path: out.clone(),
                     config: RecorderConfig {
                         bitrate_per_channel: bitrate,
+                        complexity,
                         ..Default::default()
                     },
                     meta: new_meta(call_id, lead_id, &left, &right),
