@@ -1,0 +1,335 @@
+//! `softphone-server`: the Agent Softphone backend.
+//!
+//! Key design decision: the embedded default needs nothing else installed: one SQLite
+//! file in `--data-dir` (and, later, a local recordings folder), behind handlers that
+//! take a `Store` so PostgreSQL/S3 can come in for larger call centres without
+//! touching the HTTP layer. Routes and bodies come from `softphone-proto`, shared with
+//! the app. So far: health, login, logout, me (issue 3 is in progress).
+
+pub mod auth;
+pub mod db;
+
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use rusqlite::Connection;
+use softphone_proto::{routes, ApiError, Health, LoginRequest, LoginResponse, Role, UserInfo};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use uuid::Uuid;
+
+/// Server settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Folder for the database (and later recordings).
+    pub data_dir: PathBuf,
+    /// Address to listen on; port 0 picks a free port. Default 127.0.0.1:8787.
+    pub listen: SocketAddr,
+    /// Session lifetime, seconds (default 12 h: one working day).
+    pub token_ttl_secs: i64,
+}
+
+impl Config {
+    /// Defaults for `data_dir`.
+    pub fn new(data_dir: PathBuf) -> Self {
+        Self {
+            data_dir,
+            listen: SocketAddr::from(([127, 0, 0, 1], 8787)),
+            token_ttl_secs: 12 * 3600,
+        }
+    }
+}
+
+/// Shared handler state.
+#[derive(Clone)]
+pub struct AppState {
+    db: Arc<Mutex<Connection>>,
+    token_ttl_secs: i64,
+}
+
+/// An error response: HTTP status plus a stable code.
+#[derive(Debug)]
+pub struct Error {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl Error {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    fn internal(e: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %e, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal server error",
+        )
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let body = ApiError {
+            code: self.code.to_string(),
+            message: self.message,
+        };
+        (self.status, Json(body)).into_response()
+    }
+}
+
+/// Unix time now, seconds.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+impl AppState {
+    /// Runs `f` with the database on the blocking pool.
+    async fn with_db<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, Error> + Send + 'static,
+    ) -> Result<T, Error> {
+        let db = Arc::clone(&self.db);
+        tokio::task::spawn_blocking(move || {
+            let conn = db
+                .lock()
+                .map_err(|_| Error::internal("database lock poisoned"))?;
+            f(&conn)
+        })
+        .await
+        .map_err(Error::internal)?
+    }
+}
+
+/// The authenticated caller, from `Authorization: Bearer <token>`.
+pub struct Caller {
+    /// The account.
+    pub user: UserInfo,
+    /// SHA-256 of the presented token (for logout).
+    pub token_sha256: String,
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| {
+                Error::new(
+                    StatusCode::UNAUTHORIZED,
+                    "auth.missing_token",
+                    "log in first",
+                )
+            })?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .ok_or_else(|| {
+                Error::new(
+                    StatusCode::UNAUTHORIZED,
+                    "auth.missing_token",
+                    "expected a Bearer token",
+                )
+            })?
+            .trim()
+            .to_string();
+        let sha = auth::token_sha256(&token);
+        let sha2 = sha.clone();
+        let user = state
+            .with_db(move |c| {
+                let Some(uid) = db::tokens::user_for(c, &sha2, now()).map_err(Error::internal)?
+                else {
+                    return Ok(None);
+                };
+                db::users::by_id(c, uid).map_err(Error::internal)
+            })
+            .await?
+            .filter(|u| !u.disabled)
+            .ok_or_else(|| {
+                Error::new(
+                    StatusCode::UNAUTHORIZED,
+                    "auth.invalid_token",
+                    "token unknown, expired or revoked",
+                )
+            })?;
+        Ok(Caller {
+            user: user.info,
+            token_sha256: sha,
+        })
+    }
+}
+
+async fn health() -> Json<Health> {
+    Json(Health {
+        status: "ok".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+    })
+}
+
+async fn login(
+    State(state): State<AppState>,
+    body: Option<Json<LoginRequest>>,
+) -> Result<Json<LoginResponse>, Error> {
+    let Json(req) = body.ok_or_else(|| {
+        Error::new(
+            StatusCode::BAD_REQUEST,
+            "request.invalid",
+            "expected JSON {email, password}",
+        )
+    })?;
+    let ttl = state.token_ttl_secs;
+    let resp = state
+        .with_db(move |c| {
+            let invalid = || {
+                Error::new(
+                    StatusCode::UNAUTHORIZED,
+                    "auth.invalid_credentials",
+                    "wrong e-mail or password",
+                )
+            };
+            let user = db::users::by_email(c, &req.email).map_err(Error::internal)?;
+            // Verify against a dummy hash when the user is unknown, so timing does not
+            // reveal which e-mails exist.
+            let hash = user
+                .as_ref()
+                .map(|u| u.password_hash.as_str())
+                .unwrap_or(auth::DUMMY_HASH);
+            let ok = auth::verify_password(&req.password, hash);
+            let user = match user {
+                Some(u) if ok && !u.disabled => u,
+                _ => return Err(invalid()),
+            };
+            let token = auth::new_token();
+            let now = now();
+            let expires_at = now + ttl;
+            db::tokens::insert(
+                c,
+                &auth::token_sha256(&token),
+                user.info.id,
+                now,
+                expires_at,
+            )
+            .map_err(Error::internal)?;
+            let _ = db::tokens::purge_expired(c, now);
+            Ok(LoginResponse {
+                token,
+                expires_at,
+                user: user.info,
+            })
+        })
+        .await?;
+    tracing::info!(user = %resp.user.id, "login");
+    Ok(Json(resp))
+}
+
+async fn logout(State(state): State<AppState>, caller: Caller) -> Result<StatusCode, Error> {
+    let sha = caller.token_sha256;
+    state
+        .with_db(move |c| db::tokens::delete(c, &sha).map_err(Error::internal))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn me(caller: Caller) -> Json<UserInfo> {
+    Json(caller.user)
+}
+
+/// Builds the HTTP router over an open database.
+pub fn router(conn: Connection, cfg: &Config) -> Router {
+    let state = AppState {
+        db: Arc::new(Mutex::new(conn)),
+        token_ttl_secs: cfg.token_ttl_secs,
+    };
+    Router::new()
+        .route(routes::HEALTH, get(health))
+        .route(routes::LOGIN, post(login))
+        .route(routes::LOGOUT, post(logout))
+        .route(routes::ME, get(me))
+        .with_state(state)
+}
+
+/// A running server.
+pub struct Running {
+    /// The bound address (the real port when `listen` had port 0).
+    pub addr: SocketAddr,
+    shutdown: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// Base URL, e.g. `http://127.0.0.1:43117`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting, finishes in-flight requests, and waits.
+    pub async fn stop(self) -> std::io::Result<()> {
+        let _ = self.shutdown.send(());
+        self.task.await.map_err(std::io::Error::other)?
+    }
+}
+
+/// Opens the database, binds `cfg.listen` and serves in the background.
+pub async fn start(cfg: &Config) -> anyhow::Result<Running> {
+    let conn = db::open(&cfg.data_dir)?;
+    let listener = tokio::net::TcpListener::bind(cfg.listen).await?;
+    let addr = listener.local_addr()?;
+    let app = router(conn, cfg);
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await
+    });
+    tracing::info!(%addr, "listening");
+    Ok(Running {
+        addr,
+        shutdown: tx,
+        task,
+    })
+}
+
+/// Creates an account (used by `softphone-server user add` and tests).
+pub fn add_user(
+    conn: &Connection,
+    org: &str,
+    email: &str,
+    display_name: &str,
+    role: Role,
+    password: &str,
+) -> anyhow::Result<Uuid> {
+    anyhow::ensure!(email.contains('@'), "`{email}` is not an e-mail address");
+    anyhow::ensure!(
+        password.chars().count() >= 8,
+        "passwords need at least 8 characters"
+    );
+    let now = now();
+    let org_id = db::orgs::get_or_create(conn, org, now)?;
+    let hash = auth::hash_password(password)?;
+    Ok(db::users::insert(
+        conn,
+        org_id,
+        email,
+        display_name,
+        role,
+        &hash,
+        now,
+    )?)
+}
