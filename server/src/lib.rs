@@ -4,10 +4,12 @@
 //! file in `--data-dir` (and, later, a local recordings folder), behind handlers that
 //! take a `Store` so PostgreSQL/S3 can come in for larger call centres without
 //! touching the HTTP layer. Routes and bodies come from `softphone-proto`, shared with
-//! the app. So far: health, login, logout, me (issue 3 is in progress).
+//! the app. So far: health, login, logout, me, lead and note upserts, the changes feed
+//! (issue 3 is in progress).
 
 pub mod auth;
 pub mod db;
+pub mod sync;
 
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
@@ -60,7 +62,7 @@ pub struct Error {
 }
 
 impl Error {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -68,7 +70,7 @@ impl Error {
         }
     }
 
-    fn internal(e: impl std::fmt::Display) -> Self {
+    pub(crate) fn internal(e: impl std::fmt::Display) -> Self {
         tracing::error!(error = %e, "internal error");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -98,7 +100,7 @@ pub fn now() -> i64 {
 
 impl AppState {
     /// Runs `f` with the database on the blocking pool.
-    async fn with_db<T: Send + 'static>(
+    pub(crate) async fn with_db<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, Error> + Send + 'static,
     ) -> Result<T, Error> {
@@ -260,6 +262,18 @@ pub fn router(conn: Connection, cfg: &Config) -> Router {
         .route(routes::LOGIN, post(login))
         .route(routes::LOGOUT, post(logout))
         .route(routes::ME, get(me))
+        .route(
+            softphone_proto::sync_routes::LEAD,
+            axum::routing::put(sync::put_lead),
+        )
+        .route(
+            softphone_proto::sync_routes::NOTE,
+            axum::routing::put(sync::put_note),
+        )
+        .route(
+            softphone_proto::sync_routes::CHANGES,
+            get(sync::get_changes),
+        )
         .with_state(state)
 }
 

@@ -105,3 +105,112 @@ pub struct ApiError {
     /// Human-readable explanation.
     pub message: String,
 }
+
+/// Sync routes (issue 3).
+pub mod sync_routes {
+    /// `PUT` [`super::LeadUpsert`] → [`super::Lead`]: idempotent upsert by client UUIDv7.
+    pub const LEAD: &str = "/api/v1/leads/{id}";
+    /// `PUT` [`super::NoteUpsert`] → [`super::Note`]: idempotent upsert by client UUIDv7.
+    pub const NOTE: &str = "/api/v1/notes/{id}";
+    /// `GET ?since=SEQ&limit=N` → [`super::ChangesPage`].
+    pub const CHANGES: &str = "/api/v1/changes";
+
+    /// Fills `{id}` in a route.
+    pub fn with_id(route: &str, id: uuid::Uuid) -> String {
+        route.replace("{id}", &id.to_string())
+    }
+}
+
+/// A lead (prospect), as stored by the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lead {
+    /// Client-generated UUIDv7.
+    pub id: Uuid,
+    /// Full name.
+    pub name: String,
+    /// Phone number, E.164 (redacted in logs).
+    pub phone: Option<String>,
+    /// E-mail.
+    pub email: Option<String>,
+    /// Company.
+    pub company: Option<String>,
+    /// Agent the lead is assigned to; agents see only their own leads.
+    pub assigned_user_id: Option<Uuid>,
+    /// Server version, +1 per accepted change (last writer wins).
+    pub version: i64,
+    /// Last change, Unix seconds.
+    pub updated_at: i64,
+}
+
+/// `PUT /api/v1/leads/{id}` body. Sending the same body again changes nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeadUpsert {
+    /// Full name (required, non-empty).
+    pub name: String,
+    /// Phone number, E.164.
+    pub phone: Option<String>,
+    /// E-mail.
+    pub email: Option<String>,
+    /// Company.
+    pub company: Option<String>,
+    /// Assignee; agents may only assign to themselves.
+    pub assigned_user_id: Option<Uuid>,
+}
+
+/// A note: its own message (channel INTERNAL_NOTE) on a lead, optionally tied to a call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Note {
+    /// Client-generated UUIDv7.
+    pub id: Uuid,
+    /// The lead.
+    pub lead_id: Uuid,
+    /// The call it was taken during, if any.
+    pub call_id: Option<Uuid>,
+    /// Author.
+    pub author_id: Uuid,
+    /// Text.
+    pub body: String,
+    /// True once deleted (kept as a tombstone so every device learns of it).
+    pub deleted: bool,
+    /// Server version, +1 per accepted change.
+    pub version: i64,
+    /// Last change, Unix seconds.
+    pub updated_at: i64,
+}
+
+/// `PUT /api/v1/notes/{id}` body. Edits are last-writer-wins; the replaced text is kept
+/// in the note's history on the server, never dropped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoteUpsert {
+    /// The lead (must be visible to the caller).
+    pub lead_id: Uuid,
+    /// The call, if any.
+    pub call_id: Option<Uuid>,
+    /// Text.
+    pub body: String,
+    /// Set to delete.
+    #[serde(default)]
+    pub deleted: bool,
+}
+
+/// One entry of the changes feed: the current state of a changed row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "entity", content = "data", rename_all = "snake_case")]
+pub enum Change {
+    /// A lead changed.
+    Lead(Lead),
+    /// A note changed.
+    Note(Note),
+}
+
+/// `GET /api/v1/changes` response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangesPage {
+    /// Changes after `since`, oldest first; a row changed several times appears once,
+    /// at its latest position.
+    pub changes: Vec<Change>,
+    /// Cursor to pass as `since` next time.
+    pub next: i64,
+    /// True when more changes are waiting (ask again with `next`).
+    pub more: bool,
+}

@@ -1,6 +1,10 @@
 //! Embedded storage: one SQLite file (WAL), schema versioned by `rusqlite_migration`.
 //! One module per table, each with its migration beside it (GitButler's but-db layout).
 
+pub mod activity;
+pub mod changes;
+pub mod leads;
+pub mod notes;
 pub mod orgs;
 pub mod tokens;
 pub mod users;
@@ -15,6 +19,10 @@ fn migrations() -> Migrations<'static> {
         M::up(orgs::MIGRATION_1),
         M::up(users::MIGRATION_1),
         M::up(tokens::MIGRATION_1),
+        M::up(changes::MIGRATION_1),
+        M::up(activity::MIGRATION_1),
+        M::up(leads::MIGRATION_1),
+        M::up(notes::MIGRATION_1),
     ])
 }
 
@@ -35,5 +43,34 @@ mod tests {
     #[test]
     fn migrations_are_valid() {
         super::migrations().validate().unwrap();
+    }
+}
+
+#[cfg(test)]
+mod schema_tests {
+    #[test]
+    fn every_table_exists_after_migration() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = super::open(dir.path()).unwrap();
+        let mut st = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+            .unwrap();
+        let names: Vec<String> = st
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        for t in [
+            "activity_log",
+            "change_seq",
+            "leads",
+            "note_history",
+            "notes",
+            "orgs",
+            "tokens",
+            "users",
+        ] {
+            assert!(names.iter().any(|n| n == t), "{t} missing from {names:?}");
+        }
     }
 }

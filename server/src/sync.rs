@@ -1,0 +1,219 @@
+//! Sync API: idempotent upserts keyed by client UUIDv7, and the changes feed.
+//!
+//! Rules (also in docs/protocol-sync.md when the client lands):
+//! - A write identical to the stored row is a retry: nothing changes, no new version.
+//! - Otherwise the write wins (last writer wins), `version` +1, the row gets the next
+//!   feed sequence, and an activity-log entry is written in the same transaction.
+//!   A note's replaced text is kept in `note_history`.
+//! - Visibility: admins see their organisation; agents see leads assigned to them and
+//!   those leads' notes. Anything else answers 404 `not_found` (no existence leaks).
+
+use crate::db::{self, activity, changes, leads, notes};
+use crate::{now, AppState, Caller, Error};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use rusqlite::Connection;
+use serde::Deserialize;
+use softphone_proto::{Change, ChangesPage, Lead, LeadUpsert, Note, NoteUpsert, Role, UserInfo};
+use uuid::Uuid;
+
+fn not_found() -> Error {
+    Error::new(StatusCode::NOT_FOUND, "not_found", "no such item")
+}
+
+fn invalid(msg: impl Into<String>) -> Error {
+    Error::new(StatusCode::UNPROCESSABLE_ENTITY, "request.invalid", msg)
+}
+
+fn can_see_lead(user: &UserInfo, org_id: Uuid, lead: &Lead) -> bool {
+    org_id == user.org_id && (user.role == Role::Admin || lead.assigned_user_id == Some(user.id))
+}
+
+fn tx_err(e: rusqlite::Error) -> Error {
+    Error::internal(e)
+}
+
+/// `PUT /api/v1/leads/{id}`.
+pub async fn put_lead(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+    body: Option<Json<LeadUpsert>>,
+) -> Result<Json<Lead>, Error> {
+    let Json(mut u) = body.ok_or_else(|| invalid("expected a JSON lead"))?;
+    if u.name.trim().is_empty() {
+        return Err(invalid("a lead needs a name"));
+    }
+    let user = caller.user;
+    if user.role == Role::Agent {
+        match u.assigned_user_id {
+            None => u.assigned_user_id = Some(user.id),
+            Some(a) if a != user.id => {
+                return Err(Error::new(
+                    StatusCode::FORBIDDEN,
+                    "auth.forbidden",
+                    "agents can only assign leads to themselves",
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    state
+        .with_db(move |c| {
+            let tx = c.unchecked_transaction().map_err(tx_err)?;
+            if let Some(a) = u.assigned_user_id {
+                let ok = db::users::by_id(&tx, a)
+                    .map_err(tx_err)?
+                    .is_some_and(|x| x.info.org_id == user.org_id);
+                if !ok {
+                    return Err(invalid("assignee is not in your organisation"));
+                }
+            }
+            let existing = leads::get(&tx, id).map_err(tx_err)?;
+            let version = match &existing {
+                Some(row) if !can_see_lead(&user, row.org_id, &row.lead) => return Err(not_found()),
+                Some(row) if leads::same(&row.lead, &u) => return Ok(Json(row.lead.clone())),
+                Some(row) => row.lead.version + 1,
+                None => 1,
+            };
+            let (t, seq) = (now(), changes::next(&tx).map_err(tx_err)?);
+            leads::write(&tx, id, user.org_id, &u, version, t, seq).map_err(tx_err)?;
+            let action = if version == 1 { "create" } else { "update" };
+            activity::record(&tx, user.org_id, user.id, action, "lead", id, version, t)
+                .map_err(tx_err)?;
+            let lead = leads::get(&tx, id)
+                .map_err(tx_err)?
+                .ok_or_else(not_found)?
+                .lead;
+            tx.commit().map_err(tx_err)?;
+            Ok(Json(lead))
+        })
+        .await
+}
+
+/// `PUT /api/v1/notes/{id}`.
+pub async fn put_note(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+    body: Option<Json<NoteUpsert>>,
+) -> Result<Json<Note>, Error> {
+    let Json(u) = body.ok_or_else(|| invalid("expected a JSON note"))?;
+    let user = caller.user;
+    state
+        .with_db(move |c| {
+            let tx = c.unchecked_transaction().map_err(tx_err)?;
+            let lead = leads::get(&tx, u.lead_id)
+                .map_err(tx_err)?
+                .ok_or_else(not_found)?;
+            if !can_see_lead(&user, lead.org_id, &lead.lead) {
+                return Err(not_found());
+            }
+            let existing = notes::get(&tx, id).map_err(tx_err)?;
+            let (version, author) = match &existing {
+                Some(row) if row.org_id != user.org_id => return Err(not_found()),
+                Some(row) if notes::same(&row.note, &u) => return Ok(Json(row.note.clone())),
+                Some(row) => (row.note.version + 1, row.note.author_id),
+                None => (1, user.id),
+            };
+            let t = now();
+            if let Some(row) = &existing {
+                if row.note.body != u.body {
+                    notes::keep_history(&tx, &row.note, user.id, t).map_err(tx_err)?;
+                }
+            }
+            let seq = changes::next(&tx).map_err(tx_err)?;
+            notes::write(&tx, id, user.org_id, author, &u, version, t, seq).map_err(tx_err)?;
+            let action = match (version, u.deleted) {
+                (_, true) => "delete",
+                (1, _) => "create",
+                _ => "update",
+            };
+            activity::record(&tx, user.org_id, user.id, action, "note", id, version, t)
+                .map_err(tx_err)?;
+            let note = notes::get(&tx, id)
+                .map_err(tx_err)?
+                .ok_or_else(not_found)?
+                .note;
+            tx.commit().map_err(tx_err)?;
+            Ok(Json(note))
+        })
+        .await
+}
+
+/// Query of `GET /api/v1/changes`.
+#[derive(Debug, Deserialize)]
+pub struct ChangesQuery {
+    /// Cursor from the previous page (0 = from the start).
+    #[serde(default)]
+    pub since: i64,
+    /// Page size, 1-1000 (default 500).
+    pub limit: Option<usize>,
+}
+
+fn visible_changes(
+    c: &Connection,
+    user: &UserInfo,
+    since: i64,
+    limit: usize,
+) -> rusqlite::Result<Vec<(i64, Change)>> {
+    let admin = user.role == Role::Admin;
+    let (org, uid) = (user.org_id.to_string(), user.id.to_string());
+    let lead_filter = if admin {
+        "l.org_id = ?1"
+    } else {
+        "l.org_id = ?1 AND l.assigned_user_id = ?2"
+    };
+    let mut out = Vec::new();
+    let mut st = c.prepare(&format!(
+        "SELECT {}, l.change_seq FROM leads l WHERE {lead_filter} AND l.change_seq > ?3 ORDER BY l.change_seq LIMIT ?4",
+        leads::COLUMNS
+    ))?;
+    let rows = st.query_map(rusqlite::params![org, uid, since, limit as i64], |r| {
+        Ok((r.get::<_, i64>(9)?, Change::Lead(leads::row(r)?.lead)))
+    })?;
+    for r in rows {
+        out.push(r?);
+    }
+    let mut st = c.prepare(&format!(
+        "SELECT {}, n.change_seq FROM notes n JOIN leads l ON l.id = n.lead_id
+         WHERE {lead_filter} AND n.change_seq > ?3 ORDER BY n.change_seq LIMIT ?4",
+        notes::COLUMNS
+    ))?;
+    let rows = st.query_map(rusqlite::params![org, uid, since, limit as i64], |r| {
+        Ok((r.get::<_, i64>(9)?, Change::Note(notes::row(r)?.note)))
+    })?;
+    for r in rows {
+        out.push(r?);
+    }
+    out.sort_by_key(|(seq, _)| *seq);
+    Ok(out)
+}
+
+/// `GET /api/v1/changes?since=SEQ&limit=N`.
+pub async fn get_changes(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<ChangesQuery>,
+) -> Result<Json<ChangesPage>, Error> {
+    let limit = q.limit.unwrap_or(500);
+    if !(1..=1000).contains(&limit) || q.since < 0 {
+        return Err(invalid("limit must be 1-1000 and since >= 0"));
+    }
+    let user = caller.user;
+    state
+        .with_db(move |c| {
+            // Fetch one extra to know whether more are waiting.
+            let mut rows = visible_changes(c, &user, q.since, limit + 1).map_err(tx_err)?;
+            let more = rows.len() > limit;
+            rows.truncate(limit);
+            let next = rows.last().map(|(s, _)| *s).unwrap_or(q.since);
+            Ok(Json(ChangesPage {
+                changes: rows.into_iter().map(|(_, ch)| ch).collect(),
+                next,
+                more,
+            }))
+        })
+        .await
+}
