@@ -4,11 +4,12 @@
 //! file in `--data-dir` (and, later, a local recordings folder), behind handlers that
 //! take a `Store` so PostgreSQL/S3 can come in for larger call centres without
 //! touching the HTTP layer. Routes and bodies come from `softphone-proto`, shared with
-//! the app. So far: health, login, logout, me, lead and note upserts, the changes feed
-//! (issue 3 is in progress).
+//! the app. So far: health, login, logout, me, lead and note upserts, the changes feed,
+//! resumable recording upload and signed playback (issue 3 is in progress).
 
 pub mod auth;
 pub mod db;
+pub mod recordings;
 pub mod sync;
 
 use axum::extract::{FromRequestParts, State};
@@ -33,6 +34,8 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Session lifetime, seconds (default 12 h: one working day).
     pub token_ttl_secs: i64,
+    /// Largest recording accepted, bytes (default 512 MiB).
+    pub max_upload_bytes: u64,
 }
 
 impl Config {
@@ -42,6 +45,7 @@ impl Config {
             data_dir,
             listen: SocketAddr::from(([127, 0, 0, 1], 8787)),
             token_ttl_secs: 12 * 3600,
+            max_upload_bytes: 512 * 1024 * 1024,
         }
     }
 }
@@ -51,6 +55,13 @@ impl Config {
 pub struct AppState {
     db: Arc<Mutex<Connection>>,
     token_ttl_secs: i64,
+    pub(crate) store: Arc<dyn object_store::ObjectStore>,
+    pub(crate) staging_dir: PathBuf,
+    /// Signing key for playback URLs: random per process, never written anywhere
+    /// (URLs are short-lived; several instances will share one from configuration).
+    pub(crate) url_key: Arc<[u8; 32]>,
+    pub(crate) patching: Arc<Mutex<std::collections::HashSet<Uuid>>>,
+    pub(crate) max_upload_bytes: u64,
 }
 
 /// An error response: HTTP status plus a stable code.
@@ -251,13 +262,28 @@ async fn me(caller: Caller) -> Json<UserInfo> {
     Json(caller.user)
 }
 
-/// Builds the HTTP router over an open database.
-pub fn router(conn: Connection, cfg: &Config) -> Router {
+/// Builds the HTTP router over an open database; recordings live in
+/// `DATA_DIR/objects` (local object store) and uploads stage in `DATA_DIR/uploads`.
+pub fn router(conn: Connection, cfg: &Config) -> anyhow::Result<Router> {
+    let objects = cfg.data_dir.join("objects");
+    let staging_dir = cfg.data_dir.join("uploads");
+    std::fs::create_dir_all(&objects)?;
+    std::fs::create_dir_all(&staging_dir)?;
+    let mut url_key = [0u8; 32];
+    rand::fill(&mut url_key);
     let state = AppState {
         db: Arc::new(Mutex::new(conn)),
         token_ttl_secs: cfg.token_ttl_secs,
+        store: Arc::new(object_store::local::LocalFileSystem::new_with_prefix(
+            &objects,
+        )?),
+        staging_dir,
+        url_key: Arc::new(url_key),
+        patching: Arc::default(),
+        max_upload_bytes: cfg.max_upload_bytes,
     };
-    Router::new()
+    use softphone_proto::recording_routes as rec;
+    Ok(Router::new()
         .route(routes::HEALTH, get(health))
         .route(routes::LOGIN, post(login))
         .route(routes::LOGOUT, post(logout))
@@ -274,7 +300,18 @@ pub fn router(conn: Connection, cfg: &Config) -> Router {
             softphone_proto::sync_routes::CHANGES,
             get(sync::get_changes),
         )
-        .with_state(state)
+        .route(rec::UPLOADS, post(recordings::create_upload))
+        .route(
+            rec::UPLOAD,
+            axum::routing::head(recordings::head_upload).patch(recordings::patch_upload),
+        )
+        .route(
+            rec::RECORDING,
+            get(recordings::get_recording).delete(recordings::delete_recording),
+        )
+        .route(rec::RECORDING_URL, post(recordings::sign_url))
+        .route(rec::MEDIA, get(recordings::media))
+        .with_state(state))
 }
 
 /// A running server.
@@ -303,7 +340,7 @@ pub async fn start(cfg: &Config) -> anyhow::Result<Running> {
     let conn = db::open(&cfg.data_dir)?;
     let listener = tokio::net::TcpListener::bind(cfg.listen).await?;
     let addr = listener.local_addr()?;
-    let app = router(conn, cfg);
+    let app = router(conn, cfg)?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         axum::serve(listener, app)

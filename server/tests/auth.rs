@@ -193,9 +193,21 @@ async fn tokens_and_passwords_never_reach_the_data_dir_in_plain_text() {
         .await
         .unwrap();
     f.server.stop().await.unwrap();
+    fn files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                files(&path, out);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    let mut all = Vec::new();
+    files(&f.data_dir, &mut all);
+    assert!(all.iter().any(|p| p.ends_with("softphone.db")));
     let mut found = Vec::new();
-    for entry in std::fs::read_dir(&f.data_dir).unwrap() {
-        let path = entry.unwrap().path();
+    for path in all {
         let bytes = std::fs::read(&path).unwrap();
         for secret in [login.token.as_bytes(), b"alice-password".as_slice()] {
             if bytes.windows(secret.len()).any(|w| w == secret) {

@@ -214,3 +214,54 @@ pub struct ChangesPage {
     /// True when more changes are waiting (ask again with `next`).
     pub more: bool,
 }
+
+/// Recording upload and playback routes (tus 1.0 core protocol for uploads).
+pub mod recording_routes {
+    /// `POST`: create an upload. Headers `Tus-Resumable: 1.0.0`, `Upload-Length`,
+    /// `Upload-Metadata` (tus: comma-separated `key base64(value)`; keys `call_id`,
+    /// `sha256` (hex), `duration_ms`, `channels`). 201 with `Location`. Creating again for
+    /// the same call returns the same upload, so a lost response never duplicates.
+    pub const UPLOADS: &str = "/api/v1/uploads";
+    /// `HEAD` → `Upload-Offset`/`Upload-Length`; `PATCH` with `Upload-Offset` and
+    /// `Content-Type: application/offset+octet-stream` appends. The last byte triggers the
+    /// sha256 check: 204 on success, 460 `upload.checksum_mismatch` otherwise.
+    pub const UPLOAD: &str = "/api/v1/uploads/{id}";
+    /// `GET` → [`super::RecordingInfo`]; `DELETE` removes the object and the row.
+    pub const RECORDING: &str = "/api/v1/recordings/{call_id}";
+    /// `POST ?ttl_secs=N` (0-3600, default 300) → [`super::SignedUrl`].
+    pub const RECORDING_URL: &str = "/api/v1/recordings/{call_id}/url";
+    /// `GET ?exp=&sig=`: the audio, with HTTP Range support; no bearer token needed.
+    pub const MEDIA: &str = "/media/recordings/{call_id}";
+}
+
+/// A stored recording.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordingInfo {
+    /// The call it records.
+    pub call_id: Uuid,
+    /// Who recorded it.
+    pub user_id: Uuid,
+    /// Object key, `recordings/{user}/{yyyy}/{mm}/{call}.opus`.
+    pub object_key: String,
+    /// Size, bytes.
+    pub bytes: u64,
+    /// SHA-256, lowercase hex (verified at upload completion).
+    pub sha256: String,
+    /// Duration, ms (as reported by the client).
+    pub duration_ms: u64,
+    /// Channel count (2 for dual-track).
+    pub channels: u8,
+    /// Container/codec, `ogg/opus`.
+    pub format: String,
+    /// Upload completion, Unix seconds.
+    pub created_at: i64,
+}
+
+/// A short-lived playback URL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedUrl {
+    /// Path and query to GET on the server (HMAC-SHA256 signed).
+    pub url: String,
+    /// Expiry, Unix seconds.
+    pub expires_at: i64,
+}

@@ -6,7 +6,9 @@ pub mod changes;
 pub mod leads;
 pub mod notes;
 pub mod orgs;
+pub mod recordings;
 pub mod tokens;
+pub mod uploads;
 pub mod users;
 
 use rusqlite::Connection;
@@ -23,6 +25,8 @@ fn migrations() -> Migrations<'static> {
         M::up(activity::MIGRATION_1),
         M::up(leads::MIGRATION_1),
         M::up(notes::MIGRATION_1),
+        M::up(uploads::MIGRATION_1),
+        M::up(recordings::MIGRATION_1),
     ])
 }
 
@@ -67,7 +71,9 @@ mod schema_tests {
             "note_history",
             "notes",
             "orgs",
+            "recordings",
             "tokens",
+            "uploads",
             "users",
         ] {
             assert!(names.iter().any(|n| n == t), "{t} missing from {names:?}");

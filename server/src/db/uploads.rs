@@ -1,0 +1,105 @@
+//! `uploads`: resumable recording uploads in progress. Bytes are staged in
+//! `DATA_DIR/uploads/{id}.part`; `offset` is only advanced after they are fsync'd.
+
+use rusqlite::{params, Connection, OptionalExtension};
+use uuid::Uuid;
+
+use super::leads::uuid;
+
+/// Creates the table.
+pub const MIGRATION_1: &str = "CREATE TABLE uploads (
+    id TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL REFERENCES orgs(id),
+    user_id TEXT NOT NULL REFERENCES users(id),
+    call_id TEXT NOT NULL UNIQUE,
+    length INTEGER NOT NULL,
+    offset INTEGER NOT NULL DEFAULT 0,
+    sha256 TEXT NOT NULL,
+    duration_ms INTEGER NOT NULL,
+    channels INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+) STRICT;";
+
+/// An upload row.
+#[derive(Debug, Clone)]
+pub struct Upload {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub user_id: Uuid,
+    pub call_id: Uuid,
+    pub length: u64,
+    pub offset: u64,
+    pub sha256: String,
+    pub duration_ms: u64,
+    pub channels: u8,
+}
+
+const COLS: &str = "id, org_id, user_id, call_id, length, offset, sha256, duration_ms, channels";
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Upload> {
+    Ok(Upload {
+        id: uuid(r.get(0)?),
+        org_id: uuid(r.get(1)?),
+        user_id: uuid(r.get(2)?),
+        call_id: uuid(r.get(3)?),
+        length: r.get::<_, i64>(4)? as u64,
+        offset: r.get::<_, i64>(5)? as u64,
+        sha256: r.get(6)?,
+        duration_ms: r.get::<_, i64>(7)? as u64,
+        channels: r.get::<_, i64>(8)? as u8,
+    })
+}
+
+/// Inserts a new upload.
+pub fn insert(conn: &Connection, u: &Upload, now: i64) -> rusqlite::Result<()> {
+    conn.execute(
+        &format!("INSERT INTO uploads ({COLS}, created_at) VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?7, ?8, ?9)"),
+        params![
+            u.id.to_string(),
+            u.org_id.to_string(),
+            u.user_id.to_string(),
+            u.call_id.to_string(),
+            u.length as i64,
+            u.sha256,
+            u.duration_ms as i64,
+            i64::from(u.channels),
+            now
+        ],
+    )?;
+    Ok(())
+}
+
+/// By upload id.
+pub fn get(conn: &Connection, id: Uuid) -> rusqlite::Result<Option<Upload>> {
+    conn.query_row(
+        &format!("SELECT {COLS} FROM uploads WHERE id = ?1"),
+        [id.to_string()],
+        row,
+    )
+    .optional()
+}
+
+/// By call id (one upload per call).
+pub fn by_call(conn: &Connection, call_id: Uuid) -> rusqlite::Result<Option<Upload>> {
+    conn.query_row(
+        &format!("SELECT {COLS} FROM uploads WHERE call_id = ?1"),
+        [call_id.to_string()],
+        row,
+    )
+    .optional()
+}
+
+/// Records durable progress.
+pub fn set_offset(conn: &Connection, id: Uuid, offset: u64) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE uploads SET offset = ?2 WHERE id = ?1",
+        params![id.to_string(), offset as i64],
+    )?;
+    Ok(())
+}
+
+/// Forgets an upload (completed, failed or its recording deleted).
+pub fn delete(conn: &Connection, id: Uuid) -> rusqlite::Result<()> {
+    conn.execute("DELETE FROM uploads WHERE id = ?1", [id.to_string()])?;
+    Ok(())
+}

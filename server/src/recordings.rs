@@ -1,0 +1,594 @@
+//! Recording upload (tus 1.0 core: creation, HEAD, PATCH), sha256 verification, object
+//! storage (`object_store`: local folder by default), signed playback URLs with Range,
+//! and delete that removes the object.
+//!
+//! Durability rule: `offset` in the database only advances after the staged bytes are
+//! fsync'd, and a PATCH first truncates the staging file to the recorded offset, so a
+//! crash between the two never leaves unacknowledged bytes inside an upload.
+
+use crate::db::{recordings, uploads};
+use crate::{now, AppState, Caller, Error};
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use base64::Engine;
+use futures_util::StreamExt;
+use hmac::{Hmac, Mac};
+use object_store::{ObjectStoreExt, WriteMultipart};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use softphone_proto::{recording_routes, RecordingInfo, Role, SignedUrl, UserInfo};
+use std::collections::HashMap;
+use std::io::{Read, Seek, SeekFrom, Write};
+use uuid::Uuid;
+
+const TUS_VERSION: &str = "1.0.0";
+
+fn err(status: StatusCode, code: &'static str, msg: impl Into<String>) -> Error {
+    Error::new(status, code, msg)
+}
+
+fn not_found() -> Error {
+    err(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "no such upload or recording",
+    )
+}
+
+fn may_access(user: &UserInfo, org_id: Uuid, owner: Uuid) -> bool {
+    org_id == user.org_id && (owner == user.id || user.role == Role::Admin)
+}
+
+fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    h.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn check_tus(h: &HeaderMap) -> Result<(), Error> {
+    match header_str(h, "tus-resumable") {
+        Some(TUS_VERSION) => Ok(()),
+        _ => Err(err(
+            StatusCode::PRECONDITION_FAILED,
+            "upload.tus_version",
+            "send Tus-Resumable: 1.0.0",
+        )),
+    }
+}
+
+fn tus_headers(offset: u64, length: u64) -> [(header::HeaderName, HeaderValue); 4] {
+    [
+        (
+            header::HeaderName::from_static("tus-resumable"),
+            HeaderValue::from_static(TUS_VERSION),
+        ),
+        (
+            header::HeaderName::from_static("upload-offset"),
+            HeaderValue::from(offset),
+        ),
+        (
+            header::HeaderName::from_static("upload-length"),
+            HeaderValue::from(length),
+        ),
+        (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+    ]
+}
+
+/// Parses tus `Upload-Metadata`: `key base64value,key base64value`.
+fn parse_metadata(v: &str) -> Result<HashMap<String, String>, Error> {
+    let bad = || {
+        err(
+            StatusCode::BAD_REQUEST,
+            "request.invalid",
+            "malformed Upload-Metadata",
+        )
+    };
+    let mut out = HashMap::new();
+    for pair in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (k, b64) = pair.split_once(' ').unwrap_or((pair, ""));
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(b64.trim())
+            .map_err(|_| bad())?;
+        out.insert(k.to_string(), String::from_utf8(raw).map_err(|_| bad())?);
+    }
+    Ok(out)
+}
+
+fn staging_path(state: &AppState, id: Uuid) -> std::path::PathBuf {
+    state.staging_dir.join(format!("{id}.part"))
+}
+
+/// `POST /api/v1/uploads`.
+pub async fn create_upload(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+) -> Result<Response, Error> {
+    check_tus(&headers)?;
+    let invalid = |m: &str| {
+        err(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "request.invalid",
+            m.to_string(),
+        )
+    };
+    let length: u64 = header_str(&headers, "upload-length")
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| invalid("Upload-Length required"))?;
+    if length == 0 {
+        return Err(invalid("empty upload"));
+    }
+    if length > state.max_upload_bytes {
+        return Err(err(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "upload.too_large",
+            format!("at most {} bytes", state.max_upload_bytes),
+        ));
+    }
+    let meta = parse_metadata(header_str(&headers, "upload-metadata").unwrap_or(""))?;
+    let call_id = meta
+        .get("call_id")
+        .and_then(|v| Uuid::parse_str(v).ok())
+        .ok_or_else(|| invalid("metadata call_id (UUID) required"))?;
+    let sha256 = meta
+        .get("sha256")
+        .filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()))
+        .map(|v| v.to_lowercase())
+        .ok_or_else(|| invalid("metadata sha256 (hex) required"))?;
+    let duration_ms = meta
+        .get("duration_ms")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let channels = meta
+        .get("channels")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2);
+    let user = caller.user;
+    let st = state.clone();
+    let upload = state
+        .with_db(move |c| {
+            if let Some(existing) = uploads::by_call(c, call_id).map_err(Error::internal)? {
+                if !may_access(&user, existing.org_id, existing.user_id) {
+                    return Err(not_found());
+                }
+                if existing.length != length || existing.sha256 != sha256 {
+                    return Err(err(
+                        StatusCode::CONFLICT,
+                        "upload.conflict",
+                        "this call already has an upload of different content",
+                    ));
+                }
+                return Ok(existing);
+            }
+            let u = uploads::Upload {
+                id: Uuid::now_v7(),
+                org_id: user.org_id,
+                user_id: user.id,
+                call_id,
+                length,
+                offset: 0,
+                sha256,
+                duration_ms,
+                channels,
+            };
+            std::fs::File::create(staging_path(&st, u.id)).map_err(Error::internal)?;
+            uploads::insert(c, &u, now()).map_err(Error::internal)?;
+            Ok(u)
+        })
+        .await?;
+    let location = recording_routes::UPLOAD.replace("{id}", &upload.id.to_string());
+    let mut resp = (
+        StatusCode::CREATED,
+        tus_headers(upload.offset, upload.length),
+    )
+        .into_response();
+    resp.headers_mut().insert(
+        header::LOCATION,
+        HeaderValue::from_str(&location).map_err(Error::internal)?,
+    );
+    Ok(resp)
+}
+
+async fn load_upload(
+    state: &AppState,
+    user: &UserInfo,
+    id: Uuid,
+) -> Result<uploads::Upload, Error> {
+    let u = state
+        .with_db(move |c| uploads::get(c, id).map_err(Error::internal))
+        .await?
+        .ok_or_else(not_found)?;
+    if !may_access(user, u.org_id, u.user_id) {
+        return Err(not_found());
+    }
+    Ok(u)
+}
+
+/// `HEAD /api/v1/uploads/{id}`.
+pub async fn head_upload(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+) -> Result<Response, Error> {
+    let u = load_upload(&state, &caller.user, id).await?;
+    Ok((StatusCode::OK, tus_headers(u.offset, u.length)).into_response())
+}
+
+/// Releases the per-upload PATCH lock when dropped.
+struct PatchGuard(AppState, Uuid);
+
+impl Drop for PatchGuard {
+    fn drop(&mut self) {
+        if let Ok(mut set) = self.0.patching.lock() {
+            set.remove(&self.1);
+        }
+    }
+}
+
+/// `PATCH /api/v1/uploads/{id}`.
+pub async fn patch_upload(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Error> {
+    check_tus(&headers)?;
+    if header_str(&headers, "content-type") != Some("application/offset+octet-stream") {
+        return Err(err(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "upload.content_type",
+            "Content-Type: application/offset+octet-stream",
+        ));
+    }
+    let claimed: u64 = header_str(&headers, "upload-offset")
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| {
+            err(
+                StatusCode::BAD_REQUEST,
+                "request.invalid",
+                "Upload-Offset required",
+            )
+        })?;
+    let u = load_upload(&state, &caller.user, id).await?;
+    if !state.patching.lock().map_err(Error::internal)?.insert(id) {
+        return Err(err(
+            StatusCode::LOCKED,
+            "upload.busy",
+            "another PATCH for this upload is running",
+        ));
+    }
+    let _guard = PatchGuard(state.clone(), id);
+    // Re-read under the lock: the offset may have moved.
+    let u = load_upload(&state, &caller.user, u.id).await?;
+    if claimed != u.offset {
+        let mut e = (StatusCode::CONFLICT, tus_headers(u.offset, u.length)).into_response();
+        *e.body_mut() =
+            Body::from(r#"{"code":"upload.offset_mismatch","message":"ask HEAD for the offset"}"#);
+        return Ok(e);
+    }
+    if u.offset == u.length {
+        return Ok((StatusCode::NO_CONTENT, tus_headers(u.offset, u.length)).into_response());
+    }
+    let path = staging_path(&state, id);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .map_err(Error::internal)?;
+    file.set_len(u.offset).map_err(Error::internal)?;
+    file.seek(SeekFrom::Start(u.offset))
+        .map_err(Error::internal)?;
+    let mut offset = u.offset;
+    let mut stream = body.into_data_stream();
+    let mut too_long = false;
+    while let Some(chunk) = stream.next().await {
+        // A dropped connection ends the stream with an error: keep what arrived.
+        let Ok(chunk) = chunk else { break };
+        if offset + chunk.len() as u64 > u.length {
+            too_long = true;
+            break;
+        }
+        file.write_all(&chunk).map_err(Error::internal)?;
+        offset += chunk.len() as u64;
+    }
+    file.sync_data().map_err(Error::internal)?;
+    drop(file);
+    state
+        .with_db(move |c| uploads::set_offset(c, id, offset).map_err(Error::internal))
+        .await?;
+    if too_long {
+        return Err(err(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "upload.too_long",
+            "more bytes than Upload-Length",
+        ));
+    }
+    if offset < u.length {
+        return Ok((StatusCode::NO_CONTENT, tus_headers(offset, u.length)).into_response());
+    }
+    complete(&state, &u, &path).await?;
+    Ok((StatusCode::NO_CONTENT, tus_headers(offset, u.length)).into_response())
+}
+
+/// Verifies the staged file, moves it to object storage and records it.
+async fn complete(
+    state: &AppState,
+    u: &uploads::Upload,
+    path: &std::path::Path,
+) -> Result<(), Error> {
+    let mut f = std::fs::File::open(path).map_err(Error::internal)?;
+    let mut h = Sha256::new();
+    std::io::copy(&mut f, &mut h).map_err(Error::internal)?;
+    let got = hex::encode(h.finalize());
+    if got != u.sha256 {
+        let id = u.id;
+        let _ = std::fs::remove_file(path);
+        state
+            .with_db(move |c| uploads::delete(c, id).map_err(Error::internal))
+            .await?;
+        return Err(err(
+            StatusCode::from_u16(460).expect("valid status"),
+            "upload.checksum_mismatch",
+            format!("sha256 of the received bytes is {got}; upload discarded, start again"),
+        ));
+    }
+    let t = now();
+    let (yyyy, mm) = year_month(t);
+    let key = format!("recordings/{}/{yyyy}/{mm:02}/{}.opus", u.user_id, u.call_id);
+    let mut w = WriteMultipart::new(
+        state
+            .store
+            .put_multipart(&key.as_str().into())
+            .await
+            .map_err(Error::internal)?,
+    );
+    f.seek(SeekFrom::Start(0)).map_err(Error::internal)?;
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).map_err(Error::internal)?;
+        if n == 0 {
+            break;
+        }
+        w.write(&buf[..n]);
+    }
+    w.finish().await.map_err(Error::internal)?;
+    let info = RecordingInfo {
+        call_id: u.call_id,
+        user_id: u.user_id,
+        object_key: key,
+        bytes: u.length,
+        sha256: got,
+        duration_ms: u.duration_ms,
+        channels: u.channels,
+        format: "ogg/opus".into(),
+        created_at: t,
+    };
+    let org = u.org_id;
+    state
+        .with_db(move |c| recordings::insert(c, org, &info).map_err(Error::internal))
+        .await?;
+    let _ = std::fs::remove_file(path);
+    Ok(())
+}
+
+/// Civil year and month of a Unix time (UTC), without a date library.
+fn year_month(unix: i64) -> (i64, u32) {
+    let days = unix.div_euclid(86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m)
+}
+
+async fn load_recording(
+    state: &AppState,
+    user: &UserInfo,
+    call_id: Uuid,
+) -> Result<RecordingInfo, Error> {
+    let r = state
+        .with_db(move |c| recordings::get(c, call_id).map_err(Error::internal))
+        .await?
+        .ok_or_else(not_found)?;
+    if !may_access(user, r.org_id, r.info.user_id) {
+        return Err(not_found());
+    }
+    Ok(r.info)
+}
+
+/// `GET /api/v1/recordings/{call_id}`.
+pub async fn get_recording(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(call_id): Path<Uuid>,
+) -> Result<Json<RecordingInfo>, Error> {
+    Ok(Json(load_recording(&state, &caller.user, call_id).await?))
+}
+
+/// `DELETE /api/v1/recordings/{call_id}`: removes the object, the row and the upload.
+pub async fn delete_recording(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(call_id): Path<Uuid>,
+) -> Result<StatusCode, Error> {
+    let info = load_recording(&state, &caller.user, call_id).await?;
+    match state.store.delete(&info.object_key.as_str().into()).await {
+        Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+        Err(e) => return Err(Error::internal(e)),
+    }
+    state
+        .with_db(move |c| {
+            recordings::delete(c, call_id).map_err(Error::internal)?;
+            if let Some(u) = uploads::by_call(c, call_id).map_err(Error::internal)? {
+                uploads::delete(c, u.id).map_err(Error::internal)?;
+            }
+            Ok(())
+        })
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Query of the signing route.
+#[derive(Deserialize)]
+pub struct TtlQuery {
+    /// Lifetime, seconds (0-3600, default 300).
+    ttl_secs: Option<i64>,
+}
+
+fn signature(key: &[u8], call_id: Uuid, exp: i64) -> Hmac<Sha256> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("any key length");
+    mac.update(format!("{call_id}.{exp}").as_bytes());
+    mac
+}
+
+/// `POST /api/v1/recordings/{call_id}/url`.
+pub async fn sign_url(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(call_id): Path<Uuid>,
+    Query(q): Query<TtlQuery>,
+) -> Result<Json<SignedUrl>, Error> {
+    let ttl = q.ttl_secs.unwrap_or(300);
+    if !(0..=3600).contains(&ttl) {
+        return Err(err(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "request.invalid",
+            "ttl_secs must be 0-3600",
+        ));
+    }
+    load_recording(&state, &caller.user, call_id).await?;
+    let exp = now() + ttl;
+    let sig = hex::encode(
+        signature(&state.url_key[..], call_id, exp)
+            .finalize()
+            .into_bytes(),
+    );
+    let url = format!(
+        "{}?exp={exp}&sig={sig}",
+        recording_routes::MEDIA.replace("{call_id}", &call_id.to_string())
+    );
+    Ok(Json(SignedUrl {
+        url,
+        expires_at: exp,
+    }))
+}
+
+/// Query of the media route.
+#[derive(Deserialize)]
+pub struct MediaQuery {
+    exp: i64,
+    sig: String,
+}
+
+/// `GET /media/recordings/{call_id}?exp=&sig=` with single-range `Range` support.
+pub async fn media(
+    State(state): State<AppState>,
+    Path(call_id): Path<Uuid>,
+    Query(q): Query<MediaQuery>,
+    headers: HeaderMap,
+) -> Result<Response, Error> {
+    let forbidden = |code, m: &str| err(StatusCode::FORBIDDEN, code, m.to_string());
+    let sig = hex::decode(&q.sig).map_err(|_| forbidden("media.bad_signature", "bad signature"))?;
+    signature(&state.url_key[..], call_id, q.exp)
+        .verify_slice(&sig)
+        .map_err(|_| forbidden("media.bad_signature", "bad signature"))?;
+    if q.exp <= now() {
+        return Err(forbidden(
+            "media.expired",
+            "link expired; ask for a new one",
+        ));
+    }
+    let info = state
+        .with_db(move |c| recordings::get(c, call_id).map_err(Error::internal))
+        .await?
+        .ok_or_else(not_found)?
+        .info;
+    let key: object_store::path::Path = info.object_key.as_str().into();
+    let size = match state.store.head(&key).await {
+        Ok(m) => m.size,
+        Err(object_store::Error::NotFound { .. }) => return Err(not_found()),
+        Err(e) => return Err(Error::internal(e)),
+    };
+    let base = [
+        (header::CONTENT_TYPE, HeaderValue::from_static("audio/ogg")),
+        (header::ACCEPT_RANGES, HeaderValue::from_static("bytes")),
+    ];
+    let Some(range) = header_str(&headers, "range") else {
+        let stream = state
+            .store
+            .get(&key)
+            .await
+            .map_err(Error::internal)?
+            .into_stream();
+        return Ok((StatusCode::OK, base, Body::from_stream(stream)).into_response());
+    };
+    let unsatisfiable = || {
+        let mut r = (StatusCode::RANGE_NOT_SATISFIABLE, base.clone()).into_response();
+        r.headers_mut().insert(
+            header::CONTENT_RANGE,
+            HeaderValue::from_str(&format!("bytes */{size}")).expect("ascii"),
+        );
+        r
+    };
+    let Some((start, end)) = parse_range(range, size) else {
+        return Ok(unsatisfiable());
+    };
+    let bytes = state
+        .store
+        .get_range(&key, start..end + 1)
+        .await
+        .map_err(Error::internal)?;
+    let mut r = (StatusCode::PARTIAL_CONTENT, base, bytes).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_RANGE,
+        HeaderValue::from_str(&format!("bytes {start}-{end}/{size}")).expect("ascii"),
+    );
+    Ok(r)
+}
+
+/// One `bytes=` range (RFC 9110 §14.1.2) → inclusive (start, end), or None if unsatisfiable.
+fn parse_range(v: &str, size: u64) -> Option<(u64, u64)> {
+    let spec = v.strip_prefix("bytes=")?;
+    if spec.contains(',') || size == 0 {
+        return None;
+    }
+    let (a, b) = spec.split_once('-')?;
+    let (start, end) = match (a.trim(), b.trim()) {
+        ("", n) => {
+            let n: u64 = n.parse().ok()?;
+            (size.saturating_sub(n), size - 1)
+        }
+        (s, "") => (s.parse().ok()?, size - 1),
+        (s, e) => (s.parse().ok()?, e.parse::<u64>().ok()?.min(size - 1)),
+    };
+    (start <= end && start < size).then_some((start, end))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges() {
+        assert_eq!(parse_range("bytes=0-99", 1000), Some((0, 99)));
+        assert_eq!(parse_range("bytes=900-", 1000), Some((900, 999)));
+        assert_eq!(parse_range("bytes=-100", 1000), Some((900, 999)));
+        assert_eq!(parse_range("bytes=990-2000", 1000), Some((990, 999)));
+        assert_eq!(parse_range("bytes=1000-", 1000), None);
+        assert_eq!(parse_range("bytes=5-2", 1000), None);
+        assert_eq!(parse_range("items=0-1", 1000), None);
+        assert_eq!(parse_range("bytes=0-1,5-6", 1000), None);
+    }
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(year_month(0), (1970, 1));
+        assert_eq!(year_month(1_795_305_600), (2026, 11)); // 2026-11-21
+        assert_eq!(year_month(951_782_400), (2000, 2)); // 2000-02-29
+    }
+}
