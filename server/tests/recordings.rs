@@ -5,70 +5,11 @@
 use base64::Engine;
 use reqwest::StatusCode;
 use sha2::{Digest, Sha256};
-use softphone_proto::{
-    recording_routes as rec, routes, ApiError, LoginRequest, LoginResponse, RecordingInfo, Role,
-    SignedUrl,
-};
-use softphone_server::{add_user, db, start, Config};
+mod common;
+use common::{boot, data_dir};
+use softphone_proto::{recording_routes as rec, ApiError, RecordingInfo, SignedUrl};
 use std::io::Write;
-use std::path::{Path, PathBuf};
 use uuid::Uuid;
-
-async fn boot(data_dir: &Path) -> softphone_server::Running {
-    let mut cfg = Config::new(data_dir.to_path_buf());
-    cfg.listen = "127.0.0.1:0".parse().unwrap();
-    start(&cfg).await.unwrap()
-}
-
-fn setup() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let conn = db::open(&data).unwrap();
-    add_user(
-        &conn,
-        "Acme",
-        "alice@acme.test",
-        "Alice",
-        Role::Agent,
-        "alice-password",
-    )
-    .unwrap();
-    add_user(
-        &conn,
-        "Acme",
-        "bob@acme.test",
-        "Bob",
-        Role::Agent,
-        "bob-password",
-    )
-    .unwrap();
-    add_user(
-        &conn,
-        "Other",
-        "eve@other.test",
-        "Eve",
-        Role::Admin,
-        "eve-password",
-    )
-    .unwrap();
-    (dir, data)
-}
-
-async fn login(url: &str, email: &str, pw: &str) -> String {
-    let r: LoginResponse = reqwest::Client::new()
-        .post(format!("{url}{}", routes::LOGIN))
-        .json(&LoginRequest {
-            email: email.into(),
-            password: pw.into(),
-        })
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    format!("Bearer {}", r.token)
-}
 
 fn meta(call_id: Uuid, sha: &str) -> String {
     let b = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
@@ -142,13 +83,13 @@ fn recording_bytes() -> Vec<u8> {
 
 #[tokio::test]
 async fn upload_survives_a_dropped_connection_and_a_restart_then_plays_with_range() {
-    let (_dir, data) = setup();
+    let (_dir, data) = data_dir();
     let bytes = recording_bytes();
     let sha = hex::encode(Sha256::digest(&bytes));
     let call_id = Uuid::now_v7();
-    let server = boot(&data).await;
+    let server = boot(&data, 3600).await;
     let url = server.url();
-    let alice = login(&url, "alice@acme.test", "alice-password").await;
+    let alice = common::login(&url, "alice@acme.test").await.0;
 
     let r = create(&url, &alice, call_id, &bytes, &sha).await;
     assert_eq!(r.status(), StatusCode::CREATED);
@@ -195,9 +136,9 @@ async fn upload_survives_a_dropped_connection_and_a_restart_then_plays_with_rang
 
     // The server restarts; the client asks where to resume and finishes.
     server.stop().await.unwrap();
-    let server = boot(&data).await;
+    let server = boot(&data, 3600).await;
     let url = server.url();
-    let alice = login(&url, "alice@acme.test", "alice-password").await;
+    let alice = common::login(&url, "alice@acme.test").await.0;
     let offset = head_offset(&url, &alice, &location).await;
     assert_eq!(offset, 150_000);
     let r = patch(&url, &alice, &location, offset, &bytes[offset as usize..]).await;
@@ -316,10 +257,10 @@ async fn upload_survives_a_dropped_connection_and_a_restart_then_plays_with_rang
 
 #[tokio::test]
 async fn checksum_mismatch_is_rejected_and_nothing_is_stored() {
-    let (_dir, data) = setup();
-    let server = boot(&data).await;
+    let (_dir, data) = data_dir();
+    let server = boot(&data, 3600).await;
     let url = server.url();
-    let alice = login(&url, "alice@acme.test", "alice-password").await;
+    let alice = common::login(&url, "alice@acme.test").await.0;
     let bytes = recording_bytes();
     let wrong = hex::encode(Sha256::digest(b"something else"));
     let call_id = Uuid::now_v7();
@@ -352,12 +293,12 @@ async fn checksum_mismatch_is_rejected_and_nothing_is_stored() {
 
 #[tokio::test]
 async fn expired_links_and_other_users_are_refused() {
-    let (_dir, data) = setup();
-    let server = boot(&data).await;
+    let (_dir, data) = data_dir();
+    let server = boot(&data, 3600).await;
     let url = server.url();
-    let alice = login(&url, "alice@acme.test", "alice-password").await;
-    let bob = login(&url, "bob@acme.test", "bob-password").await;
-    let eve = login(&url, "eve@other.test", "eve-password").await;
+    let alice = common::login(&url, "alice@acme.test").await.0;
+    let bob = common::login(&url, "bob@acme.test").await.0;
+    let eve = common::login(&url, "eve@other.test").await.0;
     let bytes = recording_bytes();
     let sha = hex::encode(Sha256::digest(&bytes));
     let call_id = Uuid::now_v7();

@@ -3,10 +3,10 @@
 
 use reqwest::StatusCode;
 use softphone_proto::{
-    routes, sync_routes, ApiError, Change, ChangesPage, Lead, LeadUpsert, LoginRequest,
-    LoginResponse, Note, NoteUpsert, Role,
+    sync_routes, ApiError, Change, ChangesPage, Lead, LeadUpsert, Note, NoteUpsert,
 };
-use softphone_server::{add_user, db, start, Config};
+mod common;
+use softphone_server::db;
 use uuid::Uuid;
 
 struct Env {
@@ -19,49 +19,8 @@ struct Env {
 
 async fn env() -> Env {
     let _ = tracing_subscriber::fmt().with_test_writer().try_init();
-    let dir = tempfile::tempdir().unwrap();
-    let data_dir = dir.path().join("data");
-    let conn = db::open(&data_dir).unwrap();
-    add_user(
-        &conn,
-        "Acme",
-        "alice@acme.test",
-        "Alice",
-        Role::Agent,
-        "alice-password",
-    )
-    .unwrap();
-    add_user(
-        &conn,
-        "Acme",
-        "bob@acme.test",
-        "Bob",
-        Role::Agent,
-        "bob-password",
-    )
-    .unwrap();
-    add_user(
-        &conn,
-        "Acme",
-        "boss@acme.test",
-        "Boss",
-        Role::Admin,
-        "boss-password",
-    )
-    .unwrap();
-    add_user(
-        &conn,
-        "Other",
-        "eve@other.test",
-        "Eve",
-        Role::Admin,
-        "eve-password",
-    )
-    .unwrap();
-    drop(conn);
-    let mut cfg = Config::new(data_dir.clone());
-    cfg.listen = "127.0.0.1:0".parse().unwrap();
-    let server = start(&cfg).await.unwrap();
+    let (dir, data_dir) = common::data_dir();
+    let server = common::boot(&data_dir, 3600).await;
     Env {
         _dir: dir,
         data_dir,
@@ -72,21 +31,9 @@ async fn env() -> Env {
 }
 
 impl Env {
-    async fn login(&self, email: &str, pw: &str) -> (String, Uuid) {
-        let r: LoginResponse = self
-            .http
-            .post(format!("{}{}", self.url, routes::LOGIN))
-            .json(&LoginRequest {
-                email: email.into(),
-                password: pw.into(),
-            })
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        (format!("Bearer {}", r.token), r.user.id)
+    async fn login(&self, email: &str) -> (String, Uuid) {
+        let (bearer, r) = common::login(&self.url, email).await;
+        (bearer, r.user.id)
     }
 
     async fn put<T: serde::Serialize>(
@@ -134,7 +81,7 @@ fn lead(name: &str) -> LeadUpsert {
 #[tokio::test]
 async fn retried_writes_stay_single_and_edits_keep_the_losing_text() {
     let e = env().await;
-    let (alice, alice_id) = e.login("alice@acme.test", "alice-password").await;
+    let (alice, alice_id) = e.login("alice@acme.test").await;
     let lead_id = Uuid::now_v7();
     let first: Lead = e
         .put(
@@ -223,7 +170,7 @@ async fn retried_writes_stay_single_and_edits_keep_the_losing_text() {
 #[tokio::test]
 async fn changes_feed_pages_with_a_cursor_and_shows_each_row_once() {
     let e = env().await;
-    let (boss, _) = e.login("boss@acme.test", "boss-password").await;
+    let (boss, _) = e.login("boss@acme.test").await;
     let ids: Vec<Uuid> = (0..25).map(|_| Uuid::now_v7()).collect();
     for (i, id) in ids.iter().enumerate() {
         e.put(
@@ -269,10 +216,10 @@ async fn changes_feed_pages_with_a_cursor_and_shows_each_row_once() {
 #[tokio::test]
 async fn agents_see_only_their_leads_and_other_orgs_see_nothing() {
     let e = env().await;
-    let (alice, _) = e.login("alice@acme.test", "alice-password").await;
-    let (bob, bob_id) = e.login("bob@acme.test", "bob-password").await;
-    let (boss, _) = e.login("boss@acme.test", "boss-password").await;
-    let (eve, _) = e.login("eve@other.test", "eve-password").await;
+    let (alice, _) = e.login("alice@acme.test").await;
+    let (bob, bob_id) = e.login("bob@acme.test").await;
+    let (boss, _) = e.login("boss@acme.test").await;
+    let (eve, _) = e.login("eve@other.test").await;
     let alices = Uuid::now_v7();
     e.put(
         &alice,

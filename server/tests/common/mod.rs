@@ -1,0 +1,70 @@
+//! Shared fixtures for the server tests: one cast of accounts, a real server on
+//! 127.0.0.1:0 over a temporary data folder, and login.
+#![allow(dead_code)]
+
+use softphone_proto::{routes, LoginRequest, LoginResponse, Role};
+use softphone_server::{add_user, db, start, Config, Running};
+use std::path::{Path, PathBuf};
+
+/// (org, e-mail, name, role, password) of every test account.
+pub const CAST: [(&str, &str, &str, Role, &str); 4] = [
+    (
+        "Acme",
+        "alice@acme.test",
+        "Alice",
+        Role::Agent,
+        "alice-password",
+    ),
+    ("Acme", "bob@acme.test", "Bob", Role::Agent, "bob-password"),
+    (
+        "Acme",
+        "boss@acme.test",
+        "Boss",
+        Role::Admin,
+        "boss-password",
+    ),
+    (
+        "Other",
+        "eve@other.test",
+        "Eve",
+        Role::Admin,
+        "eve-password",
+    ),
+];
+
+/// A temporary data folder holding a migrated database with [`CAST`].
+pub fn data_dir() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let conn = db::open(&data).unwrap();
+    for (org, email, name, role, pw) in CAST {
+        add_user(&conn, org, email, name, role, pw).unwrap();
+    }
+    (dir, data)
+}
+
+/// Starts the server on port 0 over `data` with a session lifetime of `ttl` seconds.
+pub async fn boot(data: &Path, ttl: i64) -> Running {
+    let mut cfg = Config::new(data.to_path_buf());
+    cfg.listen = "127.0.0.1:0".parse().unwrap();
+    cfg.token_ttl_secs = ttl;
+    start(&cfg).await.unwrap()
+}
+
+/// Logs in as a [`CAST`] member by e-mail; returns (`Bearer …` header value, response).
+pub async fn login(url: &str, email: &str) -> (String, LoginResponse) {
+    let pw = CAST.iter().find(|c| c.1 == email).expect("cast member").4;
+    let r: LoginResponse = reqwest::Client::new()
+        .post(format!("{url}{}", routes::LOGIN))
+        .json(&LoginRequest {
+            email: email.into(),
+            password: pw.into(),
+        })
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    (format!("Bearer {}", r.token), r)
+}
