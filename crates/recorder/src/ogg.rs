@@ -41,9 +41,21 @@ static CRC_TABLE: [u32; 256] = crc_table();
 
 /// Ogg CRC-32 (polynomial 0x04c11db7, no reflection, initial value 0).
 pub fn crc32(data: &[u8]) -> u32 {
-    data.iter().fold(0u32, |crc, &b| {
+    crc32_update(0, data)
+}
+
+/// Continues a CRC over more bytes, so a page can be checked in pieces.
+fn crc32_update(crc: u32, data: &[u8]) -> u32 {
+    data.iter().fold(crc, |crc, &b| {
         (crc << 8) ^ CRC_TABLE[(((crc >> 24) as u8) ^ b) as usize]
     })
+}
+
+/// CRC of a serialised page as if its CRC field (bytes 22..26) were zero.
+fn page_crc(page: &[u8]) -> u32 {
+    let crc = crc32_update(0, &page[..22]);
+    let crc = crc32_update(crc, &[0; 4]);
+    crc32_update(crc, &page[26..])
 }
 
 /// Serialises one page holding whole `packets` into `out`.
@@ -139,9 +151,7 @@ pub fn parse_page(buf: &[u8]) -> Result<Page<'_>, PageError> {
         return Err(PageError::Incomplete);
     }
     let stored = u32::from_le_bytes(buf[22..26].try_into().unwrap());
-    let mut copy = buf[..len].to_vec();
-    copy[22..26].fill(0);
-    if crc32(&copy) != stored {
+    if page_crc(&buf[..len]) != stored {
         return Err(PageError::Invalid("CRC mismatch"));
     }
     let mut pieces = Vec::new();
@@ -207,8 +217,7 @@ pub fn scan(buf: &[u8]) -> Scan<'_> {
 /// Rewrites the flags of the page at the start of `page` and updates its CRC in place.
 pub fn set_page_flags(page: &mut [u8], flags: u8) {
     page[5] = flags;
-    page[22..26].fill(0);
-    let crc = crc32(page);
+    let crc = page_crc(page);
     page[22..26].copy_from_slice(&crc.to_le_bytes());
 }
 
