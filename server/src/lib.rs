@@ -10,16 +10,21 @@
 pub mod auth;
 pub mod db;
 pub mod recordings;
+pub mod records;
+pub mod signal;
 pub mod sync;
 
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use rusqlite::Connection;
-use softphone_proto::{routes, ApiError, Health, LoginRequest, LoginResponse, Role, UserInfo};
+use softphone_proto::{
+    routes, ApiError, Call, Contact, Conversation, Health, LoginRequest, LoginResponse, Message,
+    MessageStatusEvent, Resource, Role, UserInfo,
+};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -62,6 +67,8 @@ pub struct AppState {
     pub(crate) url_key: Arc<[u8; 32]>,
     pub(crate) patching: Arc<Mutex<std::collections::HashSet<Uuid>>>,
     pub(crate) max_upload_bytes: u64,
+    /// Signaling connections, presence and calls.
+    pub(crate) hub: Arc<signal::Hub>,
 }
 
 /// An error response: HTTP status plus a stable code.
@@ -135,55 +142,59 @@ pub struct Caller {
     pub token_sha256: String,
 }
 
+pub(crate) fn missing_token() -> Error {
+    Error::new(
+        StatusCode::UNAUTHORIZED,
+        "auth.missing_token",
+        "log in first: send Authorization: Bearer TOKEN",
+    )
+}
+
+/// The token of an `Authorization: Bearer …` header.
+pub(crate) fn bearer(headers: &axum::http::HeaderMap) -> Result<String, Error> {
+    let header = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(missing_token)?;
+    Ok(header
+        .strip_prefix("Bearer ")
+        .ok_or_else(missing_token)?
+        .trim()
+        .to_string())
+}
+
+/// Resolves a bearer token to its (enabled) account; 401 `auth.invalid_token` otherwise.
+pub(crate) async fn authenticate(state: &AppState, token: &str) -> Result<Caller, Error> {
+    let sha = auth::token_sha256(token);
+    let sha2 = sha.clone();
+    let user = state
+        .with_db(move |c| {
+            let Some(uid) = db::tokens::user_for(c, &sha2, now()).map_err(Error::internal)? else {
+                return Ok(None);
+            };
+            db::users::by_id(c, uid).map_err(Error::internal)
+        })
+        .await?
+        .filter(|u| !u.disabled)
+        .ok_or_else(|| {
+            Error::new(
+                StatusCode::UNAUTHORIZED,
+                "auth.invalid_token",
+                "token unknown, expired or revoked",
+            )
+        })?;
+    Ok(Caller {
+        user: user.info,
+        token_sha256: sha,
+    })
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| {
-                Error::new(
-                    StatusCode::UNAUTHORIZED,
-                    "auth.missing_token",
-                    "log in first",
-                )
-            })?;
-        let token = header
-            .strip_prefix("Bearer ")
-            .ok_or_else(|| {
-                Error::new(
-                    StatusCode::UNAUTHORIZED,
-                    "auth.missing_token",
-                    "expected a Bearer token",
-                )
-            })?
-            .trim()
-            .to_string();
-        let sha = auth::token_sha256(&token);
-        let sha2 = sha.clone();
-        let user = state
-            .with_db(move |c| {
-                let Some(uid) = db::tokens::user_for(c, &sha2, now()).map_err(Error::internal)?
-                else {
-                    return Ok(None);
-                };
-                db::users::by_id(c, uid).map_err(Error::internal)
-            })
-            .await?
-            .filter(|u| !u.disabled)
-            .ok_or_else(|| {
-                Error::new(
-                    StatusCode::UNAUTHORIZED,
-                    "auth.invalid_token",
-                    "token unknown, expired or revoked",
-                )
-            })?;
-        Ok(Caller {
-            user: user.info,
-            token_sha256: sha,
-        })
+        let token = bearer(&parts.headers)?;
+        authenticate(state, &token).await
     }
 }
 
@@ -281,6 +292,7 @@ pub fn router(conn: Connection, cfg: &Config) -> anyhow::Result<Router> {
         url_key: Arc::new(url_key),
         patching: Arc::default(),
         max_upload_bytes: cfg.max_upload_bytes,
+        hub: Arc::default(),
     };
     use softphone_proto::recording_routes as rec;
     Ok(Router::new()
@@ -290,12 +302,33 @@ pub fn router(conn: Connection, cfg: &Config) -> anyhow::Result<Router> {
         .route(routes::ME, get(me))
         .route(
             softphone_proto::sync_routes::LEAD,
-            axum::routing::put(sync::put_lead),
+            axum::routing::put(sync::put_lead).get(sync::get_lead),
         )
         .route(
             softphone_proto::sync_routes::NOTE,
-            axum::routing::put(sync::put_note),
+            axum::routing::put(sync::put_note).get(sync::get_note),
         )
+        .route(
+            Contact::ROUTE,
+            put(records::put::<Contact>).get(records::get_one::<Contact>),
+        )
+        .route(
+            Conversation::ROUTE,
+            put(records::put::<Conversation>).get(records::get_one::<Conversation>),
+        )
+        .route(
+            Message::ROUTE,
+            put(records::put::<Message>).get(records::get_one::<Message>),
+        )
+        .route(
+            MessageStatusEvent::ROUTE,
+            put(records::put::<MessageStatusEvent>).get(records::get_one::<MessageStatusEvent>),
+        )
+        .route(
+            Call::ROUTE,
+            put(records::put::<Call>).get(records::get_one::<Call>),
+        )
+        .route(softphone_proto::signal::ROUTE, get(signal::upgrade))
         .route(
             softphone_proto::sync_routes::CHANGES,
             get(sync::get_changes),

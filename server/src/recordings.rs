@@ -269,6 +269,15 @@ pub async fn patch_upload(
         return Ok(e);
     }
     if u.offset == u.length {
+        // Every byte arrived earlier; finish the job if a crash cut completion short.
+        let call_id = u.call_id;
+        let stored = state
+            .with_db(move |c| recordings::get(c, call_id).map_err(Error::internal))
+            .await?
+            .is_some();
+        if !stored {
+            complete(&state, &u, &staging_path(&state, id)).await?;
+        }
         return Ok((StatusCode::NO_CONTENT, tus_headers(u.offset, u.length)).into_response());
     }
     let path = staging_path(&state, id);
@@ -364,10 +373,19 @@ async fn complete(
         format: "ogg/opus".into(),
         created_at: t,
     };
-    let org = u.org_id;
-    state
-        .with_db(move |c| recordings::insert(c, org, &info).map_err(Error::internal))
+    let (org, actor, call_id) = (u.org_id, u.user_id, u.call_id);
+    let seq = state
+        .with_db(move |c| {
+            let tx = c.unchecked_transaction().map_err(Error::internal)?;
+            recordings::insert(&tx, org, &info).map_err(Error::internal)?;
+            let seq = set_has_recording(&tx, actor, call_id, true)?;
+            tx.commit().map_err(Error::internal)?;
+            Ok(seq)
+        })
         .await?;
+    if let Some(seq) = seq {
+        state.hub.changed(org, seq);
+    }
     let _ = std::fs::remove_file(path);
     Ok(())
 }
@@ -421,16 +439,38 @@ pub async fn delete_recording(
         Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
         Err(e) => return Err(Error::internal(e)),
     }
-    state
+    let (org, actor) = (caller.user.org_id, caller.user.id);
+    let seq = state
         .with_db(move |c| {
-            recordings::delete(c, call_id).map_err(Error::internal)?;
-            if let Some(u) = uploads::by_call(c, call_id).map_err(Error::internal)? {
-                uploads::delete(c, u.id).map_err(Error::internal)?;
+            let tx = c.unchecked_transaction().map_err(Error::internal)?;
+            recordings::delete(&tx, call_id).map_err(Error::internal)?;
+            if let Some(u) = uploads::by_call(&tx, call_id).map_err(Error::internal)? {
+                uploads::delete(&tx, u.id).map_err(Error::internal)?;
             }
-            Ok(())
+            let seq = set_has_recording(&tx, actor, call_id, false)?;
+            tx.commit().map_err(Error::internal)?;
+            Ok(seq)
         })
         .await?;
+    if let Some(seq) = seq {
+        state.hub.changed(org, seq);
+    }
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Keeps the call record's `has_recording` in step; the feed sequence when it changed.
+fn set_has_recording(
+    tx: &rusqlite::Connection,
+    actor: Uuid,
+    call_id: Uuid,
+    has: bool,
+) -> Result<Option<i64>, Error> {
+    Ok(
+        crate::records::touch::<softphone_proto::Call>(tx, actor, call_id, |c| {
+            c.has_recording = has
+        })?
+        .map(|(_, seq)| seq),
+    )
 }
 
 /// Query of the signing route.

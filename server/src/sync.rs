@@ -9,28 +9,32 @@
 //!   those leads' notes. Anything else answers 404 `not_found` (no existence leaks).
 
 use crate::db::{self, activity, changes, leads, notes};
+use crate::records;
 use crate::{now, AppState, Caller, Error};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use rusqlite::Connection;
 use serde::Deserialize;
-use softphone_proto::{Change, ChangesPage, Lead, LeadUpsert, Note, NoteUpsert, Role, UserInfo};
+use softphone_proto::{
+    Call, Change, ChangesPage, Contact, Conversation, Lead, LeadUpsert, Message, Note, NoteUpsert,
+    Role, UserInfo,
+};
 use uuid::Uuid;
 
-fn not_found() -> Error {
+pub(crate) fn not_found() -> Error {
     Error::new(StatusCode::NOT_FOUND, "not_found", "no such item")
 }
 
-fn invalid(msg: impl Into<String>) -> Error {
+pub(crate) fn invalid(msg: impl Into<String>) -> Error {
     Error::new(StatusCode::UNPROCESSABLE_ENTITY, "request.invalid", msg)
 }
 
-fn can_see_lead(user: &UserInfo, org_id: Uuid, lead: &Lead) -> bool {
+pub(crate) fn can_see_lead(user: &UserInfo, org_id: Uuid, lead: &Lead) -> bool {
     org_id == user.org_id && (user.role == Role::Admin || lead.assigned_user_id == Some(user.id))
 }
 
-fn tx_err(e: rusqlite::Error) -> Error {
+pub(crate) fn tx_err(e: rusqlite::Error) -> Error {
     Error::internal(e)
 }
 
@@ -46,6 +50,7 @@ pub async fn put_lead(
         return Err(invalid("a lead needs a name"));
     }
     let user = caller.user;
+    let org = user.org_id;
     if user.role == Role::Agent {
         match u.assigned_user_id {
             None => u.assigned_user_id = Some(user.id),
@@ -59,7 +64,7 @@ pub async fn put_lead(
             Some(_) => {}
         }
     }
-    state
+    let (lead, seq) = state
         .with_db(move |c| {
             let tx = c.unchecked_transaction().map_err(tx_err)?;
             if let Some(a) = u.assigned_user_id {
@@ -73,7 +78,7 @@ pub async fn put_lead(
             let existing = leads::get(&tx, id).map_err(tx_err)?;
             let version = match &existing {
                 Some(row) if !can_see_lead(&user, row.org_id, &row.lead) => return Err(not_found()),
-                Some(row) if leads::same(&row.lead, &u) => return Ok(Json(row.lead.clone())),
+                Some(row) if leads::same(&row.lead, &u) => return Ok((row.lead.clone(), None)),
                 Some(row) => row.lead.version + 1,
                 None => 1,
             };
@@ -87,9 +92,13 @@ pub async fn put_lead(
                 .ok_or_else(not_found)?
                 .lead;
             tx.commit().map_err(tx_err)?;
-            Ok(Json(lead))
+            Ok((lead, Some(seq)))
         })
-        .await
+        .await?;
+    if let Some(seq) = seq {
+        state.hub.changed(org, seq);
+    }
+    Ok(Json(lead))
 }
 
 /// `PUT /api/v1/notes/{id}`.
@@ -101,7 +110,8 @@ pub async fn put_note(
 ) -> Result<Json<Note>, Error> {
     let Json(u) = body.ok_or_else(|| invalid("expected a JSON note"))?;
     let user = caller.user;
-    state
+    let org = user.org_id;
+    let (note, seq) = state
         .with_db(move |c| {
             let tx = c.unchecked_transaction().map_err(tx_err)?;
             let lead = leads::get(&tx, u.lead_id)
@@ -113,7 +123,7 @@ pub async fn put_note(
             let existing = notes::get(&tx, id).map_err(tx_err)?;
             let (version, author) = match &existing {
                 Some(row) if row.org_id != user.org_id => return Err(not_found()),
-                Some(row) if notes::same(&row.note, &u) => return Ok(Json(row.note.clone())),
+                Some(row) if notes::same(&row.note, &u) => return Ok((row.note.clone(), None)),
                 Some(row) => (row.note.version + 1, row.note.author_id),
                 None => (1, user.id),
             };
@@ -137,7 +147,48 @@ pub async fn put_note(
                 .ok_or_else(not_found)?
                 .note;
             tx.commit().map_err(tx_err)?;
-            Ok(Json(note))
+            Ok((note, Some(seq)))
+        })
+        .await?;
+    if let Some(seq) = seq {
+        state.hub.changed(org, seq);
+    }
+    Ok(Json(note))
+}
+
+/// `GET /api/v1/leads/{id}`.
+pub async fn get_lead(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Lead>, Error> {
+    let user = caller.user;
+    state
+        .with_db(move |c| {
+            let row = leads::get(c, id).map_err(tx_err)?.ok_or_else(not_found)?;
+            if !can_see_lead(&user, row.org_id, &row.lead) {
+                return Err(not_found());
+            }
+            Ok(Json(row.lead))
+        })
+        .await
+}
+
+/// `GET /api/v1/notes/{id}`.
+pub async fn get_note(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Note>, Error> {
+    let user = caller.user;
+    state
+        .with_db(move |c| {
+            let row = notes::get(c, id).map_err(tx_err)?.ok_or_else(not_found)?;
+            if row.org_id != user.org_id {
+                return Err(not_found());
+            }
+            crate::records::check_lead(c, &user, row.note.lead_id)?;
+            Ok(Json(row.note))
         })
         .await
 }
@@ -187,6 +238,28 @@ fn visible_changes(
     for r in rows {
         out.push(r?);
     }
+    out.extend(records::feed::<Contact>(
+        c,
+        user,
+        lead_filter,
+        since,
+        limit,
+    )?);
+    out.extend(records::feed::<Conversation>(
+        c,
+        user,
+        lead_filter,
+        since,
+        limit,
+    )?);
+    out.extend(records::feed::<Message>(
+        c,
+        user,
+        lead_filter,
+        since,
+        limit,
+    )?);
+    out.extend(records::feed::<Call>(c, user, lead_filter, since, limit)?);
     out.sort_by_key(|(seq, _)| *seq);
     Ok(out)
 }

@@ -108,9 +108,11 @@ pub struct ApiError {
 
 /// Sync routes (issue 3).
 pub mod sync_routes {
-    /// `PUT` [`super::LeadUpsert`] → [`super::Lead`]: idempotent upsert by client UUIDv7.
+    /// `PUT` [`super::LeadUpsert`] → [`super::Lead`]: idempotent upsert by client UUIDv7;
+    /// `GET` → [`super::Lead`].
     pub const LEAD: &str = "/api/v1/leads/{id}";
-    /// `PUT` [`super::NoteUpsert`] → [`super::Note`]: idempotent upsert by client UUIDv7.
+    /// `PUT` [`super::NoteUpsert`] → [`super::Note`]: idempotent upsert by client UUIDv7;
+    /// `GET` → [`super::Note`].
     pub const NOTE: &str = "/api/v1/notes/{id}";
     /// `GET ?since=SEQ&limit=N` → [`super::ChangesPage`].
     pub const CHANGES: &str = "/api/v1/changes";
@@ -194,17 +196,25 @@ pub struct NoteUpsert {
 }
 
 /// One entry of the changes feed: the current state of a changed row.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "entity", content = "data", rename_all = "snake_case")]
 pub enum Change {
     /// A lead changed.
     Lead(Lead),
     /// A note changed.
     Note(Note),
+    /// A contact changed.
+    Contact(Contact),
+    /// A conversation changed.
+    Conversation(Conversation),
+    /// A message changed (new, or its delivery status moved on).
+    Message(Message),
+    /// A call record changed.
+    Call(Call),
 }
 
 /// `GET /api/v1/changes` response.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChangesPage {
     /// Changes after `since`, oldest first; a row changed several times appears once,
     /// at its latest position.
@@ -265,3 +275,7 @@ pub struct SignedUrl {
     /// Expiry, Unix seconds.
     pub expires_at: i64,
 }
+
+mod domain;
+pub mod signal;
+pub use domain::*;

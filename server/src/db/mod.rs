@@ -2,8 +2,13 @@
 //! One module per table, each with its migration beside it (GitButler's but-db layout).
 
 pub mod activity;
+pub mod calls;
 pub mod changes;
+pub mod contacts;
+pub mod conversations;
 pub mod leads;
+pub mod message_status_events;
+pub mod messages;
 pub mod notes;
 pub mod orgs;
 pub mod recordings;
@@ -27,6 +32,11 @@ fn migrations() -> Migrations<'static> {
         M::up(notes::MIGRATION_1),
         M::up(uploads::MIGRATION_1),
         M::up(recordings::MIGRATION_1),
+        M::up(contacts::MIGRATION_1),
+        M::up(conversations::MIGRATION_1),
+        M::up(messages::MIGRATION_1),
+        M::up(message_status_events::MIGRATION_1),
+        M::up(calls::MIGRATION_1),
     ])
 }
 
@@ -66,7 +76,12 @@ mod schema_tests {
             .collect();
         for t in [
             "activity_log",
+            "calls",
             "change_seq",
+            "contacts",
+            "conversations",
+            "message_status_events",
+            "messages",
             "leads",
             "note_history",
             "notes",

@@ -88,3 +88,12 @@ pub fn by_id(conn: &Connection, id: Uuid) -> rusqlite::Result<Option<UserRow>> {
     conn.query_row(&format!("{SELECT} WHERE u.id = ?1"), [id.to_string()], row)
         .optional()
 }
+
+/// Enabled accounts of an organisation, by name.
+pub fn in_org(conn: &Connection, org_id: Uuid) -> rusqlite::Result<Vec<UserInfo>> {
+    let mut st = conn.prepare(&format!(
+        "{SELECT} WHERE u.org_id = ?1 AND u.disabled = 0 ORDER BY u.display_name"
+    ))?;
+    let rows = st.query_map([org_id.to_string()], row)?;
+    rows.map(|r| r.map(|u| u.info)).collect()
+}

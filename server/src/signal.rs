@@ -1,0 +1,645 @@
+//! WebSocket signaling: presence, call setup relay and live "changed" events
+//! (protocol in `softphone_proto::signal` and docs/protocol.md).
+//!
+//! The [`Hub`] is plain state behind a mutex, fed one event at a time
+//! (connect, frame, disconnect) and answering by pushing frames into each connection's
+//! bounded queue, so it is tested without sockets. A connection whose queue is full is
+//! dropped (the client reconnects and pulls) rather than letting one slow reader grow
+//! the server's memory.
+
+use crate::{db, AppState, Error};
+use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use serde::Deserialize;
+use softphone_proto::signal::{ClientMsg, Presence, PresenceEntry, ServerMsg};
+use softphone_proto::UserInfo;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+/// Frames queued per connection before it counts as stuck and is dropped.
+pub const QUEUE_FRAMES: usize = 1024;
+
+struct Conn {
+    user: UserInfo,
+    tx: mpsc::Sender<ServerMsg>,
+}
+
+struct CallLeg {
+    caller: Uuid,
+    caller_conn: u64,
+    callee: Uuid,
+    callee_conn: Option<u64>,
+}
+
+#[derive(Default)]
+struct Inner {
+    next_id: u64,
+    conns: HashMap<u64, Conn>,
+    /// Connections dropped for a full queue, until their socket task ends.
+    dropped: HashMap<u64, UserInfo>,
+    presence: HashMap<Uuid, Presence>,
+    calls: HashMap<Uuid, CallLeg>,
+}
+
+/// Connected clients, their presence and the calls being set up or in progress.
+#[derive(Default)]
+pub struct Hub {
+    inner: Mutex<Inner>,
+}
+
+/// Result of looking up an invite's callee in the database.
+pub enum Callee {
+    /// A user of the caller's organisation.
+    User(UserInfo),
+    /// No such user in the caller's organisation.
+    Unknown,
+}
+
+impl Inner {
+    fn send(&mut self, conn: u64, msg: ServerMsg) {
+        let full = match self.conns.get(&conn) {
+            Some(c) => c.tx.try_send(msg).is_err(),
+            None => false,
+        };
+        if full {
+            tracing::warn!(conn, "signaling queue full or closed; dropping connection");
+            if let Some(c) = self.conns.remove(&conn) {
+                self.dropped.insert(conn, c.user);
+            }
+        }
+    }
+
+    fn conns_of(&self, user: Uuid) -> Vec<u64> {
+        let mut ids: Vec<u64> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.user.id == user)
+            .map(|(id, _)| *id)
+            .collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    fn broadcast_org(&mut self, org: Uuid, msg: &ServerMsg) {
+        let ids: Vec<u64> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.user.org_id == org)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            self.send(id, msg.clone());
+        }
+    }
+
+    fn presence_of(&self, user: Uuid) -> Presence {
+        if self.conns_of(user).is_empty() {
+            Presence::Offline
+        } else {
+            self.presence
+                .get(&user)
+                .copied()
+                .unwrap_or(Presence::Available)
+        }
+    }
+
+    fn publish_presence(&mut self, user: &UserInfo) {
+        let msg = ServerMsg::Presence(PresenceEntry {
+            user_id: user.id,
+            display_name: user.display_name.clone(),
+            status: self.presence_of(user.id),
+        });
+        self.broadcast_org(user.org_id, &msg);
+    }
+
+    /// The other side(s) of `call` as seen from `conn`.
+    fn peers(&self, call: &CallLeg, conn: u64) -> Option<Vec<u64>> {
+        if conn == call.caller_conn {
+            Some(match call.callee_conn {
+                Some(c) => vec![c],
+                None => self.conns_of(call.callee),
+            })
+        } else if call.callee_conn == Some(conn)
+            || (call.callee_conn.is_none() && self.conns_of(call.callee).contains(&conn))
+        {
+            Some(vec![call.caller_conn])
+        } else {
+            None
+        }
+    }
+}
+
+fn signal_error(code: &str, message: impl Into<String>) -> ServerMsg {
+    ServerMsg::Error {
+        code: code.into(),
+        message: message.into(),
+    }
+}
+
+impl Hub {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Registers a connection; queues `welcome` with the organisation's presence
+    /// (`members`: every account of the organisation) and announces the user.
+    pub fn connect(
+        &self,
+        user: UserInfo,
+        members: Vec<UserInfo>,
+        tx: mpsc::Sender<ServerMsg>,
+    ) -> u64 {
+        let mut g = self.lock();
+        g.next_id += 1;
+        let id = g.next_id;
+        let first = g.conns_of(user.id).is_empty();
+        if first {
+            g.presence.insert(user.id, Presence::Available);
+        }
+        g.conns.insert(
+            id,
+            Conn {
+                user: user.clone(),
+                tx,
+            },
+        );
+        let presence = members
+            .iter()
+            .map(|m| PresenceEntry {
+                user_id: m.id,
+                display_name: m.display_name.clone(),
+                status: g.presence_of(m.id),
+            })
+            .collect();
+        g.send(
+            id,
+            ServerMsg::Welcome {
+                user_id: user.id,
+                presence,
+            },
+        );
+        if first {
+            g.publish_presence(&user);
+        }
+        id
+    }
+
+    /// Forgets a connection: its calls end for the other side with
+    /// `peer_disconnected`, and the user goes offline when it was their last one.
+    pub fn disconnect(&self, conn: u64) {
+        let mut g = self.lock();
+        let Some(user) = g
+            .conns
+            .remove(&conn)
+            .map(|c| c.user)
+            .or_else(|| g.dropped.remove(&conn))
+        else {
+            return;
+        };
+        let ended: Vec<Uuid> = g
+            .calls
+            .iter()
+            .filter(|(_, call)| {
+                call.caller_conn == conn
+                    || call.callee_conn == Some(conn)
+                    || (call.callee_conn.is_none()
+                        && call.callee == user.id
+                        && g.conns_of(user.id).is_empty())
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for call_id in ended {
+            if let Some(call) = g.calls.remove(&call_id) {
+                let others = if call.caller_conn == conn {
+                    match call.callee_conn {
+                        Some(x) => vec![x],
+                        None => g.conns_of(call.callee),
+                    }
+                } else {
+                    vec![call.caller_conn]
+                };
+                for o in others {
+                    g.send(
+                        o,
+                        ServerMsg::Hangup {
+                            call_id,
+                            reason: "peer_disconnected".into(),
+                        },
+                    );
+                }
+            }
+        }
+        if g.conns_of(user.id).is_empty() {
+            g.presence.remove(&user.id);
+            g.publish_presence(&user);
+        }
+    }
+
+    /// Tells every connection of `org` that its data changed up to `seq`.
+    pub fn changed(&self, org: Uuid, seq: i64) {
+        self.lock().broadcast_org(org, &ServerMsg::Changed { seq });
+    }
+
+    /// Current presence of a user.
+    pub fn presence(&self, user: Uuid) -> Presence {
+        self.lock().presence_of(user)
+    }
+
+    /// Handles one frame from `conn`. An invite needs its callee looked up first
+    /// (`callee`); other frames pass `None`.
+    pub fn handle(&self, conn: u64, msg: ClientMsg, callee: Option<Callee>) {
+        let mut g = self.lock();
+        let Some(me) = g.conns.get(&conn).map(|c| c.user.clone()) else {
+            return;
+        };
+        match msg {
+            ClientMsg::Ping => g.send(conn, ServerMsg::Pong),
+            ClientMsg::Presence { status } => {
+                if status == Presence::Offline {
+                    g.send(
+                        conn,
+                        signal_error(
+                            "signal.malformed",
+                            "offline is not settable; close the connection",
+                        ),
+                    );
+                    return;
+                }
+                g.presence.insert(me.id, status);
+                g.publish_presence(&me);
+            }
+            ClientMsg::Invite { call_id, to, offer } => {
+                let fail = |g: &mut Inner, reason: &str| {
+                    g.send(
+                        conn,
+                        ServerMsg::CallFailed {
+                            call_id,
+                            reason: reason.into(),
+                        },
+                    )
+                };
+                if g.calls.contains_key(&call_id) {
+                    return fail(&mut g, "duplicate_call_id");
+                }
+                let callee = match callee {
+                    Some(Callee::User(u)) if u.org_id == me.org_id => u,
+                    _ => return fail(&mut g, "not_found"),
+                };
+                if callee.id == me.id {
+                    return fail(&mut g, "self");
+                }
+                match g.presence_of(callee.id) {
+                    Presence::Offline => return fail(&mut g, "offline"),
+                    Presence::Busy | Presence::WrapUp => return fail(&mut g, "busy"),
+                    Presence::Available => {}
+                }
+                g.calls.insert(
+                    call_id,
+                    CallLeg {
+                        caller: me.id,
+                        caller_conn: conn,
+                        callee: callee.id,
+                        callee_conn: None,
+                    },
+                );
+                tracing::info!(%call_id, caller = %me.id, callee = %callee.id, "invite");
+                for c in g.conns_of(callee.id) {
+                    g.send(
+                        c,
+                        ServerMsg::Incoming {
+                            call_id,
+                            from: me.id,
+                            from_name: me.display_name.clone(),
+                            offer: offer.clone(),
+                        },
+                    );
+                }
+                let _ = to;
+            }
+            other => {
+                let call_id = match &other {
+                    ClientMsg::Ringing { call_id }
+                    | ClientMsg::Accept { call_id, .. }
+                    | ClientMsg::Reject { call_id, .. }
+                    | ClientMsg::Sdp { call_id, .. }
+                    | ClientMsg::Ice { call_id, .. }
+                    | ClientMsg::Hangup { call_id, .. } => *call_id,
+                    _ => return,
+                };
+                let Some(call) = g.calls.get(&call_id) else {
+                    return g.send(
+                        conn,
+                        signal_error("signal.unknown_call", format!("no call {call_id}")),
+                    );
+                };
+                let Some(peers) = g.peers(call, conn) else {
+                    return g.send(
+                        conn,
+                        signal_error("signal.not_party", "you are not part of this call"),
+                    );
+                };
+                let from_caller = conn == call.caller_conn;
+                let (caller, callee) = (call.caller, call.callee);
+                let callee_only = |g: &mut Inner| {
+                    if from_caller {
+                        g.send(
+                            conn,
+                            signal_error("signal.not_party", "only the callee may do this"),
+                        );
+                        false
+                    } else {
+                        true
+                    }
+                };
+                match other {
+                    ClientMsg::Ringing { .. } => {
+                        if callee_only(&mut g) {
+                            g.send(peers[0], ServerMsg::Ringing { call_id });
+                        }
+                    }
+                    ClientMsg::Accept { answer, .. } => {
+                        if !callee_only(&mut g) {
+                            return;
+                        }
+                        if g.calls
+                            .get(&call_id)
+                            .is_some_and(|c| c.callee_conn.is_some())
+                        {
+                            return g.send(
+                                conn,
+                                signal_error("signal.not_party", "the call is already answered"),
+                            );
+                        }
+                        if let Some(c) = g.calls.get_mut(&call_id) {
+                            c.callee_conn = Some(conn);
+                        }
+                        g.send(peers[0], ServerMsg::Accepted { call_id, answer });
+                        for other_dev in g.conns_of(callee) {
+                            if other_dev != conn {
+                                g.send(
+                                    other_dev,
+                                    ServerMsg::Hangup {
+                                        call_id,
+                                        reason: "answered_elsewhere".into(),
+                                    },
+                                );
+                            }
+                        }
+                        tracing::info!(%call_id, %caller, %callee, "accepted");
+                    }
+                    ClientMsg::Reject { reason, .. } => {
+                        if !callee_only(&mut g) {
+                            return;
+                        }
+                        g.calls.remove(&call_id);
+                        g.send(peers[0], ServerMsg::Rejected { call_id, reason });
+                        for other_dev in g.conns_of(callee) {
+                            if other_dev != conn {
+                                g.send(
+                                    other_dev,
+                                    ServerMsg::Hangup {
+                                        call_id,
+                                        reason: "rejected_elsewhere".into(),
+                                    },
+                                );
+                            }
+                        }
+                    }
+                    ClientMsg::Sdp { kind, sdp, .. } => {
+                        for p in peers {
+                            g.send(
+                                p,
+                                ServerMsg::Sdp {
+                                    call_id,
+                                    kind,
+                                    sdp: sdp.clone(),
+                                },
+                            );
+                        }
+                    }
+                    ClientMsg::Ice { candidate, .. } => {
+                        for p in peers {
+                            g.send(
+                                p,
+                                ServerMsg::Ice {
+                                    call_id,
+                                    candidate: candidate.clone(),
+                                },
+                            );
+                        }
+                    }
+                    ClientMsg::Hangup { reason, .. } => {
+                        g.calls.remove(&call_id);
+                        for p in peers {
+                            g.send(
+                                p,
+                                ServerMsg::Hangup {
+                                    call_id,
+                                    reason: reason.clone(),
+                                },
+                            );
+                        }
+                        tracing::info!(%call_id, %reason, "hangup");
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+}
+
+/// Query of the upgrade request.
+#[derive(Debug, Deserialize)]
+pub struct SignalQuery {
+    /// Bearer token for browsers, which cannot set headers on a WebSocket.
+    pub access_token: Option<String>,
+}
+
+/// `GET /api/v1/signal`: authenticates, then upgrades to the signaling WebSocket.
+pub async fn upgrade(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<SignalQuery>,
+    ws: WebSocketUpgrade,
+) -> Result<Response, Error> {
+    let token = crate::bearer(&headers)
+        .ok()
+        .or(q.access_token)
+        .ok_or_else(crate::missing_token)?;
+    let caller = crate::authenticate(&state, &token).await?;
+    let user = caller.user;
+    let org = user.org_id;
+    let members = state
+        .with_db(move |c| db::users::in_org(c, org).map_err(Error::internal))
+        .await?;
+    Ok(ws
+        .max_message_size(256 * 1024)
+        .on_upgrade(move |socket| run(state, socket, user, members)))
+}
+
+async fn run(state: AppState, socket: WebSocket, user: UserInfo, members: Vec<UserInfo>) {
+    use futures_util::{SinkExt, StreamExt};
+    let (tx, mut rx) = mpsc::channel::<ServerMsg>(QUEUE_FRAMES);
+    let conn = state.hub.connect(user.clone(), members, tx);
+    let (mut sink, mut stream) = socket.split();
+    let writer = tokio::spawn(async move {
+        while let Some(msg) = rx.recv().await {
+            let Ok(text) = serde_json::to_string(&msg) else {
+                continue;
+            };
+            if sink.send(WsMessage::Text(text.into())).await.is_err() {
+                break;
+            }
+        }
+        let _ = sink.close().await;
+    });
+    while let Some(Ok(frame)) = stream.next().await {
+        let text = match frame {
+            WsMessage::Text(t) => t,
+            WsMessage::Close(_) => break,
+            _ => continue,
+        };
+        let msg = match serde_json::from_str::<ClientMsg>(&text) {
+            Ok(m) => m,
+            Err(e) => {
+                state.hub.reply(
+                    conn,
+                    signal_error("signal.malformed", format!("bad frame: {e}")),
+                );
+                continue;
+            }
+        };
+        let callee = match &msg {
+            ClientMsg::Invite { to, .. } => Some(lookup_callee(&state, to).await),
+            _ => None,
+        };
+        state.hub.handle(conn, msg, callee);
+        if writer.is_finished() {
+            break;
+        }
+    }
+    state.hub.disconnect(conn);
+    let _ = writer.await;
+}
+
+impl Hub {
+    /// Queues one frame for `conn`.
+    pub fn reply(&self, conn: u64, msg: ServerMsg) {
+        self.lock().send(conn, msg);
+    }
+}
+
+async fn lookup_callee(state: &AppState, to: &str) -> Callee {
+    let Ok(id) = Uuid::parse_str(to) else {
+        return Callee::Unknown;
+    };
+    match state
+        .with_db(move |c| db::users::by_id(c, id).map_err(Error::internal))
+        .await
+    {
+        Ok(Some(u)) if !u.disabled => Callee::User(u.info),
+        _ => Callee::Unknown,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use softphone_proto::Role;
+
+    fn user(org: Uuid, name: &str) -> UserInfo {
+        UserInfo {
+            id: Uuid::now_v7(),
+            org_id: org,
+            org_name: "Acme".into(),
+            email: format!("{name}@acme.test"),
+            display_name: name.into(),
+            role: Role::Agent,
+        }
+    }
+
+    fn drain(rx: &mut mpsc::Receiver<ServerMsg>) -> Vec<ServerMsg> {
+        let mut out = Vec::new();
+        while let Ok(m) = rx.try_recv() {
+            out.push(m);
+        }
+        out
+    }
+
+    #[test]
+    fn invite_to_second_device_answered_on_one_hangs_up_the_other() {
+        let hub = Hub::default();
+        let org = Uuid::now_v7();
+        let (a, b) = (user(org, "alice"), user(org, "bob"));
+        let members = vec![a.clone(), b.clone()];
+        let (ta, mut ra) = mpsc::channel(64);
+        let (tb1, mut rb1) = mpsc::channel(64);
+        let (tb2, mut rb2) = mpsc::channel(64);
+        let ca = hub.connect(a.clone(), members.clone(), ta);
+        let cb1 = hub.connect(b.clone(), members.clone(), tb1);
+        let _cb2 = hub.connect(b.clone(), members.clone(), tb2);
+        drain(&mut ra);
+        drain(&mut rb1);
+        drain(&mut rb2);
+        let call_id = Uuid::now_v7();
+        hub.handle(
+            ca,
+            ClientMsg::Invite {
+                call_id,
+                to: b.id.to_string(),
+                offer: Some("v=0".into()),
+            },
+            Some(Callee::User(b.clone())),
+        );
+        assert!(matches!(drain(&mut rb1)[..], [ServerMsg::Incoming { .. }]));
+        assert!(matches!(drain(&mut rb2)[..], [ServerMsg::Incoming { .. }]));
+        hub.handle(
+            cb1,
+            ClientMsg::Accept {
+                call_id,
+                answer: Some("v=0 answer".into()),
+            },
+            None,
+        );
+        assert_eq!(
+            drain(&mut ra),
+            vec![ServerMsg::Accepted {
+                call_id,
+                answer: Some("v=0 answer".into())
+            }]
+        );
+        assert_eq!(
+            drain(&mut rb2),
+            vec![ServerMsg::Hangup {
+                call_id,
+                reason: "answered_elsewhere".into()
+            }]
+        );
+        hub.disconnect(cb1);
+        assert_eq!(
+            drain(&mut ra),
+            vec![ServerMsg::Hangup {
+                call_id,
+                reason: "peer_disconnected".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn stuck_connection_is_dropped_not_buffered() {
+        let hub = Hub::default();
+        let org = Uuid::now_v7();
+        let a = user(org, "alice");
+        let (ta, _ra) = mpsc::channel(4);
+        let ca = hub.connect(a.clone(), vec![a.clone()], ta);
+        for seq in 0..10 {
+            hub.changed(org, seq);
+        }
+        assert_eq!(hub.presence(a.id), Presence::Offline);
+        hub.handle(ca, ClientMsg::Ping, None);
+    }
+}
