@@ -84,11 +84,11 @@ impl Inner {
         ids
     }
 
-    fn broadcast_org(&mut self, org: Uuid, msg: &ServerMsg) {
+    fn broadcast_org(&mut self, org: Uuid, msg: &ServerMsg, except: Option<u64>) {
         let ids: Vec<u64> = self
             .conns
             .iter()
-            .filter(|(_, c)| c.user.org_id == org)
+            .filter(|(id, c)| c.user.org_id == org && Some(**id) != except)
             .map(|(id, _)| *id)
             .collect();
         for id in ids {
@@ -107,13 +107,13 @@ impl Inner {
         }
     }
 
-    fn publish_presence(&mut self, user: &UserInfo) {
+    fn publish_presence(&mut self, user: &UserInfo, except: Option<u64>) {
         let msg = ServerMsg::Presence(PresenceEntry {
             user_id: user.id,
             display_name: user.display_name.clone(),
             status: self.presence_of(user.id),
         });
-        self.broadcast_org(user.org_id, &msg);
+        self.broadcast_org(user.org_id, &msg, except);
     }
 
     /// The other side(s) of `call` as seen from `conn`.
@@ -183,7 +183,8 @@ impl Hub {
             },
         );
         if first {
-            g.publish_presence(&user);
+            // The new connection learnt its own state from `welcome`.
+            g.publish_presence(&user, Some(id));
         }
         id
     }
@@ -235,13 +236,14 @@ impl Hub {
         }
         if g.conns_of(user.id).is_empty() {
             g.presence.remove(&user.id);
-            g.publish_presence(&user);
+            g.publish_presence(&user, None);
         }
     }
 
     /// Tells every connection of `org` that its data changed up to `seq`.
     pub fn changed(&self, org: Uuid, seq: i64) {
-        self.lock().broadcast_org(org, &ServerMsg::Changed { seq });
+        self.lock()
+            .broadcast_org(org, &ServerMsg::Changed { seq }, None);
     }
 
     /// Current presence of a user.
@@ -270,7 +272,7 @@ impl Hub {
                     return;
                 }
                 g.presence.insert(me.id, status);
-                g.publish_presence(&me);
+                g.publish_presence(&me, None);
             }
             ClientMsg::Invite { call_id, to, offer } => {
                 let fail = |g: &mut Inner, reason: &str| {

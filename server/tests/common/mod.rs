@@ -68,3 +68,11 @@ pub async fn login(url: &str, email: &str) -> (String, LoginResponse) {
         .unwrap();
     (format!("Bearer {}", r.token), r)
 }
+
+/// A `softphone-client` logged in as a [`CAST`] member.
+pub async fn client(url: &str, email: &str) -> softphone_client::Client {
+    let pw = CAST.iter().find(|c| c.1 == email).expect("cast member").4;
+    let mut c = softphone_client::Client::new(url).unwrap();
+    c.login(email, pw).await.unwrap();
+    c
+}
