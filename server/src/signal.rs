@@ -358,10 +358,8 @@ impl Hub {
                     }
                 };
                 match other {
-                    ClientMsg::Ringing { .. } => {
-                        if callee_only(&mut g) {
-                            g.send(peers[0], ServerMsg::Ringing { call_id });
-                        }
+                    ClientMsg::Ringing { .. } if callee_only(&mut g) => {
+                        g.send(peers[0], ServerMsg::Ringing { call_id });
                     }
                     ClientMsg::Accept { answer, .. } => {
                         if !callee_only(&mut g) {
