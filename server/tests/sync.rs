@@ -195,6 +195,7 @@ async fn changes_feed_pages_with_a_cursor_and_shows_each_row_once() {
         seen.extend(page.changes.iter().map(|c| match c {
             Change::Lead(l) => (l.id, l.name.clone()),
             Change::Note(n) => (n.id, n.body.clone()),
+            other => panic!("only leads and notes were written: {other:?}"),
         }));
         since = page.next;
         if !page.more {
