@@ -8,7 +8,10 @@
 //! resumable recording upload and signed playback (issue 3 is in progress).
 
 pub mod auth;
+pub mod config;
 pub mod db;
+pub mod demo;
+mod limits;
 pub mod recordings;
 pub mod records;
 pub mod signal;
@@ -30,30 +33,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use uuid::Uuid;
 
-/// Server settings.
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// Folder for the database (and later recordings).
-    pub data_dir: PathBuf,
-    /// Address to listen on; port 0 picks a free port. Default 127.0.0.1:8787.
-    pub listen: SocketAddr,
-    /// Session lifetime, seconds (default 12 h: one working day).
-    pub token_ttl_secs: i64,
-    /// Largest recording accepted, bytes (default 512 MiB).
-    pub max_upload_bytes: u64,
-}
-
-impl Config {
-    /// Defaults for `data_dir`.
-    pub fn new(data_dir: PathBuf) -> Self {
-        Self {
-            data_dir,
-            listen: SocketAddr::from(([127, 0, 0, 1], 8787)),
-            token_ttl_secs: 12 * 3600,
-            max_upload_bytes: 512 * 1024 * 1024,
-        }
-    }
-}
+pub use config::Config;
 
 /// Shared handler state.
 #[derive(Clone)]
@@ -69,6 +49,7 @@ pub struct AppState {
     pub(crate) max_upload_bytes: u64,
     /// Signaling connections, presence and calls.
     pub(crate) hub: Arc<signal::Hub>,
+    pub(crate) limits: Arc<limits::Limits>,
 }
 
 /// An error response: HTTP status plus a stable code.
@@ -276,26 +257,34 @@ async fn me(caller: Caller) -> Json<UserInfo> {
 /// Builds the HTTP router over an open database; recordings live in
 /// `DATA_DIR/objects` (local object store) and uploads stage in `DATA_DIR/uploads`.
 pub fn router(conn: Connection, cfg: &Config) -> anyhow::Result<Router> {
-    let objects = cfg.data_dir.join("objects");
+    Ok(router_with_state(conn, cfg)?.0)
+}
+
+fn router_with_state(conn: Connection, cfg: &Config) -> anyhow::Result<(Router, AppState)> {
+    cfg.validate()?;
     let staging_dir = cfg.data_dir.join("uploads");
-    std::fs::create_dir_all(&objects)?;
     std::fs::create_dir_all(&staging_dir)?;
-    let mut url_key = [0u8; 32];
-    rand::fill(&mut url_key);
+    let url_key = match cfg.signing_key()? {
+        Some(k) => k,
+        None => {
+            let mut k = [0u8; 32];
+            rand::fill(&mut k);
+            k
+        }
+    };
     let state = AppState {
         db: Arc::new(Mutex::new(conn)),
         token_ttl_secs: cfg.token_ttl_secs,
-        store: Arc::new(object_store::local::LocalFileSystem::new_with_prefix(
-            &objects,
-        )?),
+        store: cfg.object_store()?,
         staging_dir,
         url_key: Arc::new(url_key),
         patching: Arc::default(),
         max_upload_bytes: cfg.max_upload_bytes,
         hub: Arc::default(),
+        limits: Arc::new(limits::Limits::new(cfg)),
     };
     use softphone_proto::recording_routes as rec;
-    Ok(Router::new()
+    let app = Router::new()
         .route(routes::HEALTH, get(health))
         .route(routes::LOGIN, post(login))
         .route(routes::LOGOUT, post(logout))
@@ -344,7 +333,13 @@ pub fn router(conn: Connection, cfg: &Config) -> anyhow::Result<Router> {
         )
         .route(rec::RECORDING_URL, post(recordings::sign_url))
         .route(rec::MEDIA, get(recordings::media))
-        .with_state(state))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limits::middleware,
+        ))
+        .layer(axum::extract::DefaultBodyLimit::max(1024 * 1024))
+        .with_state(state.clone());
+    Ok((app, state))
 }
 
 /// A running server.
@@ -373,14 +368,33 @@ pub async fn start(cfg: &Config) -> anyhow::Result<Running> {
     let conn = db::open(&cfg.data_dir)?;
     let listener = tokio::net::TcpListener::bind(cfg.listen).await?;
     let addr = listener.local_addr()?;
-    let app = router(conn, cfg)?;
+    let (app, state) = router_with_state(conn, cfg)?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let (expiry, every) = (
+        cfg.upload_expiry_secs,
+        std::time::Duration::from_secs(cfg.upload_sweep_secs),
+    );
+    let sweeper = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            if let Err(e) = recordings::expire_uploads(&state, expiry).await {
+                tracing::warn!(error = ?e, "upload expiry sweep failed");
+            }
+            state.limits.forget_idle();
+        }
+    });
     let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
-            .await
+        let r = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async {
+            let _ = rx.await;
+        })
+        .await;
+        sweeper.abort();
+        r
     });
     tracing::info!(%addr, "listening");
     Ok(Running {

@@ -1,23 +1,28 @@
-//! `softphone-server` binary: `serve` and `user add`.
+//! `softphone-server` binary: `serve`, `demo` and `user add`.
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use softphone_proto::Role;
+use softphone_server::Config;
 use std::io::Read;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "softphone-server", version, about = "Agent Softphone backend")]
+#[command(
+    name = "softphone-server",
+    version,
+    about = "Agent Softphone backend",
+    after_help = "Settings come from defaults, then --config FILE (TOML), then SOFTPHONE_* \
+                  environment variables, then flags. See docs/server.md."
+)]
 struct Cli {
-    /// Folder for the database and recordings.
-    #[arg(
-        long,
-        env = "SOFTPHONE_DATA_DIR",
-        default_value = "./softphone-data",
-        global = true
-    )]
-    data_dir: PathBuf,
+    /// TOML settings file.
+    #[arg(long, env = "SOFTPHONE_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    /// Folder for the database and recordings (overrides the file and SOFTPHONE_DATA_DIR).
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -27,9 +32,15 @@ enum Command {
     /// Serve the API.
     Serve {
         /// Address to listen on (port 0 = any free port; printed on start).
-        #[arg(long, env = "SOFTPHONE_LISTEN", default_value = "127.0.0.1:8787")]
-        listen: SocketAddr,
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+        /// Load the demo organisation first (see `demo`).
+        #[arg(long)]
+        demo: bool,
     },
+    /// Load demo data: an admin, two agents and 20 leads; the accounts and their
+    /// password are printed. Does nothing when they exist already.
+    Demo,
     /// Manage accounts.
     User {
         #[command(subcommand)]
@@ -71,17 +82,44 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
+fn seed_demo(cfg: &Config) -> Result<()> {
+    let conn = softphone_server::db::open(&cfg.data_dir)?;
+    let seeded = softphone_server::demo::seed(&conn)?;
+    if seeded.created {
+        println!("demo data loaded: {} leads", seeded.leads);
+    } else {
+        println!("demo data already present");
+    }
+    for (email, _, role) in softphone_server::demo::ACCOUNTS {
+        println!(
+            "  {} {email} / {}",
+            role.as_str(),
+            softphone_server::demo::PASSWORD
+        );
+    }
+    Ok(())
+}
+
 async fn run(cli: Cli) -> Result<()> {
+    let mut cfg = Config::load(cli.config.as_deref())?;
+    if let Some(d) = cli.data_dir {
+        cfg.data_dir = d;
+    }
     match cli.command {
-        Command::Serve { listen } => {
-            let mut cfg = softphone_server::Config::new(cli.data_dir);
-            cfg.listen = listen;
+        Command::Serve { listen, demo } => {
+            if let Some(l) = listen {
+                cfg.listen = l;
+            }
+            if demo {
+                seed_demo(&cfg)?;
+            }
             let running = softphone_server::start(&cfg).await?;
             println!("listening on {}", running.url());
-            tokio::signal::ctrl_c().await?;
+            wait_for_stop().await?;
             running.stop().await?;
             Ok(())
         }
+        Command::Demo => seed_demo(&cfg),
         Command::User {
             command:
                 UserCommand::Add {
@@ -96,11 +134,26 @@ async fn run(cli: Cli) -> Result<()> {
                 .read_to_string(&mut password)
                 .context("reading the password from stdin")?;
             let password = password.trim_end_matches(['\r', '\n']);
-            let conn = softphone_server::db::open(&cli.data_dir)?;
+            let conn = softphone_server::db::open(&cfg.data_dir)?;
             let role = Role::parse(&role).expect("clap checked the value");
             let id = softphone_server::add_user(&conn, &org, &email, &name, role, password)?;
             println!("{id}");
             Ok(())
         }
     }
+}
+
+/// Returns on Ctrl-C or SIGTERM (service managers stop with SIGTERM).
+async fn wait_for_stop() -> Result<()> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r?,
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c().await?;
+    Ok(())
 }

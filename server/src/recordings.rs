@@ -304,7 +304,7 @@ pub async fn patch_upload(
     file.sync_data().map_err(Error::internal)?;
     drop(file);
     state
-        .with_db(move |c| uploads::set_offset(c, id, offset).map_err(Error::internal))
+        .with_db(move |c| uploads::set_offset(c, id, offset, now()).map_err(Error::internal))
         .await?;
     if too_long {
         return Err(err(
@@ -631,4 +631,29 @@ mod tests {
         assert_eq!(year_month(1_795_305_600), (2026, 11)); // 2026-11-21
         assert_eq!(year_month(951_782_400), (2000, 2)); // 2000-02-29
     }
+}
+
+/// Deletes uploads that received no byte for `max_idle_secs` and never finished: their
+/// staged bytes and their row. Answers how many went.
+pub async fn expire_uploads(state: &AppState, max_idle_secs: i64) -> Result<usize, Error> {
+    let before = now() - max_idle_secs;
+    let ids = state
+        .with_db(move |c| uploads::abandoned(c, before).map_err(Error::internal))
+        .await?;
+    for id in &ids {
+        if state.patching.lock().map_err(Error::internal)?.contains(id) {
+            continue;
+        }
+        match std::fs::remove_file(staging_path(state, *id)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::internal(e)),
+        }
+        let id = *id;
+        state
+            .with_db(move |c| uploads::delete(c, id).map_err(Error::internal))
+            .await?;
+        tracing::info!(upload = %id, "expired abandoned upload");
+    }
+    Ok(ids.len())
 }

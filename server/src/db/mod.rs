@@ -37,6 +37,7 @@ fn migrations() -> Migrations<'static> {
         M::up(messages::MIGRATION_1),
         M::up(message_status_events::MIGRATION_1),
         M::up(calls::MIGRATION_1),
+        M::up(uploads::MIGRATION_2),
     ])
 }
 

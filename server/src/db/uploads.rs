@@ -20,6 +20,11 @@ pub const MIGRATION_1: &str = "CREATE TABLE uploads (
     created_at INTEGER NOT NULL
 ) STRICT;";
 
+/// Tracks the last byte received, so uploads abandoned mid-way can be expired.
+pub const MIGRATION_2: &str =
+    "ALTER TABLE uploads ADD COLUMN touched_at INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX uploads_touched ON uploads(touched_at);";
+
 /// An upload row.
 #[derive(Debug, Clone)]
 pub struct Upload {
@@ -53,7 +58,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Upload> {
 /// Inserts a new upload.
 pub fn insert(conn: &Connection, u: &Upload, now: i64) -> rusqlite::Result<()> {
     conn.execute(
-        &format!("INSERT INTO uploads ({COLS}, created_at) VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?7, ?8, ?9)"),
+        &format!("INSERT INTO uploads ({COLS}, created_at, touched_at) VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?7, ?8, ?9, ?9)"),
         params![
             u.id.to_string(),
             u.org_id.to_string(),
@@ -89,13 +94,22 @@ pub fn by_call(conn: &Connection, call_id: Uuid) -> rusqlite::Result<Option<Uplo
     .optional()
 }
 
-/// Records durable progress.
-pub fn set_offset(conn: &Connection, id: Uuid, offset: u64) -> rusqlite::Result<()> {
+/// Records durable progress at time `now` (Unix seconds).
+pub fn set_offset(conn: &Connection, id: Uuid, offset: u64, now: i64) -> rusqlite::Result<()> {
     conn.execute(
-        "UPDATE uploads SET offset = ?2 WHERE id = ?1",
-        params![id.to_string(), offset as i64],
+        "UPDATE uploads SET offset = ?2, touched_at = ?3 WHERE id = ?1",
+        params![id.to_string(), offset as i64, now],
     )?;
     Ok(())
+}
+
+/// Unfinished uploads with no byte received since `before` (Unix seconds).
+pub fn abandoned(conn: &Connection, before: i64) -> rusqlite::Result<Vec<Uuid>> {
+    let mut st = conn.prepare(
+        "SELECT id FROM uploads WHERE offset < length AND MAX(created_at, touched_at) < ?1",
+    )?;
+    let rows = st.query_map([before], |r| Ok(uuid(r.get(0)?)))?;
+    rows.collect()
 }
 
 /// Forgets an upload (completed, failed or its recording deleted).

@@ -45,9 +45,14 @@ pub fn data_dir() -> (tempfile::TempDir, PathBuf) {
 
 /// Starts the server on port 0 over `data` with a session lifetime of `ttl` seconds.
 pub async fn boot(data: &Path, ttl: i64) -> Running {
+    boot_with(data, |cfg| cfg.token_ttl_secs = ttl).await
+}
+
+/// Starts the server on port 0 over `data` with settings changed by `f`.
+pub async fn boot_with(data: &Path, f: impl FnOnce(&mut Config)) -> Running {
     let mut cfg = Config::new(data.to_path_buf());
     cfg.listen = "127.0.0.1:0".parse().unwrap();
-    cfg.token_ttl_secs = ttl;
+    f(&mut cfg);
     start(&cfg).await.unwrap()
 }
 

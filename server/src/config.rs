@@ -1,0 +1,241 @@
+//! Server settings: defaults, then a TOML file, then `SOFTPHONE_*` environment variables,
+//! then command-line flags (figment merges the first three).
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Every setting, with the defaults of the embedded single-machine deployment.
+///
+/// File keys and environment variables share names: `listen` in the file is
+/// `SOFTPHONE_LISTEN` in the environment.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Folder for the database, staged uploads and (by default) recordings.
+    pub data_dir: PathBuf,
+    /// Address to listen on; port 0 picks a free port. Default `127.0.0.1:8787`.
+    pub listen: SocketAddr,
+    /// Session lifetime, seconds (default 12 h: one working day).
+    pub token_ttl_secs: i64,
+    /// Largest recording accepted, bytes (default 512 MiB).
+    pub max_upload_bytes: u64,
+    /// An unfinished upload with no byte received for this long is deleted, seconds
+    /// (default 48 h, so a laptop offline over a weekend night still resumes).
+    pub upload_expiry_secs: i64,
+    /// How often abandoned uploads are looked for, seconds (default 600).
+    pub upload_sweep_secs: u64,
+    /// Where recordings go: unset for `DATA_DIR/objects`, or `s3://bucket/prefix` for S3 or
+    /// an S3-compatible store (R2, MinIO), configured by the usual `AWS_*` variables
+    /// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`, `AWS_ENDPOINT`,
+    /// `AWS_ALLOW_HTTP`).
+    pub storage_url: Option<String>,
+    /// Key for signed playback URLs, 64 hex chars; set the same on every instance behind
+    /// a load balancer. Unset: random per process (links die with a restart).
+    pub url_signing_key: Option<String>,
+    /// Requests per second per client address, sustained (default 100).
+    pub api_rate_per_sec: u32,
+    /// Requests per client address in a burst (default 400).
+    pub api_burst: u32,
+    /// Login attempts per minute per client address, sustained (default 10).
+    pub login_rate_per_min: u32,
+    /// Login attempts per client address in a burst (default 10).
+    pub login_burst: u32,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("data_dir", &self.data_dir)
+            .field("listen", &self.listen)
+            .field("token_ttl_secs", &self.token_ttl_secs)
+            .field("max_upload_bytes", &self.max_upload_bytes)
+            .field("upload_expiry_secs", &self.upload_expiry_secs)
+            .field("storage_url", &self.storage_url)
+            .field(
+                "url_signing_key",
+                &self.url_signing_key.as_ref().map(|_| "[redacted]"),
+            )
+            .field("api_rate_per_sec", &self.api_rate_per_sec)
+            .field("login_rate_per_min", &self.login_rate_per_min)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self::new(PathBuf::from("./softphone-data"))
+    }
+}
+
+/// Keys accepted from the environment (with the `SOFTPHONE_` prefix).
+const ENV_KEYS: [&str; 12] = [
+    "data_dir",
+    "listen",
+    "token_ttl_secs",
+    "max_upload_bytes",
+    "upload_expiry_secs",
+    "upload_sweep_secs",
+    "storage_url",
+    "url_signing_key",
+    "api_rate_per_sec",
+    "api_burst",
+    "login_rate_per_min",
+    "login_burst",
+];
+
+impl Config {
+    /// Defaults, with `data_dir`.
+    pub fn new(data_dir: PathBuf) -> Self {
+        Self {
+            data_dir,
+            listen: SocketAddr::from(([127, 0, 0, 1], 8787)),
+            token_ttl_secs: 12 * 3600,
+            max_upload_bytes: 512 * 1024 * 1024,
+            upload_expiry_secs: 48 * 3600,
+            upload_sweep_secs: 600,
+            storage_url: None,
+            url_signing_key: None,
+            api_rate_per_sec: 100,
+            api_burst: 400,
+            login_rate_per_min: 10,
+            login_burst: 10,
+        }
+    }
+
+    /// Defaults, then `file` (TOML; an error if given and missing), then `SOFTPHONE_*`.
+    ///
+    /// Errors name the offending key: an unknown key, a wrong type, a bad address.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(f) = file {
+            anyhow::ensure!(f.is_file(), "config file {} not found", f.display());
+            fig = fig.merge(Toml::file_exact(f));
+        }
+        fig = fig.merge(Env::prefixed("SOFTPHONE_").only(&ENV_KEYS));
+        let cfg: Config = fig.extract()?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Checks values that parse but make no sense.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(self.token_ttl_secs > 0, "token_ttl_secs must be positive");
+        anyhow::ensure!(
+            self.max_upload_bytes > 0,
+            "max_upload_bytes must be positive"
+        );
+        anyhow::ensure!(
+            self.upload_expiry_secs > 0 && self.upload_sweep_secs > 0,
+            "upload_expiry_secs and upload_sweep_secs must be positive"
+        );
+        anyhow::ensure!(
+            self.api_rate_per_sec > 0
+                && self.api_burst > 0
+                && self.login_rate_per_min > 0
+                && self.login_burst > 0,
+            "rate limits must be positive"
+        );
+        self.signing_key()?;
+        Ok(())
+    }
+
+    /// The configured signing key, decoded.
+    pub(crate) fn signing_key(&self) -> anyhow::Result<Option<[u8; 32]>> {
+        let Some(hex_key) = &self.url_signing_key else {
+            return Ok(None);
+        };
+        let bytes = hex::decode(hex_key.trim())
+            .ok()
+            .filter(|b| b.len() == 32)
+            .ok_or_else(|| anyhow::anyhow!("url_signing_key must be 64 hex characters"))?;
+        let mut key = [0u8; 32];
+        key.copy_from_slice(&bytes);
+        Ok(Some(key))
+    }
+
+    /// The object store for recordings.
+    pub(crate) fn object_store(
+        &self,
+    ) -> anyhow::Result<std::sync::Arc<dyn object_store::ObjectStore>> {
+        match self.storage_url.as_deref() {
+            None => {
+                let dir = self.data_dir.join("objects");
+                std::fs::create_dir_all(&dir)?;
+                Ok(std::sync::Arc::new(
+                    object_store::local::LocalFileSystem::new_with_prefix(dir)?,
+                ))
+            }
+            Some(url) if url.starts_with("s3://") => {
+                let parsed = url::Url::parse(url)?;
+                let store = object_store::aws::AmazonS3Builder::from_env()
+                    .with_url(url)
+                    .build()?;
+                let prefix = parsed.path().trim_matches('/');
+                if prefix.is_empty() {
+                    Ok(std::sync::Arc::new(store))
+                } else {
+                    Ok(std::sync::Arc::new(object_store::prefix::PrefixStore::new(
+                        store,
+                        prefix.to_string(),
+                    )))
+                }
+            }
+            Some(other) => anyhow::bail!(
+                "storage_url `{other}` is not supported: leave it unset for the data folder or use s3://bucket/prefix"
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_then_environment_override_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "server.toml",
+                "listen = \"0.0.0.0:9000\"\ntoken_ttl_secs = 60\n",
+            )?;
+            jail.set_env("SOFTPHONE_TOKEN_TTL_SECS", "120");
+            jail.set_env("SOFTPHONE_LOG", "debug");
+            let cfg = Config::load(Some(Path::new("server.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(cfg.listen, "0.0.0.0:9000".parse().unwrap());
+            assert_eq!(cfg.token_ttl_secs, 120);
+            assert_eq!(cfg.max_upload_bytes, 512 * 1024 * 1024);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn typos_and_bad_values_are_named() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("a.toml", "lisen = \"0.0.0.0:9000\"\n")?;
+            let e = Config::load(Some(Path::new("a.toml")))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("lisen"), "{e}");
+            jail.create_file("b.toml", "url_signing_key = \"abc\"\n")?;
+            let e = Config::load(Some(Path::new("b.toml")))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("url_signing_key"), "{e}");
+            let e = Config::load(Some(Path::new("missing.toml")))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("not found"), "{e}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn debug_hides_the_signing_key() {
+        let mut c = Config::default();
+        c.url_signing_key = Some("ab".repeat(32));
+        assert!(!format!("{c:?}").contains("abab"));
+    }
+}
