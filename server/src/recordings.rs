@@ -609,30 +609,6 @@ fn parse_range(v: &str, size: u64) -> Option<(u64, u64)> {
     (start <= end && start < size).then_some((start, end))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ranges() {
-        assert_eq!(parse_range("bytes=0-99", 1000), Some((0, 99)));
-        assert_eq!(parse_range("bytes=900-", 1000), Some((900, 999)));
-        assert_eq!(parse_range("bytes=-100", 1000), Some((900, 999)));
-        assert_eq!(parse_range("bytes=990-2000", 1000), Some((990, 999)));
-        assert_eq!(parse_range("bytes=1000-", 1000), None);
-        assert_eq!(parse_range("bytes=5-2", 1000), None);
-        assert_eq!(parse_range("items=0-1", 1000), None);
-        assert_eq!(parse_range("bytes=0-1,5-6", 1000), None);
-    }
-
-    #[test]
-    fn civil_dates() {
-        assert_eq!(year_month(0), (1970, 1));
-        assert_eq!(year_month(1_795_305_600), (2026, 11)); // 2026-11-21
-        assert_eq!(year_month(951_782_400), (2000, 2)); // 2000-02-29
-    }
-}
-
 /// Deletes uploads that received no byte for `max_idle_secs` and never finished: their
 /// staged bytes and their row. Answers how many went.
 pub async fn expire_uploads(state: &AppState, max_idle_secs: i64) -> Result<usize, Error> {
@@ -656,4 +632,28 @@ pub async fn expire_uploads(state: &AppState, max_idle_secs: i64) -> Result<usiz
         tracing::info!(upload = %id, "expired abandoned upload");
     }
     Ok(ids.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges() {
+        assert_eq!(parse_range("bytes=0-99", 1000), Some((0, 99)));
+        assert_eq!(parse_range("bytes=900-", 1000), Some((900, 999)));
+        assert_eq!(parse_range("bytes=-100", 1000), Some((900, 999)));
+        assert_eq!(parse_range("bytes=990-2000", 1000), Some((990, 999)));
+        assert_eq!(parse_range("bytes=1000-", 1000), None);
+        assert_eq!(parse_range("bytes=5-2", 1000), None);
+        assert_eq!(parse_range("items=0-1", 1000), None);
+        assert_eq!(parse_range("bytes=0-1,5-6", 1000), None);
+    }
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(year_month(0), (1970, 1));
+        assert_eq!(year_month(1_795_305_600), (2026, 11)); // 2026-11-21
+        assert_eq!(year_month(951_782_400), (2000, 2)); // 2000-02-29
+    }
 }
