@@ -37,10 +37,16 @@ if ! command -v cargo >/dev/null; then
 fi
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 
+# Python test tools. Debian 12 marks its Python "externally managed"; these are test
+# tools only, so install them for the user running the tests.
+export PIP_BREAK_SYSTEM_PACKAGES=1
 # WB-PESQ for the recorder quality tests (pesq builds from source; needs numpy first).
 python3 -m pip install -q --disable-pip-version-check "numpy>=1.26,<3" 2>&1 | grep -v "Running pip as the 'root'" || true
 python3 -m pip install -q --disable-pip-version-check "pesq==0.0.4" 2>&1 | grep -v "Running pip as the 'root'" || true
 python3 -c "import pesq, numpy" || { echo "PESQ install failed" >&2; exit 1; }
+# moto's S3-compatible server: the storage tests run the S3 path against it.
+command -v moto_server >/dev/null || python3 -m pip install -q --disable-pip-version-check "moto[server]>=5,<6" 2>&1 | grep -v "Running pip as the 'root'" || true
+command -v moto_server >/dev/null || { echo "moto_server install failed" >&2; exit 1; }
 
 # The Tauri CLI (npm) is only needed to bundle installers: `npm install && npx tauri build`.
 echo "setup complete"
