@@ -47,6 +47,9 @@ python3 -c "import pesq, numpy" || { echo "PESQ install failed" >&2; exit 1; }
 # moto's S3-compatible server: the storage tests run the S3 path against it.
 command -v moto_server >/dev/null || python3 -m pip install -q --disable-pip-version-check "moto[server]>=5,<6" 2>&1 | grep -v "Running pip as the 'root'" || true
 command -v moto_server >/dev/null || { echo "moto_server install failed" >&2; exit 1; }
+# OpenAPI 3.1 validator for docs/openapi.json.
+python3 -c "import openapi_spec_validator" 2>/dev/null || python3 -m pip install -q --disable-pip-version-check "openapi-spec-validator>=0.7,<0.10" 2>&1 | grep -v "Running pip as the 'root'" || true
+python3 -c "import openapi_spec_validator" || { echo "openapi-spec-validator install failed" >&2; exit 1; }
 
 # The Tauri CLI (npm) is only needed to bundle installers: `npm install && npx tauri build`.
 echo "setup complete"

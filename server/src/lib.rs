@@ -12,6 +12,7 @@ pub mod config;
 pub mod db;
 pub mod demo;
 mod limits;
+pub mod openapi;
 pub mod recordings;
 pub mod records;
 pub mod signal;
@@ -318,6 +319,7 @@ fn router_with_state(conn: Connection, cfg: &Config) -> anyhow::Result<(Router, 
             put(records::put::<Call>).get(records::get_one::<Call>),
         )
         .route(softphone_proto::signal::ROUTE, get(signal::upgrade))
+        .route(openapi::OPENAPI_ROUTE, get(openapi::serve))
         .route(
             softphone_proto::sync_routes::CHANGES,
             get(sync::get_changes),

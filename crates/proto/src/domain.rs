@@ -21,6 +21,7 @@ pub trait Resource: Serialize + DeserializeOwned + Clone + Send + Sync + 'static
 
 /// A person reachable for a lead (a lead is the sales opportunity; a company lead may
 /// have several contacts).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Contact {
     /// Client-generated UUIDv7.
@@ -42,6 +43,7 @@ pub struct Contact {
 }
 
 /// `PUT /api/v1/contacts/{id}` body.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContactUpsert {
     /// The lead (must be visible to the caller).
@@ -63,6 +65,7 @@ impl Resource for Contact {
 }
 
 /// Channel of a conversation or message.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Channel {
@@ -81,6 +84,7 @@ pub enum Channel {
 }
 
 /// Whether a conversation needs attention.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ConversationStatus {
@@ -91,6 +95,7 @@ pub enum ConversationStatus {
 }
 
 /// A thread with a lead on one channel.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Conversation {
     /// Client-generated UUIDv7.
@@ -118,6 +123,7 @@ pub struct Conversation {
 }
 
 /// `PUT /api/v1/conversations/{id}` body. `last_message_at` is the server's to keep.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConversationUpsert {
     /// The lead (must be visible to the caller).
@@ -143,6 +149,7 @@ impl Resource for Conversation {
 }
 
 /// Who a message came from.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Direction {
@@ -156,6 +163,7 @@ pub enum Direction {
 
 /// Delivery state of a message, in the order it only moves forward
 /// (`FAILED` can replace any state).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum MessageStatus {
@@ -172,6 +180,7 @@ pub enum MessageStatus {
 }
 
 /// A message in a conversation.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
     /// Client-generated UUIDv7.
@@ -215,6 +224,7 @@ pub struct Message {
 }
 
 /// `PUT /api/v1/messages/{id}` body. Status moves forward through status events.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessageUpsert {
     /// The conversation (must be visible to the caller).
@@ -250,6 +260,7 @@ impl Resource for Message {
 /// One delivery report for a message (WhatsApp `statuses[]`). Append-only: the same id
 /// with a different body answers 409. Reports arrive out of order and twice; the
 /// message's status only moves forward.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessageStatusEvent {
     /// Client-generated UUIDv7.
@@ -269,6 +280,7 @@ pub struct MessageStatusEvent {
 }
 
 /// `PUT /api/v1/message-status-events/{id}` body.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessageStatusEventUpsert {
     /// The message (must be visible to the caller).
@@ -288,6 +300,7 @@ impl Resource for MessageStatusEvent {
 }
 
 /// Whether the agent placed or took the call.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum CallDirection {
@@ -299,6 +312,7 @@ pub enum CallDirection {
 
 /// Quality summary of a call (W3C webrtc-stats names; MOS from the simplified E-model in
 /// DESIGN.md; levels per seed 001).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CallQuality {
     /// Mean MOS estimate, 1-4.5.
@@ -314,6 +328,7 @@ pub struct CallQuality {
 }
 
 /// A call record.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Call {
     /// Client-generated UUIDv7 (also the recording's key).
@@ -351,6 +366,7 @@ pub struct Call {
 
 /// `PUT /api/v1/calls/{id}` body. `agent_id` is the caller; `has_recording` is the
 /// server's to keep.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CallUpsert {
     /// The lead (must be visible to the caller).

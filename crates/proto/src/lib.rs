@@ -22,6 +22,7 @@ pub mod routes {
 }
 
 /// Account role.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
@@ -51,6 +52,7 @@ impl Role {
 }
 
 /// `GET /api/v1/health` response.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Health {
     /// Always `"ok"`.
@@ -60,6 +62,7 @@ pub struct Health {
 }
 
 /// `POST /api/v1/auth/login` body.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LoginRequest {
     /// Account e-mail (case-insensitive).
@@ -69,6 +72,7 @@ pub struct LoginRequest {
 }
 
 /// `POST /api/v1/auth/login` response.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LoginResponse {
     /// Opaque bearer token (send as `Authorization: Bearer …`). The server keeps only
@@ -81,6 +85,7 @@ pub struct LoginResponse {
 }
 
 /// An account as the API shows it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserInfo {
     /// User id.
@@ -98,6 +103,7 @@ pub struct UserInfo {
 }
 
 /// Body of every error response: a stable `code` to switch on, and a message for people.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiError {
     /// Stable code, e.g. `auth.invalid_credentials`, `auth.missing_token`.
@@ -124,6 +130,7 @@ pub mod sync_routes {
 }
 
 /// A lead (prospect), as stored by the server.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lead {
     /// Client-generated UUIDv7.
@@ -145,6 +152,7 @@ pub struct Lead {
 }
 
 /// `PUT /api/v1/leads/{id}` body. Sending the same body again changes nothing.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LeadUpsert {
     /// Full name (required, non-empty).
@@ -160,6 +168,7 @@ pub struct LeadUpsert {
 }
 
 /// A note: its own message (channel INTERNAL_NOTE) on a lead, optionally tied to a call.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Note {
     /// Client-generated UUIDv7.
@@ -182,6 +191,7 @@ pub struct Note {
 
 /// `PUT /api/v1/notes/{id}` body. Edits are last-writer-wins; the replaced text is kept
 /// in the note's history on the server, never dropped.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NoteUpsert {
     /// The lead (must be visible to the caller).
@@ -196,6 +206,7 @@ pub struct NoteUpsert {
 }
 
 /// One entry of the changes feed: the current state of a changed row.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "entity", content = "data", rename_all = "snake_case")]
 pub enum Change {
@@ -214,6 +225,7 @@ pub enum Change {
 }
 
 /// `GET /api/v1/changes` response.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChangesPage {
     /// Changes after `since`, oldest first; a row changed several times appears once,
@@ -245,6 +257,7 @@ pub mod recording_routes {
 }
 
 /// A stored recording.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordingInfo {
     /// The call it records.
@@ -268,6 +281,7 @@ pub struct RecordingInfo {
 }
 
 /// A short-lived playback URL.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignedUrl {
     /// Path and query to GET on the server (HMAC-SHA256 signed).
