@@ -1,16 +1,17 @@
 //! `softphone-server`: the Agent Softphone backend.
 //!
 //! Key design decision: the embedded default needs nothing else installed: one SQLite
-//! file in `--data-dir` (and, later, a local recordings folder), behind handlers that
-//! take a `Store` so PostgreSQL/S3 can come in for larger call centres without
-//! touching the HTTP layer. Routes and bodies come from `softphone-proto`, shared with
-//! the app. So far: health, login, logout, me, lead and note upserts, the changes feed,
-//! resumable recording upload and signed playback (issue 3 is in progress).
+//! file and a recordings folder in `data_dir`, with S3-compatible storage one setting
+//! away (`object_store`). Routes and bodies come from `softphone-proto`, shared with the
+//! app; every lead-scoped record goes through one write path (`records`) that owns
+//! idempotency, versions, the feed sequence, the activity log and visibility. Signaling
+//! is an in-process hub (`signal`) behind `/api/v1/signal`.
 
 pub mod auth;
 pub mod config;
 pub mod db;
 pub mod demo;
+pub mod extract;
 mod limits;
 pub mod openapi;
 pub mod recordings;
@@ -189,15 +190,8 @@ async fn health() -> Json<Health> {
 
 async fn login(
     State(state): State<AppState>,
-    body: Option<Json<LoginRequest>>,
+    extract::JsonBody(req): extract::JsonBody<LoginRequest>,
 ) -> Result<Json<LoginResponse>, Error> {
-    let Json(req) = body.ok_or_else(|| {
-        Error::new(
-            StatusCode::BAD_REQUEST,
-            "request.invalid",
-            "expected JSON {email, password}",
-        )
-    })?;
     let ttl = state.token_ttl_secs;
     let resp = state
         .with_db(move |c| {

@@ -85,7 +85,7 @@ struct Op {
 
 const ID: &[(&str, ParameterIn, bool)] = &[("id", ParameterIn::Path, true)];
 const CALL: &[(&str, ParameterIn, bool)] = &[("call_id", ParameterIn::Path, true)];
-const RW: &[&str] = &["401", "404", "409", "422", "429"];
+const RW: &[&str] = &["400", "401", "404", "409", "413", "415", "422", "429"];
 
 fn record_ops(ops: &mut Vec<Op>, route: &'static str, name: &'static str, upsert: &'static str) {
     ops.push(Op {

@@ -7,9 +7,10 @@
 //! crash between the two never leaves unacknowledged bytes inside an upload.
 
 use crate::db::{recordings, uploads};
+use crate::extract::{Path, Query};
 use crate::{now, AppState, Caller, Error};
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;

@@ -9,9 +9,10 @@
 //! than a migration.
 
 use crate::db::{activity, changes, leads};
+use crate::extract::{JsonBody, Path};
 use crate::sync::{can_see_lead, invalid, not_found, tx_err};
 use crate::{now, AppState, Caller, Error};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use rusqlite::{Connection, OptionalExtension};
@@ -299,9 +300,8 @@ pub async fn put<T: Stored>(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<Uuid>,
-    body: Option<Json<T::Upsert>>,
+    JsonBody(u): JsonBody<T::Upsert>,
 ) -> Result<Json<T>, Error> {
-    let Json(u) = body.ok_or_else(|| invalid(format!("expected a JSON {}", T::ENTITY)))?;
     let user = caller.user;
     let org = user.org_id;
     let (rec, seq) = state

@@ -7,9 +7,10 @@
 //! dropped (the client reconnects and pulls) rather than letting one slow reader grow
 //! the server's memory.
 
+use crate::extract::Query;
 use crate::{db, AppState, Error};
 use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Deserialize;

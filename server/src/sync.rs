@@ -9,9 +9,10 @@
 //!   those leads' notes. Anything else answers 404 `not_found` (no existence leaks).
 
 use crate::db::{self, activity, changes, leads, notes};
+use crate::extract::{JsonBody, Path, Query};
 use crate::records;
 use crate::{now, AppState, Caller, Error};
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use rusqlite::Connection;
@@ -43,9 +44,8 @@ pub async fn put_lead(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<Uuid>,
-    body: Option<Json<LeadUpsert>>,
+    JsonBody(mut u): JsonBody<LeadUpsert>,
 ) -> Result<Json<Lead>, Error> {
-    let Json(mut u) = body.ok_or_else(|| invalid("expected a JSON lead"))?;
     if u.name.trim().is_empty() {
         return Err(invalid("a lead needs a name"));
     }
@@ -106,9 +106,8 @@ pub async fn put_note(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<Uuid>,
-    body: Option<Json<NoteUpsert>>,
+    JsonBody(u): JsonBody<NoteUpsert>,
 ) -> Result<Json<Note>, Error> {
-    let Json(u) = body.ok_or_else(|| invalid("expected a JSON note"))?;
     let user = caller.user;
     let org = user.org_id;
     let (note, seq) = state

@@ -108,8 +108,18 @@ async fn wrong_credentials_and_bad_tokens_are_rejected_with_stable_codes() {
         .send()
         .await
         .unwrap();
+    assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(error_code(r).await, "request.content_type");
+    let r = f
+        .http
+        .post(format!("{}{}", f.url, routes::LOGIN))
+        .header("content-type", "application/json")
+        .body("not json")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    assert_eq!(error_code(r).await, "request.invalid");
+    assert_eq!(error_code(r).await, "request.malformed_json");
 
     let none = f.me(None).await;
     assert_eq!(none.status(), StatusCode::UNAUTHORIZED);

@@ -333,6 +333,29 @@ async fn malformed_frames_and_strangers_are_refused_and_the_line_stays_up() {
     let gone = until(&mut b, |m| matches!(m, ServerMsg::Presence(_))).await;
     assert!(matches!(gone, ServerMsg::Presence(p) if p.status == Presence::Offline));
 
+    // An oversized frame (over 256 KiB) closes that connection cleanly; the server lives on.
+    let mut big = bob.signal().await.unwrap();
+    next(&mut big).await;
+    big.send_raw(&format!(
+        "{{\"type\":\"ping\",\"pad\":\"{}\"}}",
+        "x".repeat(300 * 1024)
+    ))
+    .await
+    .unwrap();
+    let end = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match big.recv().await {
+                Ok(Some(_)) => continue,
+                other => return other,
+            }
+        }
+    })
+    .await
+    .expect("closed within 5 s");
+    assert!(matches!(end, Ok(None) | Err(_)), "{end:?}");
+    let mut again = bob.signal().await.unwrap();
+    assert!(matches!(next(&mut again).await, ServerMsg::Welcome { .. }));
+
     // No token, a bad token, a revoked token: refused before upgrading.
     let ws = url.replace("http", "ws") + ROUTE;
     let err = tokio_tungstenite::connect_async(ws.as_str())

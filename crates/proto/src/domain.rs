@@ -3,6 +3,9 @@
 //! idempotent `PUT /api/v1/{kind}/{id}` keyed by a client-generated UUIDv7, read with
 //! `GET` on the same path, and (except status events, which fold into their message)
 //! travels through the changes feed.
+//!
+//! Request bodies (`*Upsert`) refuse unknown fields, so an older server never silently
+//! drops what a newer app wrote; answers are read leniently.
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -45,6 +48,7 @@ pub struct Contact {
 /// `PUT /api/v1/contacts/{id}` body.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ContactUpsert {
     /// The lead (must be visible to the caller).
     pub lead_id: Uuid,
@@ -125,6 +129,7 @@ pub struct Conversation {
 /// `PUT /api/v1/conversations/{id}` body. `last_message_at` is the server's to keep.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ConversationUpsert {
     /// The lead (must be visible to the caller).
     pub lead_id: Uuid,
@@ -226,6 +231,7 @@ pub struct Message {
 /// `PUT /api/v1/messages/{id}` body. Status moves forward through status events.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct MessageUpsert {
     /// The conversation (must be visible to the caller).
     pub conversation_id: Uuid,
@@ -282,6 +288,7 @@ pub struct MessageStatusEvent {
 /// `PUT /api/v1/message-status-events/{id}` body.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct MessageStatusEventUpsert {
     /// The message (must be visible to the caller).
     pub message_id: Uuid,
@@ -368,6 +375,7 @@ pub struct Call {
 /// server's to keep.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CallUpsert {
     /// The lead (must be visible to the caller).
     pub lead_id: Uuid,

@@ -64,6 +64,7 @@ pub struct Health {
 /// `POST /api/v1/auth/login` body.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     /// Account e-mail (case-insensitive).
     pub email: String,
@@ -154,6 +155,7 @@ pub struct Lead {
 /// `PUT /api/v1/leads/{id}` body. Sending the same body again changes nothing.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LeadUpsert {
     /// Full name (required, non-empty).
     pub name: String,
@@ -193,6 +195,7 @@ pub struct Note {
 /// in the note's history on the server, never dropped.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NoteUpsert {
     /// The lead (must be visible to the caller).
     pub lead_id: Uuid,
