@@ -8,6 +8,9 @@ use common::{boot, data_dir, login};
 use softphone_proto::{sync_routes, ApiError, Contact, Lead, Resource};
 use uuid::Uuid;
 
+/// (method, path, content type, body, expected status, expected code).
+type Case = (&'static str, String, Option<&'static str>, String, u16, &'static str);
+
 #[tokio::test]
 async fn bad_requests_get_stable_codes_and_store_nothing() {
     let (_dir, data) = data_dir();
@@ -23,7 +26,7 @@ async fn bad_requests_get_stable_codes_and_store_nothing() {
         "x".repeat(2 * 1024 * 1024)
     );
     let json = Some("application/json");
-    let cases: Vec<(&str, String, Option<&str>, String, u16, &str)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "PUT",
             lead_path.clone(),
