@@ -1,0 +1,188 @@
+//! Signaling load benchmark: N authenticated WebSocket connections to a real server
+//! (in this process, on loopback), paired into calls, then ICE frames relayed from
+//! caller to callee while every connection stays open; prints relay latency p50/p99
+//! and memory.
+//!
+//! `ulimit -n 65536; cargo run --release -p softphone-server --example signal_load -- 10000`
+//!
+//! Clients and server share this process and the machine's cores, so latencies include
+//! the clients' own work; the figure is an upper bound for the server.
+
+use futures_util::{SinkExt, StreamExt};
+use softphone_proto::signal::{ClientMsg, IceCandidate, ServerMsg};
+use softphone_server::{auth, db, Config};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+use uuid::Uuid;
+
+const ORG_SIZE: usize = 100;
+
+fn rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .unwrap_or(0.0)
+        / 1024.0
+}
+
+fn pct(sorted: &[u64], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i] as f64 / 1000.0
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let n: usize = std::env::args().nth(1).map_or(Ok(1000), |s| s.parse())?;
+    let relays: usize = std::env::args().nth(2).map_or(Ok(5000), |s| s.parse())?;
+    let n = n - n % 2;
+    let dir = tempfile::tempdir()?;
+    let conn = db::open(dir.path())?;
+    // One hash for every account: hashing 10k passwords with argon2 is not the subject.
+    let hash = auth::hash_password("bench-password")?;
+    let now = softphone_server::now();
+    let tx = conn.unchecked_transaction()?;
+    let mut tokens = Vec::with_capacity(n);
+    for i in 0..n {
+        let org = db::orgs::get_or_create(&tx, &format!("org-{}", i / ORG_SIZE), now)?;
+        let user = db::users::insert(
+            &tx,
+            org,
+            &format!("u{i}@bench.test"),
+            &format!("User {i}"),
+            softphone_proto::Role::Agent,
+            &hash,
+            now,
+        )?;
+        let token = auth::new_token();
+        db::tokens::insert(&tx, &auth::token_sha256(&token), user, now, now + 86_400)?;
+        tokens.push((user, token));
+    }
+    tx.commit()?;
+    drop(conn);
+
+    let mut cfg = Config::new(dir.path().to_path_buf());
+    cfg.listen = "127.0.0.1:0".parse()?;
+    cfg.api_burst = u32::MAX / 2;
+    cfg.api_rate_per_sec = u32::MAX / 2;
+    let server = softphone_server::start(&cfg).await?;
+    let ws_url = format!("ws://{}{}", server.addr, softphone_proto::signal::ROUTE);
+    let rss_idle = rss_mib();
+
+    let latencies = Arc::new(Mutex::new(Vec::<u64>::with_capacity(relays)));
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let epoch = Instant::now();
+    let t0 = Instant::now();
+    let mut writers = Vec::with_capacity(n);
+    let sem = Arc::new(tokio::sync::Semaphore::new(256));
+    let mut connects = Vec::with_capacity(n);
+    for (_, token) in &tokens {
+        let (url, token, sem) = (ws_url.clone(), token.clone(), sem.clone());
+        connects.push(tokio::spawn(async move {
+            let _permit = sem.acquire().await;
+            let mut req = url.into_client_request()?;
+            req.headers_mut()
+                .insert("authorization", format!("Bearer {token}").parse()?);
+            let (ws, _) = tokio_tungstenite::connect_async(req).await?;
+            anyhow::Ok(ws)
+        }));
+    }
+    for c in connects {
+        let ws = c.await??;
+        let (mut sink, mut stream) = ws.split();
+        let (wtx, mut wrx) = mpsc::unbounded_channel::<String>();
+        tokio::spawn(async move {
+            while let Some(t) = wrx.recv().await {
+                if sink.send(Message::Text(t.into())).await.is_err() {
+                    break;
+                }
+            }
+        });
+        let (lat, acc, me) = (latencies.clone(), accepted.clone(), wtx.clone());
+        tokio::spawn(async move {
+            while let Some(Ok(Message::Text(t))) = stream.next().await {
+                match serde_json::from_str::<ServerMsg>(&t) {
+                    Ok(ServerMsg::Incoming { call_id, .. }) => {
+                        let a = ClientMsg::Accept { call_id, answer: None };
+                        let _ = me.send(serde_json::to_string(&a).unwrap_or_default());
+                    }
+                    Ok(ServerMsg::Accepted { .. }) => {
+                        acc.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok(ServerMsg::Ice { candidate, .. }) => {
+                        if let Ok(sent) = candidate.candidate.parse::<u64>() {
+                            let now = epoch.elapsed().as_micros() as u64;
+                            if let Ok(mut l) = lat.lock() {
+                                l.push(now.saturating_sub(sent));
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        });
+        writers.push(wtx);
+    }
+    let connect_s = t0.elapsed().as_secs_f64();
+    let rss_connected = rss_mib();
+
+    // Pair 2k with 2k+1 (same organisation) and set the calls up.
+    let pairs = n / 2;
+    let mut calls = Vec::with_capacity(pairs);
+    for p in 0..pairs {
+        let call_id = Uuid::now_v7();
+        let invite = ClientMsg::Invite {
+            call_id,
+            to: tokens[2 * p + 1].0.to_string(),
+            offer: None,
+        };
+        writers[2 * p].send(serde_json::to_string(&invite)?)?;
+        calls.push(call_id);
+    }
+    let setup = Instant::now();
+    while accepted.load(Ordering::Relaxed) < pairs {
+        anyhow::ensure!(setup.elapsed() < Duration::from_secs(120), "calls not set up");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let setup_s = setup.elapsed().as_secs_f64();
+
+    // Relay ICE frames at about 1000/s, spread over the calls.
+    let t1 = Instant::now();
+    for r in 0..relays {
+        let p = (r * 7919) % pairs;
+        let ice = ClientMsg::Ice {
+            call_id: calls[p],
+            candidate: IceCandidate {
+                candidate: (epoch.elapsed().as_micros() as u64).to_string(),
+                sdp_mid: Some("0".into()),
+                sdp_mline_index: Some(0),
+            },
+        };
+        writers[2 * p].send(serde_json::to_string(&ice)?)?;
+        if r % 10 == 9 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    while latencies.lock().map(|l| l.len()).unwrap_or(0) < relays {
+        anyhow::ensure!(t1.elapsed() < Duration::from_secs(120), "relays lost");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut l = latencies.lock().map(|l| l.clone()).unwrap_or_default();
+    l.sort_unstable();
+    println!(
+        "connections {n}: connect {connect_s:.2} s, {pairs} calls set up in {setup_s:.2} s; \
+         relay latency p50 {:.2} ms p99 {:.2} ms max {:.2} ms over {relays} frames; \
+         RSS {rss_idle:.0} MiB before, {rss_connected:.0} MiB connected (server and clients)",
+        pct(&l, 0.5),
+        pct(&l, 0.99),
+        pct(&l, 1.0),
+    );
+    std::process::exit(0);
+}
