@@ -1,16 +1,18 @@
-//! Signaling load benchmark: N authenticated WebSocket connections to a real server
-//! (in this process, on loopback), paired into calls, then ICE frames relayed from
-//! caller to callee while every connection stays open; prints relay latency p50/p99
-//! and memory.
+//! Signaling load benchmark: N authenticated WebSocket connections to the real
+//! `softphone-server` binary (a separate process, on loopback), paired into calls, then
+//! ICE frames relayed from caller to callee while every connection stays open; prints
+//! relay latency p50/p99 and the server's memory.
 //!
-//! `ulimit -n 65536; cargo run --release -p softphone-server --example signal_load -- 10000`
+//! `cargo build --release -p softphone-server --bins --examples &&
+//!  target/release/examples/signal_load 10000`
 //!
-//! Clients and server share this process and the machine's cores, so latencies include
-//! the clients' own work; the figure is an upper bound for the server.
+//! Clients and server share the machine's cores, so latencies include the clients' own
+//! work; the figure is an upper bound for the server. Each process needs N file
+//! descriptors (`ulimit -n`).
 
 use futures_util::{SinkExt, StreamExt};
 use softphone_proto::signal::{ClientMsg, IceCandidate, ServerMsg};
-use softphone_server::{auth, db, Config};
+use softphone_server::{auth, db};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -21,8 +23,8 @@ use uuid::Uuid;
 
 const ORG_SIZE: usize = 100;
 
-fn rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
+fn rss_mib(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
             s.lines()
@@ -68,13 +70,38 @@ async fn main() -> anyhow::Result<()> {
     tx.commit()?;
     drop(conn);
 
-    let mut cfg = Config::new(dir.path().to_path_buf());
-    cfg.listen = "127.0.0.1:0".parse()?;
-    cfg.api_burst = u32::MAX / 2;
-    cfg.api_rate_per_sec = u32::MAX / 2;
-    let server = softphone_server::start(&cfg).await?;
-    let ws_url = format!("ws://{}{}", server.addr, softphone_proto::signal::ROUTE);
-    let rss_idle = rss_mib();
+    let bin = std::env::current_exe()?
+        .parent()
+        .and_then(|p| p.parent())
+        .map(|p| p.join("softphone-server"))
+        .filter(|p| p.is_file())
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "build the server binary first: cargo build --release -p softphone-server --bins"
+            )
+        })?;
+    let mut child = std::process::Command::new(bin)
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("SOFTPHONE_API_BURST", "1000000000")
+        .env("SOFTPHONE_API_RATE_PER_SEC", "1000000000")
+        .env("SOFTPHONE_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .spawn()?;
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().expect("piped")),
+        &mut line,
+    )?;
+    let base = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .ok_or_else(|| anyhow::anyhow!("unexpected server output: {line}"))?
+        .to_string();
+    let ws_url = format!("ws://{base}{}", softphone_proto::signal::ROUTE);
+    let pid = child.id();
+    let rss_idle = rss_mib(pid);
 
     let latencies = Arc::new(Mutex::new(Vec::<u64>::with_capacity(relays)));
     let accepted = Arc::new(AtomicUsize::new(0));
@@ -110,7 +137,10 @@ async fn main() -> anyhow::Result<()> {
             while let Some(Ok(Message::Text(t))) = stream.next().await {
                 match serde_json::from_str::<ServerMsg>(&t) {
                     Ok(ServerMsg::Incoming { call_id, .. }) => {
-                        let a = ClientMsg::Accept { call_id, answer: None };
+                        let a = ClientMsg::Accept {
+                            call_id,
+                            answer: None,
+                        };
                         let _ = me.send(serde_json::to_string(&a).unwrap_or_default());
                     }
                     Ok(ServerMsg::Accepted { .. }) => {
@@ -131,7 +161,7 @@ async fn main() -> anyhow::Result<()> {
         writers.push(wtx);
     }
     let connect_s = t0.elapsed().as_secs_f64();
-    let rss_connected = rss_mib();
+    let rss_connected = rss_mib(pid);
 
     // Pair 2k with 2k+1 (same organisation) and set the calls up.
     let pairs = n / 2;
@@ -148,7 +178,10 @@ async fn main() -> anyhow::Result<()> {
     }
     let setup = Instant::now();
     while accepted.load(Ordering::Relaxed) < pairs {
-        anyhow::ensure!(setup.elapsed() < Duration::from_secs(120), "calls not set up");
+        anyhow::ensure!(
+            setup.elapsed() < Duration::from_secs(120),
+            "calls not set up"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let setup_s = setup.elapsed().as_secs_f64();
@@ -179,10 +212,12 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "connections {n}: connect {connect_s:.2} s, {pairs} calls set up in {setup_s:.2} s; \
          relay latency p50 {:.2} ms p99 {:.2} ms max {:.2} ms over {relays} frames; \
-         RSS {rss_idle:.0} MiB before, {rss_connected:.0} MiB connected (server and clients)",
+         server RSS {rss_idle:.0} MiB idle, {rss_connected:.0} MiB with all connected",
         pct(&l, 0.5),
         pct(&l, 0.99),
         pct(&l, 1.0),
     );
+    let _ = child.kill();
+    let _ = child.wait();
     std::process::exit(0);
 }

@@ -42,7 +42,14 @@ async fn main() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let data = dir.path().join("data");
     let conn = db::open(&data)?;
-    add_user(&conn, "Bench", "a@bench.test", "A", softphone_proto::Role::Agent, "bench-password")?;
+    add_user(
+        &conn,
+        "Bench",
+        "a@bench.test",
+        "A",
+        softphone_proto::Role::Agent,
+        "bench-password",
+    )?;
     drop(conn);
     let mut cfg = Config::new(data);
     cfg.listen = "127.0.0.1:0".parse()?;
@@ -68,7 +75,9 @@ async fn main() -> anyhow::Result<()> {
             channels: 2,
         };
         let t = Instant::now();
-        client.upload_recording(&file, &meta, 8 << 20, |_, _| {}).await?;
+        client
+            .upload_recording(&file, &meta, 8 << 20, |_, _| {})
+            .await?;
         ours.push(t.elapsed().as_secs_f64());
         raw.push(raw_copy(&bytes, dir.path()).await?);
     }

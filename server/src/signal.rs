@@ -477,7 +477,11 @@ pub async fn upgrade(
     let members = state
         .with_db(move |c| db::users::in_org(c, org).map_err(Error::internal))
         .await?;
+    // Signaling frames are small; tungstenite's 128 KiB default buffers per connection
+    // would cost ~0.25 MB per idle agent.
     Ok(ws
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(4 * 1024)
         .max_message_size(256 * 1024)
         .on_upgrade(move |socket| run(state, socket, user, members)))
 }

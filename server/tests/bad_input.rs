@@ -9,7 +9,14 @@ use softphone_proto::{sync_routes, ApiError, Contact, Lead, Resource};
 use uuid::Uuid;
 
 /// (method, path, content type, body, expected status, expected code).
-type Case = (&'static str, String, Option<&'static str>, String, u16, &'static str);
+type Case = (
+    &'static str,
+    String,
+    Option<&'static str>,
+    String,
+    u16,
+    &'static str,
+);
 
 #[tokio::test]
 async fn bad_requests_get_stable_codes_and_store_nothing() {
