@@ -13,9 +13,15 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 
+mod account;
+
 #[derive(Parser)]
 #[command(name = "softphone", version, about = "Agent Softphone headless client")]
 struct Cli {
+    /// Profile folder for the local store and account settings (default: the platform
+    /// data folder, e.g. ~/.local/share/agent-softphone).
+    #[arg(long, env = "SOFTPHONE_PROFILE", global = true)]
+    profile: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -83,6 +89,55 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Log in to a server; the password is read from stdin, the token kept in the OS
+    /// keyring (never on disk).
+    Login {
+        /// Server URL, e.g. http://127.0.0.1:8787.
+        #[arg(long)]
+        server: String,
+        /// Account e-mail.
+        #[arg(long)]
+        email: String,
+    },
+    /// Revoke the session and remove the token from the keyring (local data stays).
+    Logout,
+    /// Write a note on a lead (saved locally at once, synced when online).
+    Note {
+        /// Lead id.
+        lead: String,
+        /// Text.
+        text: String,
+        /// Call the note belongs to.
+        #[arg(long)]
+        call: Option<String>,
+    },
+    /// Full-text search over local notes and messages.
+    Search { query: String },
+    /// Queue a finished recording for upload.
+    Upload {
+        /// The .opus file.
+        file: PathBuf,
+        /// Its call id.
+        #[arg(long)]
+        call_id: String,
+    },
+    /// Push pending changes and pull new ones; keeps running (live) unless --once.
+    Sync {
+        /// One round, then exit (status 1 when something is left or failed).
+        #[arg(long)]
+        once: bool,
+        /// Print the round's report as JSON (with --once).
+        #[arg(long)]
+        json: bool,
+        /// Delete local recording files once the server confirmed them.
+        #[arg(long)]
+        prune: bool,
+    },
+    /// Online/offline, pending and parked changes, bytes left to upload.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Args)]
@@ -116,7 +171,7 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    match run(cli.command) {
+    match run(cli.command, cli.profile) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -133,8 +188,23 @@ fn seconds_to_ms(s: Option<f64>) -> Result<Option<u64>> {
     }
 }
 
-fn run(cmd: Command) -> Result<()> {
+fn run(cmd: Command, profile: Option<PathBuf>) -> Result<()> {
     match cmd {
+        Command::Login { server, email } => {
+            account::login(&account::profile_dir(profile)?, &server, &email)
+        }
+        Command::Logout => account::logout(&account::profile_dir(profile)?),
+        Command::Note { lead, text, call } => {
+            account::note(&account::profile_dir(profile)?, &lead, &text, call.as_deref())
+        }
+        Command::Search { query } => account::search(&account::profile_dir(profile)?, &query),
+        Command::Upload { file, call_id } => {
+            account::upload(&account::profile_dir(profile)?, &file, &call_id)
+        }
+        Command::Sync { once, json, prune } => {
+            account::sync(&account::profile_dir(profile)?, once, json, prune)
+        }
+        Command::Status { json } => account::status(&account::profile_dir(profile)?, json),
         Command::Devices { json } => {
             let devices = softphone_audio::list_devices()?;
             if json {

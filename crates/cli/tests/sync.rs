@@ -1,0 +1,355 @@
+//! The `softphone` account and sync commands as an agent uses them, against the real
+//! `softphone-server` binary, with the token in the real OS keyring (gnome-keyring over
+//! D-Bus in CI): login stores the token only there, logout removes it; and a fault loop
+//! that SIGKILLs the client and the server at random moments during a mixed workload of
+//! notes and recordings, after which the server holds each exactly once, byte-identical.
+
+mod common;
+
+use common::{run_ok, softphone};
+use rand::Rng;
+use softphone_client::Client;
+use softphone_proto::*;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+/// Tests that need the OS keyring fail without one, unless SOFTPHONE_SKIP_KEYRING_TESTS=1.
+fn require_keyring() -> bool {
+    if std::env::var("SOFTPHONE_SKIP_KEYRING_TESTS").as_deref() == Ok("1") {
+        eprintln!("skipping: SOFTPHONE_SKIP_KEYRING_TESTS=1");
+        return false;
+    }
+    let probe = keyring::Entry::new("agent-softphone-probe", &Uuid::now_v7().to_string())
+        .and_then(|e| e.set_password("probe").map(|_| e));
+    match probe {
+        Ok(e) => {
+            let _ = e.delete_credential();
+            true
+        }
+        Err(err) => panic!(
+            "no usable OS keyring ({err}): run the tests as scripts/test-all.sh does \
+             (dbus-run-session with an unlocked gnome-keyring), or set SOFTPHONE_SKIP_KEYRING_TESTS=1"
+        ),
+    }
+}
+
+fn server_bin() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .map(|d| d.join("softphone-server"))
+        .unwrap();
+    assert!(
+        bin.is_file(),
+        "{} missing: build it with `cargo build -p softphone-server` (cargo test --workspace does)",
+        bin.display()
+    );
+    bin
+}
+
+struct Server {
+    data: PathBuf,
+    port: u16,
+    child: Option<Child>,
+}
+
+impl Server {
+    fn new(root: &Path) -> Self {
+        let data = root.join("server");
+        let conn = softphone_server::db::open(&data).unwrap();
+        for (email, name, role, pw) in [
+            ("alice@acme.test", "Alice", Role::Agent, "alice-password"),
+            ("boss@acme.test", "Boss", Role::Admin, "boss-password"),
+        ] {
+            softphone_server::add_user(&conn, "Acme", email, name, role, pw).unwrap();
+        }
+        drop(conn);
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut s = Self {
+            data,
+            port,
+            child: None,
+        };
+        s.start();
+        s
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn start(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let mut child = Command::new(server_bin())
+                .arg("--data-dir")
+                .arg(&self.data)
+                .args(["serve", "--listen", &format!("127.0.0.1:{}", self.port)])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            let mut line = String::new();
+            let _ = BufReader::new(child.stdout.take().unwrap()).read_line(&mut line);
+            if line.starts_with("listening on") {
+                self.child = Some(child);
+                return;
+            }
+            // The port may still be held by the killed instance's sockets.
+            let _ = child.wait();
+            assert!(Instant::now() < deadline, "server did not restart");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// SIGKILL: no graceful anything.
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.kill().unwrap();
+            c.wait().unwrap();
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn login(profile: &Path, url: &str, email: &str, pw: &str) {
+    let mut child = softphone()
+        .arg("--profile")
+        .arg(profile)
+        .args(["login", "--server", url, "--email", email])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(pw.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "login failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn all_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            all_files(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}
+
+#[test]
+fn the_token_lives_only_in_the_keyring_and_logout_removes_it() {
+    if !require_keyring() {
+        return;
+    }
+    let root = tempfile::tempdir().unwrap();
+    let server = Server::new(root.path());
+    let profile = root.path().join("profile");
+    login(&profile, &server.url(), "alice@acme.test", "alice-password");
+    let (settings, token) = softphone_store::credentials::load(&profile).unwrap();
+    assert_eq!(settings.email, "alice@acme.test");
+    assert!(token.len() >= 32);
+    // Write something so the database and its WAL exist too, then scan every file.
+    let status = run_ok(softphone().arg("--profile").arg(&profile).args(["status", "--json"]));
+    assert!(status.contains("alice@acme.test"));
+    let mut files = Vec::new();
+    all_files(&profile, &mut files);
+    assert!(files.iter().any(|f| f.ends_with("settings.json")));
+    assert!(files.iter().any(|f| f.ends_with("store.db")));
+    for f in &files {
+        let bytes = std::fs::read(f).unwrap();
+        for secret in [token.as_bytes(), b"alice-password".as_slice()] {
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret),
+                "{} holds a secret in plain text",
+                f.display()
+            );
+        }
+    }
+    // The token works against the server, then logout revokes it and clears the keyring.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let client = Client::new(&server.url()).unwrap().with_token(token.clone());
+    assert_eq!(rt.block_on(client.me()).unwrap().email, "alice@acme.test");
+    run_ok(softphone().arg("--profile").arg(&profile).arg("logout"));
+    assert!(matches!(
+        softphone_store::credentials::load(&profile),
+        Err(softphone_store::credentials::CredentialError::NotLoggedIn)
+    ));
+    let entry = keyring::Entry::new(
+        softphone_store::credentials::SERVICE,
+        &format!("{}|{}", settings.email, settings.server_url),
+    )
+    .unwrap();
+    assert!(matches!(entry.get_password(), Err(keyring::Error::NoEntry)));
+    assert_eq!(rt.block_on(client.me()).unwrap_err().status(), Some(401));
+    // Commands that need the account now say so.
+    let out = softphone()
+        .arg("--profile")
+        .arg(&profile)
+        .args(["sync", "--once"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not logged in"));
+}
+
+fn sha256(b: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(b))
+}
+
+#[test]
+fn kill_loop_keeps_every_note_and_recording_exactly_once() {
+    if !require_keyring() {
+        return;
+    }
+    let runs: usize = std::env::var("SOFTPHONE_FAULT_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100);
+    let root = tempfile::tempdir().unwrap();
+    let mut server = Server::new(root.path());
+    let url = server.url();
+    let profile = root.path().join("profile");
+    login(&profile, &url, "alice@acme.test", "alice-password");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (_, token) = softphone_store::credentials::load(&profile).unwrap();
+    let alice = Client::new(&url).unwrap().with_token(token);
+    let lead_id = Uuid::now_v7();
+    rt.block_on(alice.put::<Lead>(
+        lead_id,
+        &LeadUpsert {
+            name: "Fault Loop Ltd".into(),
+            phone: None,
+            email: None,
+            company: None,
+            assigned_user_id: None,
+        },
+    ))
+    .unwrap();
+
+    let mut rng = rand::rng();
+    let mut notes: Vec<(Uuid, String)> = Vec::new();
+    let mut recordings: Vec<(Uuid, PathBuf)> = Vec::new();
+    let (mut client_kills, mut server_kills) = (0, 0);
+    for i in 0..runs {
+        let text = format!("note {i}: {}", rng.random::<u64>());
+        let out = run_ok(
+            softphone()
+                .arg("--profile")
+                .arg(&profile)
+                .args(["note", &lead_id.to_string(), &text]),
+        );
+        let id = Uuid::parse_str(out.split_whitespace().next().unwrap()).unwrap();
+        notes.push((id, text));
+        if i % 10 == 3 {
+            let call_id = Uuid::now_v7();
+            let dir = root.path().join(format!("rec-{i}"));
+            run_ok(softphone()
+                .args(["record", "--seconds", "1.5", "--call-id", &call_id.to_string(), "--input-wav"])
+                .arg(common::fixtures().join("remote.wav"))
+                .arg("--out")
+                .arg(dir.with_extension("opus")));
+            let file = dir.with_extension("opus");
+            run_ok(
+                softphone()
+                    .arg("--profile")
+                    .arg(&profile)
+                    .args(["upload", "--call-id", &call_id.to_string()])
+                    .arg(&file),
+            );
+            recordings.push((call_id, file));
+        }
+        let mut sync = softphone()
+            .arg("--profile")
+            .arg(&profile)
+            .args(["sync", "--once"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(rng.random_range(0..150)));
+        if sync.try_wait().unwrap().is_none() {
+            sync.kill().unwrap();
+            client_kills += 1;
+        }
+        sync.wait().unwrap();
+        if rng.random_range(0..5) == 0 {
+            server.kill();
+            server_kills += 1;
+            std::thread::sleep(Duration::from_millis(rng.random_range(0..100)));
+            server.start();
+        }
+    }
+
+    // Settle: sync until nothing is left.
+    let mut settled = false;
+    for _ in 0..30 {
+        let ok = softphone()
+            .arg("--profile")
+            .arg(&profile)
+            .args(["sync", "--once"])
+            .output()
+            .unwrap()
+            .status
+            .success();
+        if ok {
+            settled = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert!(settled, "sync did not settle");
+    eprintln!(
+        "fault loop: {runs} runs, {client_kills} client SIGKILLs, {server_kills} server SIGKILLs, {} notes, {} recordings",
+        notes.len(),
+        recordings.len()
+    );
+    assert!(client_kills > 0 && server_kills > 0, "faults were injected");
+
+    let mut boss = Client::new(&url).unwrap();
+    rt.block_on(boss.login("boss@acme.test", "boss-password")).unwrap();
+    let (mut since, mut server_notes) = (0, Vec::new());
+    loop {
+        let p = rt.block_on(boss.changes(since, 1000)).unwrap();
+        server_notes.extend(p.changes.into_iter().filter_map(|c| match c {
+            Change::Note(n) => Some(n),
+            _ => None,
+        }));
+        since = p.next;
+        if !p.more {
+            break;
+        }
+    }
+    assert_eq!(server_notes.len(), notes.len(), "every note once, no extras");
+    for (id, text) in &notes {
+        let on_server: Vec<_> = server_notes.iter().filter(|n| n.id == *id).collect();
+        assert_eq!(on_server.len(), 1, "{id}");
+        assert_eq!(&on_server[0].body, text);
+    }
+    for (call_id, file) in &recordings {
+        let info = rt.block_on(boss.recording(*call_id)).unwrap();
+        let local = std::fs::read(file).unwrap();
+        assert_eq!(info.sha256, sha256(&local));
+        let (u, _) = rt.block_on(boss.recording_url(*call_id, 60)).unwrap();
+        assert_eq!(rt.block_on(boss.download(&u, None)).unwrap(), local, "byte-identical");
+    }
+}
