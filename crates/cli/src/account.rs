@@ -128,12 +128,7 @@ pub fn upload(profile: &Path, file: &Path, call_id: &str) -> Result<()> {
     }
     let duration_ms = parsed.playable_samples() * 1000 / 48_000;
     let mut store = open_store(profile)?;
-    let r = store.add_recording(
-        call_id,
-        file,
-        duration_ms,
-        parsed.head.channels,
-    )?;
+    let r = store.add_recording(call_id, file, duration_ms, parsed.head.channels)?;
     println!(
         "queued {} ({} bytes, {} ms) for upload",
         r.path.display(),
@@ -163,7 +158,10 @@ pub fn sync(profile: &Path, once: bool, json: bool, prune: bool) -> Result<()> {
     let rt = runtime()?;
     if once {
         let (push, pull) = rt.block_on(syncer.run_once());
-        let status = store.lock().map_err(|_| anyhow::anyhow!("store lock"))?.status()?;
+        let status = store
+            .lock()
+            .map_err(|_| anyhow::anyhow!("store lock"))?
+            .status()?;
         if json {
             println!(
                 "{}",

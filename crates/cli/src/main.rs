@@ -194,9 +194,12 @@ fn run(cmd: Command, profile: Option<PathBuf>) -> Result<()> {
             account::login(&account::profile_dir(profile)?, &server, &email)
         }
         Command::Logout => account::logout(&account::profile_dir(profile)?),
-        Command::Note { lead, text, call } => {
-            account::note(&account::profile_dir(profile)?, &lead, &text, call.as_deref())
-        }
+        Command::Note { lead, text, call } => account::note(
+            &account::profile_dir(profile)?,
+            &lead,
+            &text,
+            call.as_deref(),
+        ),
         Command::Search { query } => account::search(&account::profile_dir(profile)?, &query),
         Command::Upload { file, call_id } => {
             account::upload(&account::profile_dir(profile)?, &file, &call_id)

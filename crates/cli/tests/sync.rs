@@ -135,7 +135,12 @@ fn login(profile: &Path, url: &str, email: &str, pw: &str) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(pw.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(pw.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(
         out.status.success(),
@@ -168,7 +173,12 @@ fn the_token_lives_only_in_the_keyring_and_logout_removes_it() {
     assert_eq!(settings.email, "alice@acme.test");
     assert!(token.len() >= 32);
     // Write something so the database and its WAL exist too, then scan every file.
-    let status = run_ok(softphone().arg("--profile").arg(&profile).args(["status", "--json"]));
+    let status = run_ok(
+        softphone()
+            .arg("--profile")
+            .arg(&profile)
+            .args(["status", "--json"]),
+    );
     assert!(status.contains("alice@acme.test"));
     let mut files = Vec::new();
     all_files(&profile, &mut files);
@@ -186,7 +196,9 @@ fn the_token_lives_only_in_the_keyring_and_logout_removes_it() {
     }
     // The token works against the server, then logout revokes it and clears the keyring.
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let client = Client::new(&server.url()).unwrap().with_token(token.clone());
+    let client = Client::new(&server.url())
+        .unwrap()
+        .with_token(token.clone());
     assert_eq!(rt.block_on(client.me()).unwrap().email, "alice@acme.test");
     run_ok(softphone().arg("--profile").arg(&profile).arg("logout"));
     assert!(matches!(
@@ -252,22 +264,30 @@ fn kill_loop_keeps_every_note_and_recording_exactly_once() {
     let (mut client_kills, mut server_kills) = (0, 0);
     for i in 0..runs {
         let text = format!("note {i}: {}", rng.random::<u64>());
-        let out = run_ok(
-            softphone()
-                .arg("--profile")
-                .arg(&profile)
-                .args(["note", &lead_id.to_string(), &text]),
-        );
+        let out = run_ok(softphone().arg("--profile").arg(&profile).args([
+            "note",
+            &lead_id.to_string(),
+            &text,
+        ]));
         let id = Uuid::parse_str(out.split_whitespace().next().unwrap()).unwrap();
         notes.push((id, text));
         if i % 10 == 3 {
             let call_id = Uuid::now_v7();
             let dir = root.path().join(format!("rec-{i}"));
-            run_ok(softphone()
-                .args(["record", "--seconds", "1.5", "--call-id", &call_id.to_string(), "--input-wav"])
-                .arg(common::fixtures().join("remote.wav"))
-                .arg("--out")
-                .arg(dir.with_extension("opus")));
+            run_ok(
+                softphone()
+                    .args([
+                        "record",
+                        "--seconds",
+                        "1.5",
+                        "--call-id",
+                        &call_id.to_string(),
+                        "--input-wav",
+                    ])
+                    .arg(common::fixtures().join("remote.wav"))
+                    .arg("--out")
+                    .arg(dir.with_extension("opus")),
+            );
             let file = dir.with_extension("opus");
             run_ok(
                 softphone()
@@ -286,7 +306,7 @@ fn kill_loop_keeps_every_note_and_recording_exactly_once() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(rng.random_range(0..150)));
+        std::thread::sleep(Duration::from_millis(rng.random_range(0..80)));
         if sync.try_wait().unwrap().is_none() {
             sync.kill().unwrap();
             client_kills += 1;
@@ -326,7 +346,8 @@ fn kill_loop_keeps_every_note_and_recording_exactly_once() {
     assert!(client_kills > 0 && server_kills > 0, "faults were injected");
 
     let mut boss = Client::new(&url).unwrap();
-    rt.block_on(boss.login("boss@acme.test", "boss-password")).unwrap();
+    rt.block_on(boss.login("boss@acme.test", "boss-password"))
+        .unwrap();
     let (mut since, mut server_notes) = (0, Vec::new());
     loop {
         let p = rt.block_on(boss.changes(since, 1000)).unwrap();
@@ -339,7 +360,11 @@ fn kill_loop_keeps_every_note_and_recording_exactly_once() {
             break;
         }
     }
-    assert_eq!(server_notes.len(), notes.len(), "every note once, no extras");
+    assert_eq!(
+        server_notes.len(),
+        notes.len(),
+        "every note once, no extras"
+    );
     for (id, text) in &notes {
         let on_server: Vec<_> = server_notes.iter().filter(|n| n.id == *id).collect();
         assert_eq!(on_server.len(), 1, "{id}");
@@ -350,6 +375,10 @@ fn kill_loop_keeps_every_note_and_recording_exactly_once() {
         let local = std::fs::read(file).unwrap();
         assert_eq!(info.sha256, sha256(&local));
         let (u, _) = rt.block_on(boss.recording_url(*call_id, 60)).unwrap();
-        assert_eq!(rt.block_on(boss.download(&u, None)).unwrap(), local, "byte-identical");
+        assert_eq!(
+            rt.block_on(boss.download(&u, None)).unwrap(),
+            local,
+            "byte-identical"
+        );
     }
 }

@@ -475,3 +475,85 @@ async fn a_corrupt_database_is_set_aside_and_unsynced_work_survives() {
     assert!(report.corrupt_moved_to.is_some());
     assert!(s.outbox().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_truncated_database_is_set_aside_and_a_locked_one_says_so() {
+    let w = World::new();
+    {
+        let (mut s, _) = Store::open(&w.profile).unwrap();
+        for i in 0..200 {
+            s.write_note(
+                Uuid::now_v7(),
+                Uuid::now_v7(),
+                None,
+                &format!("n{i} {}", "y".repeat(300)),
+            )
+            .unwrap();
+        }
+    }
+    let db = w.profile.join("store.db");
+    let len = std::fs::metadata(&db).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&db)
+        .unwrap()
+        .set_len(len / 2)
+        .unwrap();
+    let (s, report) = Store::open(&w.profile).unwrap();
+    let aside = report
+        .corrupt_moved_to
+        .expect("a truncated file is detected");
+    assert_eq!(
+        std::fs::metadata(&aside).unwrap().len(),
+        len / 2,
+        "kept as it was"
+    );
+    eprintln!("truncated: salvaged {} of 200", report.salvaged_outbox);
+    assert_eq!(s.outbox().unwrap().len(), report.salvaged_outbox);
+    drop(s);
+
+    // Another process holds the write lock: the write fails with a clear error after the
+    // busy timeout, the file is left alone, and the next write works.
+    let (mut s, _) = Store::open(&w.profile).unwrap();
+    let other = rusqlite::Connection::open(&db).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let e = s
+        .write_note(Uuid::now_v7(), Uuid::now_v7(), None, "while locked")
+        .unwrap_err();
+    assert_eq!(e.code(), "store.db");
+    assert!(e.to_string().contains("locked"), "{e}");
+    other.execute_batch("ROLLBACK").unwrap();
+    s.write_note(Uuid::now_v7(), Uuid::now_v7(), None, "after")
+        .unwrap();
+    assert!(db.exists());
+}
+
+#[tokio::test]
+async fn pruned_recordings_leave_disk_only_after_the_server_confirmed() {
+    let w = World::new();
+    let server = w.up().await;
+    let alice = w.client("alice@acme.test", "alice-password").await;
+    let store = w.store();
+    std::fs::create_dir_all(&w.profile).unwrap();
+    let file = w.profile.join("p.opus");
+    std::fs::write(&file, vec![9u8; 300_000]).unwrap();
+    let call_id = Uuid::now_v7();
+    store
+        .lock()
+        .unwrap()
+        .add_recording(call_id, &file, 1000, 2)
+        .unwrap();
+    let opts = SyncOptions {
+        retention: softphone_store::recordings::Retention::Prune,
+        ..fast()
+    };
+    let sync = Syncer::new(store.clone(), alice.clone(), opts);
+    server.stop().await.unwrap();
+    assert_eq!(sync.push(true).await.pushed, 0);
+    assert!(file.exists(), "kept while the server does not have it");
+    let server = w.up().await;
+    assert_eq!(sync.push(true).await.pushed, 1);
+    assert!(!file.exists(), "pruned after confirmation");
+    assert_eq!(alice.recording(call_id).await.unwrap().bytes, 300_000);
+    server.stop().await.unwrap();
+}
