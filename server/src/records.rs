@@ -270,7 +270,8 @@ pub fn feed<T: Stored>(
 ) -> rusqlite::Result<Vec<(i64, Change)>> {
     let mut st = c.prepare(&format!(
         "SELECT x.data, x.change_seq FROM {} x JOIN leads l ON l.id = x.lead_id
-         WHERE {lead_filter} AND x.change_seq > ?3 ORDER BY x.change_seq LIMIT ?4",
+         WHERE x.org_id = ?1 AND {lead_filter} AND x.change_seq > ?3
+         ORDER BY x.change_seq LIMIT ?4",
         T::TABLE
     ))?;
     let rows = st.query_map(

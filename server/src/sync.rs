@@ -228,7 +228,8 @@ fn visible_changes(
     }
     let mut st = c.prepare(&format!(
         "SELECT {}, n.change_seq FROM notes n JOIN leads l ON l.id = n.lead_id
-         WHERE {lead_filter} AND n.change_seq > ?3 ORDER BY n.change_seq LIMIT ?4",
+         WHERE n.org_id = ?1 AND {lead_filter} AND n.change_seq > ?3
+         ORDER BY n.change_seq LIMIT ?4",
         notes::COLUMNS
     ))?;
     let rows = st.query_map(rusqlite::params![org, uid, since, limit as i64], |r| {

@@ -135,6 +135,41 @@ impl Store {
         Ok(out)
     }
 
+    /// Applies changes in one transaction, as a pull does (used for imports and tests).
+    pub fn apply_changes(&mut self, changes: &[Change]) -> Result<usize> {
+        let tx = self.conn.transaction()?;
+        let mut n = 0;
+        for ch in changes {
+            if apply(&tx, ch)? {
+                n += 1;
+            }
+        }
+        tx.commit()?;
+        Ok(n)
+    }
+
+    /// A lead's timeline: its notes, messages and calls, oldest first (ids are UUIDv7,
+    /// so id order is creation order).
+    pub fn timeline(&self, lead_id: Uuid) -> Result<Vec<Change>> {
+        let mut st = self.conn.prepare(
+            "SELECT entity, data FROM records
+             WHERE lead_id = ?1 AND entity IN ('note', 'message', 'call') ORDER BY id",
+        )?;
+        let rows = st.query_map([lead_id.to_string()], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?;
+        let mut out = Vec::new();
+        for r in rows {
+            let (entity, data) = r?;
+            out.push(match entity.as_str() {
+                "note" => Change::Note(serde_json::from_str(&data)?),
+                "message" => Change::Message(serde_json::from_str(&data)?),
+                _ => Change::Call(serde_json::from_str(&data)?),
+            });
+        }
+        Ok(out)
+    }
+
     /// Notes of a lead (deleted ones excluded), oldest first.
     pub fn notes_for(&self, lead_id: Uuid) -> Result<Vec<Note>> {
         let mut st = self.conn.prepare(

@@ -2,7 +2,7 @@
 //! finds "Lucía").
 
 use crate::{Result, Store};
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 use softphone_proto::Change;
 use uuid::Uuid;
 
@@ -36,14 +36,21 @@ pub(crate) fn index_change(c: &Connection, ch: &Change) -> Result<()> {
         Change::Message(m) => ("message", m.id, m.lead_id, m.body.clone()),
         _ => return Ok(()),
     };
-    c.execute(
-        "DELETE FROM search WHERE entity = ?1 AND id = ?2",
-        params![entity, id.to_string()],
-    )?;
+    // The index row shares the record's rowid: deleting by rowid is a lookup, while
+    // a WHERE on UNINDEXED columns would scan the whole index.
+    let rowid: Option<i64> = c
+        .query_row(
+            "SELECT rowid FROM records WHERE entity = ?1 AND id = ?2",
+            params![entity, id.to_string()],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let Some(rowid) = rowid else { return Ok(()) };
+    c.execute("DELETE FROM search WHERE rowid = ?1", [rowid])?;
     if let Some(b) = body {
         c.execute(
-            "INSERT INTO search (body, entity, id, lead_id) VALUES (?1, ?2, ?3, ?4)",
-            params![b, entity, id.to_string(), lead.to_string()],
+            "INSERT INTO search (rowid, body, entity, id, lead_id) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![rowid, b, entity, id.to_string(), lead.to_string()],
         )?;
     }
     Ok(())
