@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 if [ -z "${SOFTPHONE_KEYRING_SESSION:-}" ] && [ "${SOFTPHONE_SKIP_KEYRING_TESTS:-}" != 1 ]; then
   XDG_DATA_HOME="$(mktemp -d -t softphone-xdg.XXXXXX)"
   export XDG_DATA_HOME SOFTPHONE_KEYRING_SESSION=1
-  exec dbus-run-session -- bash "$0" "$@"
+  exec dbus-run-session -- bash "$PWD/scripts/test-all.sh" "$@"
 fi
 if [ -n "${SOFTPHONE_KEYRING_SESSION:-}" ]; then
   printf %s softphone-test | gnome-keyring-daemon --unlock --components=secrets >/dev/null

@@ -19,8 +19,9 @@ set-default-sink speaker
 set-default-source vmic
 PA
   if ! PULSE_SERVER="unix:$DIR/native" pactl info >/dev/null 2>&1; then
+    # Off the session bus: a second private server would find org.PulseAudio1 taken.
     XDG_RUNTIME_DIR="$DIR/runtime" PULSE_STATE_PATH="$DIR/state" \
-      pulseaudio -n -F "$DIR/default.pa" --daemonize=yes --exit-idle-time=-1 \
+      env -u DBUS_SESSION_BUS_ADDRESS pulseaudio -n -F "$DIR/default.pa" --daemonize=yes --exit-idle-time=-1 \
       --log-target="file:$DIR/pulse.log" --disallow-exit=yes >/dev/null 2>&1 || true
     for _ in $(seq 1 50); do
       PULSE_SERVER="unix:$DIR/native" pactl info >/dev/null 2>&1 && break
