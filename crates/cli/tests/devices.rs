@@ -59,14 +59,34 @@ fn captured_speech_correlates_with_the_source() {
         .arg(fx.join("alsa.wav"))
         .spawn()
         .unwrap();
-    let frames = (src[0].len() / FRAME_SAMPLES) + 100; // source + 2 s of slack
-    for _ in 0..frames {
+    // Capture until paplay has finished plus 1 s, rather than a fixed length: on a
+    // loaded machine paplay can take seconds to start, which cut the speech short.
+    let limit = 3 * src[0].len() / FRAME_SAMPLES + 500;
+    let mut tail: Option<usize> = None;
+    let mut ok = None;
+    for _ in 0..limit {
         let n = cap.read_frame(&mut frame).unwrap();
         captured.extend_from_slice(&frame[..n]);
+        if tail.is_none() {
+            if let Some(status) = player.try_wait().unwrap() {
+                ok = Some(status.success());
+                tail = Some(50);
+            }
+        }
+        if let Some(t) = tail.as_mut() {
+            if *t == 0 {
+                break;
+            }
+            *t -= 1;
+        }
     }
     let (format, overruns) = (cap.device_format(), cap.overruns());
     drop(cap);
-    assert!(player.wait().unwrap().success());
+    let ok = match ok {
+        Some(ok) => ok,
+        None => player.wait().unwrap().success(),
+    };
+    assert!(ok, "paplay failed");
     let (offset, c) = align(&captured, &src[0]);
     eprintln!("capture: device {format:?}, offset {offset} samples, correlation {c:.5}, overruns {overruns}");
     assert_eq!(overruns, 0, "the reader kept up, no samples were dropped");
