@@ -89,6 +89,13 @@ pub struct Row<T> {
     pub record: T,
 }
 
+/// Parses a row's `data` column (column `col`) into its record.
+fn parse_data<T: serde::de::DeserializeOwned>(data: String, col: usize) -> rusqlite::Result<T> {
+    serde_json::from_str(&data).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(col, rusqlite::types::Type::Text, e.into())
+    })
+}
+
 /// Reads a record by id.
 pub fn get<T: Stored>(c: &Connection, id: Uuid) -> rusqlite::Result<Option<Row<T>>> {
     c.query_row(
@@ -98,10 +105,7 @@ pub fn get<T: Stored>(c: &Connection, id: Uuid) -> rusqlite::Result<Option<Row<T
         ),
         [id.to_string()],
         |r| {
-            let data: String = r.get(2)?;
-            let record = serde_json::from_str(&data).map_err(|e| {
-                rusqlite::Error::FromSqlConversionFailure(2, rusqlite::types::Type::Text, e.into())
-            })?;
+            let record = parse_data(r.get(2)?, 2)?;
             Ok(Row {
                 org_id: leads::uuid(r.get(0)?),
                 lead_id: leads::uuid(r.get(1)?),
@@ -286,9 +290,7 @@ pub fn feed<T: Stored>(
     let mut out = Vec::new();
     for r in rows {
         let (data, seq) = r?;
-        let rec: T = serde_json::from_str(&data).map_err(|e| {
-            rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into())
-        })?;
+        let rec: T = parse_data(data, 0)?;
         if let Some(ch) = rec.into_change() {
             out.push((seq, ch));
         }

@@ -117,6 +117,21 @@ impl Inner {
         self.broadcast_org(user.org_id, &msg, except);
     }
 
+    /// Ends `call_id` on every device of `user` except `keep`.
+    fn hang_up_other_devices(&mut self, user: Uuid, keep: u64, call_id: Uuid, reason: &str) {
+        for dev in self.conns_of(user) {
+            if dev != keep {
+                self.send(
+                    dev,
+                    ServerMsg::Hangup {
+                        call_id,
+                        reason: reason.into(),
+                    },
+                );
+            }
+        }
+    }
+
     /// The other side(s) of `call` as seen from `conn`.
     fn peers(&self, call: &CallLeg, conn: u64) -> Option<Vec<u64>> {
         if conn == call.caller_conn {
@@ -241,6 +256,11 @@ impl Hub {
         }
     }
 
+    /// Queues one frame for `conn`.
+    pub fn reply(&self, conn: u64, msg: ServerMsg) {
+        self.lock().send(conn, msg);
+    }
+
     /// Tells every connection of `org` that its data changed up to `seq`.
     pub fn changed(&self, org: Uuid, seq: i64) {
         self.lock()
@@ -275,7 +295,8 @@ impl Hub {
                 g.presence.insert(me.id, status);
                 g.publish_presence(&me, None);
             }
-            ClientMsg::Invite { call_id, to, offer } => {
+            // `to` was resolved into `callee` by the caller of `handle`.
+            ClientMsg::Invite { call_id, offer, .. } => {
                 let fail = |g: &mut Inner, reason: &str| {
                     g.send(
                         conn,
@@ -321,7 +342,6 @@ impl Hub {
                         },
                     );
                 }
-                let _ = to;
             }
             other => {
                 let call_id = match &other {
@@ -379,17 +399,7 @@ impl Hub {
                             c.callee_conn = Some(conn);
                         }
                         g.send(peers[0], ServerMsg::Accepted { call_id, answer });
-                        for other_dev in g.conns_of(callee) {
-                            if other_dev != conn {
-                                g.send(
-                                    other_dev,
-                                    ServerMsg::Hangup {
-                                        call_id,
-                                        reason: "answered_elsewhere".into(),
-                                    },
-                                );
-                            }
-                        }
+                        g.hang_up_other_devices(callee, conn, call_id, "answered_elsewhere");
                         tracing::info!(%call_id, %caller, %callee, "accepted");
                     }
                     ClientMsg::Reject { reason, .. } => {
@@ -398,17 +408,7 @@ impl Hub {
                         }
                         g.calls.remove(&call_id);
                         g.send(peers[0], ServerMsg::Rejected { call_id, reason });
-                        for other_dev in g.conns_of(callee) {
-                            if other_dev != conn {
-                                g.send(
-                                    other_dev,
-                                    ServerMsg::Hangup {
-                                        call_id,
-                                        reason: "rejected_elsewhere".into(),
-                                    },
-                                );
-                            }
-                        }
+                        g.hang_up_other_devices(callee, conn, call_id, "rejected_elsewhere");
                     }
                     ClientMsg::Sdp { kind, sdp, .. } => {
                         for p in peers {
@@ -529,13 +529,6 @@ async fn run(state: AppState, socket: WebSocket, user: UserInfo, members: Vec<Us
     }
     state.hub.disconnect(conn);
     let _ = writer.await;
-}
-
-impl Hub {
-    /// Queues one frame for `conn`.
-    pub fn reply(&self, conn: u64, msg: ServerMsg) {
-        self.lock().send(conn, msg);
-    }
 }
 
 async fn lookup_callee(state: &AppState, to: &str) -> Callee {
