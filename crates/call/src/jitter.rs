@@ -1,0 +1,354 @@
+//! Adaptive jitter buffer for 20 ms Opus frames (I/O-free).
+//!
+//! The playout side pulls one frame every 20 ms ([`JitterBuffer::pop`]); the network
+//! side pushes packets as they arrive. The target depth follows the observed delay
+//! spread: the 95th percentile of each packet's lateness against the earliest packet of
+//! the last ~2 s, rounded up to frames, plus one. It grows at once (a late packet costs
+//! audio) and shrinks one frame at a time once the excess has lasted a second (a
+//! dropped frame is audible, so not too often).
+
+use std::collections::{BTreeMap, VecDeque};
+
+/// Frame length, ms.
+pub const FRAME_MS: f64 = 20.0;
+/// Largest target depth, frames (200 ms).
+pub const MAX_TARGET_FRAMES: usize = 10;
+const WINDOW: usize = 100;
+
+/// What to play for one 20 ms slot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Playout {
+    /// The packet for this slot.
+    Packet(Vec<u8>),
+    /// This slot's packet is missing but the next one is here: decode its in-band FEC
+    /// (RFC 7587 §3.3, `opus_decode(…, decode_fec = 1)`).
+    Fec(Vec<u8>),
+    /// Missing with nothing to recover from: packet loss concealment.
+    Conceal,
+    /// Not started, or drained after the stream stopped: play silence.
+    Idle,
+}
+
+/// Counters, for tests and stats.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JitterCounters {
+    /// Slots played from their own packet.
+    pub played: u64,
+    /// Slots recovered from FEC.
+    pub fec: u64,
+    /// Slots concealed.
+    pub concealed: u64,
+    /// Packets that arrived after their slot had been played.
+    pub late: u64,
+    /// Frames dropped to shrink the buffer.
+    pub shrunk: u64,
+    /// Slots concealed on purpose to build depth after the target grew.
+    pub stretched: u64,
+}
+
+/// The buffer. Sequence numbers are unwrapped to 64 bits internally.
+#[derive(Debug, Default)]
+pub struct JitterBuffer {
+    packets: BTreeMap<u64, Vec<u8>>,
+    /// Next slot to play; `None` until playout starts.
+    next: Option<u64>,
+    highest: Option<u64>,
+    /// (sequence, arrival ms) for the delay-spread window.
+    arrivals: VecDeque<(u64, f64)>,
+    target: usize,
+    /// Frames of depth still to build after the target grew (one concealed slot each,
+    /// without advancing playout).
+    grow_pending: usize,
+    /// When (arrival clock) a slot last had to be recovered or concealed; FEC needs the
+    /// next packet in hand, so for 10 s after a loss the target is at least two frames.
+    last_gap_ms: Option<f64>,
+    last_arrival_ms: f64,
+    excess_since_ms: Option<f64>,
+    misses_in_row: u32,
+    counters: JitterCounters,
+}
+
+impl JitterBuffer {
+    /// An empty buffer with a target of one frame.
+    pub fn new() -> Self {
+        Self {
+            target: 1,
+            ..Default::default()
+        }
+    }
+
+    fn unwrap_seq(&self, seq: u16) -> u64 {
+        let Some(ref_seq) = self.highest else {
+            return u64::from(seq) + (1 << 32);
+        };
+        let base = ref_seq & !0xffff;
+        let cand = base | u64::from(seq);
+        let candidates = [cand.wrapping_sub(0x10000), cand, cand + 0x10000];
+        *candidates
+            .iter()
+            .min_by_key(|c| (**c as i64 - ref_seq as i64).unsigned_abs())
+            .expect("three candidates")
+    }
+
+    /// Adds a packet that arrived at `arrival_ms` (any monotonic clock, ms).
+    pub fn push(&mut self, seq: u16, payload: Vec<u8>, arrival_ms: f64) {
+        let s = self.unwrap_seq(seq);
+        if self.next.is_some_and(|n| s < n) {
+            self.counters.late += 1;
+            return;
+        }
+        self.last_arrival_ms = arrival_ms;
+        self.highest = Some(self.highest.map_or(s, |h| h.max(s)));
+        self.packets.insert(s, payload);
+        self.arrivals.push_back((s, arrival_ms));
+        if self.arrivals.len() > WINDOW {
+            self.arrivals.pop_front();
+        }
+        self.retarget(arrival_ms);
+    }
+
+    fn retarget(&mut self, now_ms: f64) {
+        // Lateness of each packet relative to the earliest-relative packet of the window.
+        let rel: Vec<f64> = self
+            .arrivals
+            .iter()
+            .map(|(s, t)| t - *s as f64 * FRAME_MS)
+            .collect();
+        let min = rel.iter().cloned().fold(f64::INFINITY, f64::min);
+        let mut spread: Vec<f64> = rel.iter().map(|r| r - min).collect();
+        spread.sort_by(|a, b| a.total_cmp(b));
+        let p95 = spread[((spread.len() - 1) as f64 * 0.95).round() as usize];
+        let floor = if self.last_gap_ms.is_some_and(|g| now_ms - g < 10_000.0) { 2 } else { 1 };
+        let want = ((p95 / FRAME_MS).ceil() as usize + 1).clamp(floor, MAX_TARGET_FRAMES);
+        if want >= self.target {
+            if self.next.is_some() {
+                self.grow_pending += want - self.target;
+            }
+            self.target = want;
+            self.excess_since_ms = None;
+        } else {
+            let since = *self.excess_since_ms.get_or_insert(now_ms);
+            if now_ms - since >= 1000.0 {
+                self.target -= 1;
+                self.excess_since_ms = None;
+            }
+        }
+    }
+
+    /// Target depth, frames (at least 1).
+    pub fn target_frames(&self) -> usize {
+        self.target
+    }
+
+    /// Target depth, ms.
+    pub fn target_ms(&self) -> f64 {
+        self.target as f64 * FRAME_MS
+    }
+
+    /// Frames buffered from the next slot on.
+    pub fn depth(&self) -> usize {
+        match (self.next, self.highest) {
+            (Some(n), Some(h)) if h >= n => (h - n + 1) as usize,
+            (None, Some(_)) => self.packets.len(),
+            _ => 0,
+        }
+    }
+
+    /// Counters so far.
+    pub fn counters(&self) -> &JitterCounters {
+        &self.counters
+    }
+
+    /// The frame for the next 20 ms slot.
+    pub fn pop(&mut self) -> Playout {
+        let next = match self.next {
+            Some(n) => n,
+            None => {
+                // Start once the target depth has built up.
+                let Some((&first, _)) = self.packets.first_key_value() else {
+                    return Playout::Idle;
+                };
+                if self.depth() < self.target {
+                    return Playout::Idle;
+                }
+                first
+            }
+        };
+        if self.grow_pending > 0 && self.next.is_some() && self.depth() < self.target {
+            self.grow_pending -= 1;
+            self.counters.stretched += 1;
+            return Playout::Conceal;
+        }
+        self.grow_pending = 0;
+        // Shrink: more than one frame above target, drop the oldest slot.
+        let mut next = next;
+        if self.depth() > self.target + 1 && self.packets.contains_key(&(next + 1)) {
+            self.packets.remove(&next);
+            next += 1;
+            self.counters.shrunk += 1;
+        }
+        if let Some(p) = self.packets.remove(&next) {
+            self.next = Some(next + 1);
+            self.counters.played += 1;
+            self.misses_in_row = 0;
+            return Playout::Packet(p);
+        }
+        self.last_gap_ms = Some(self.last_arrival_ms);
+        if self.highest.is_some_and(|h| h > next) {
+            // Lost (later packets are here): recover from the next packet's FEC when it
+            // is in hand, else conceal; and keep two frames from now on so FEC can work.
+            self.next = Some(next + 1);
+            self.misses_in_row = 0;
+            if self.target < 2 {
+                self.target = 2;
+                self.grow_pending += 1;
+            }
+            return match self.packets.get(&(next + 1)) {
+                Some(p) => {
+                    self.counters.fec += 1;
+                    Playout::Fec(p.clone())
+                }
+                None => {
+                    self.counters.concealed += 1;
+                    Playout::Conceal
+                }
+            };
+        }
+        // Ran dry: conceal *without* moving on, so the slot's packet can still play if it
+        // is only late, or be rebuilt from the next packet's FEC; the buffer is one frame
+        // deeper afterwards. After 100 ms of nothing, go idle and rebuild depth.
+        self.target = self.target.max(2);
+        self.misses_in_row += 1;
+        if self.misses_in_row > 5 {
+            self.next = None;
+            self.misses_in_row = 0;
+            // A pause is not jitter: measure the spread afresh when packets return.
+            self.arrivals.clear();
+            return Playout::Idle;
+        }
+        self.counters.concealed += 1;
+        Playout::Conceal
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pkt(i: u64) -> Vec<u8> {
+        i.to_le_bytes().to_vec()
+    }
+
+    /// Runs packets `0..n` through the buffer with the given arrival offsets (ms) and
+    /// lost set, pulling one slot every 20 ms; returns what was played.
+    fn run(n: u64, delay: impl Fn(u64) -> f64, lost: impl Fn(u64) -> bool) -> (JitterBuffer, Vec<Playout>) {
+        let mut jb = JitterBuffer::new();
+        let mut events: Vec<(f64, u64)> = (0..n)
+            .filter(|i| !lost(*i))
+            .map(|i| (i as f64 * 20.0 + delay(i), i))
+            .collect();
+        events.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let mut out = vec![];
+        let mut ev = events.into_iter().peekable();
+        let mut t = 0.0;
+        // Until every packet is in and played (no tail of concealment after the end).
+        while ev.peek().is_some() || jb.depth() > 0 {
+            while let Some((at, i)) = ev.peek().cloned() {
+                if at > t {
+                    break;
+                }
+                jb.push((i % 65536) as u16, pkt(i), at);
+                ev.next();
+            }
+            out.push(jb.pop());
+            t += 20.0;
+        }
+        (jb, out)
+    }
+
+    fn played_ids(out: &[Playout]) -> Vec<u64> {
+        out.iter()
+            .filter_map(|p| match p {
+                Playout::Packet(b) => Some(u64::from_le_bytes(b[..8].try_into().unwrap())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn steady_stream_plays_every_packet_at_one_frame_depth() {
+        let (jb, out) = run(500, |_| 3.0, |_| false);
+        assert_eq!(played_ids(&out), (0..500).collect::<Vec<_>>());
+        assert_eq!(jb.target_frames(), 1);
+        assert_eq!(jb.counters().concealed, 0);
+    }
+
+    #[test]
+    fn single_losses_are_recovered_by_fec() {
+        let (jb, out) = run(500, |_| 1.0, |i| i % 20 == 7);
+        let c = jb.counters();
+        // Every loss is rebuilt from FEC. The first one cost one concealed slot: the
+        // buffer ran dry, waited a frame for the next packet, and keeps two frames since.
+        assert_eq!((c.fec, c.concealed), (25, 1), "{c:?}");
+        assert_eq!(c.played, 475);
+        assert_eq!(jb.target_frames(), 2);
+        assert!(out.iter().any(|p| matches!(p, Playout::Fec(_))));
+    }
+
+    #[test]
+    fn two_losses_in_a_row_fec_the_second_conceal_the_first() {
+        // In each burst the first packet is concealed and the second rebuilt from the
+        // FEC of the packet after it.
+        let (jb, _) = run(200, |_| 1.0, |i| [50, 51, 150, 151].contains(&i));
+        let c = jb.counters();
+        assert_eq!((c.fec, c.played), (2, 196), "{c:?}");
+        assert!(c.concealed <= 4, "{c:?}");
+    }
+
+    #[test]
+    fn grows_with_jitter_and_shrinks_back() {
+        // 0-40 ms random-ish delay for the first 10 s, then a clean network.
+        let delay = |i: u64| if i < 500 { ((i * 7919) % 41) as f64 } else { 1.0 };
+        let (jb, out) = run(1000, delay, |_| false);
+        let ids = played_ids(&out);
+        // During jitter nothing was late beyond a handful while growing.
+        assert!(jb.counters().late <= 5, "{:?}", jb.counters());
+        assert!(ids.len() >= 990, "{}", ids.len());
+        // It shrank back to the minimum once the jitter was gone.
+        assert_eq!(jb.target_frames(), 1);
+        assert!(jb.counters().shrunk >= 1);
+        // And it did grow: replay the jittery half only.
+        let (jb2, _) = run(500, delay, |_| false);
+        assert!(jb2.target_frames() >= 3, "{}", jb2.target_frames());
+    }
+
+    #[test]
+    fn sequence_wrap_is_seamless() {
+        let mut jb = JitterBuffer::new();
+        let mut ids = vec![];
+        for i in 0..200u64 {
+            let seq = ((65_436 + i) % 65_536) as u16;
+            jb.push(seq, pkt(i), i as f64 * 20.0);
+            if let Playout::Packet(b) = jb.pop() {
+                ids.push(u64::from_le_bytes(b[..8].try_into().unwrap()));
+            }
+        }
+        assert_eq!(ids, (0..200).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn goes_idle_after_the_stream_stops_and_restarts_cleanly() {
+        let mut jb = JitterBuffer::new();
+        for i in 0..10u64 {
+            jb.push(i as u16, pkt(i), i as f64 * 20.0);
+            jb.pop();
+        }
+        let tail: Vec<Playout> = (0..10).map(|_| jb.pop()).collect();
+        assert!(tail.contains(&Playout::Idle));
+        assert_eq!(tail.last(), Some(&Playout::Idle));
+        jb.push(10, pkt(10), 400.0);
+        jb.push(11, pkt(11), 420.0);
+        let resumed: Vec<Playout> = (0..3).map(|_| jb.pop()).collect();
+        assert!(resumed.contains(&Playout::Packet(pkt(10))), "{resumed:?}");
+    }
+}

@@ -1,0 +1,16 @@
+//! WebRTC calls for the softphone: the call engine, its state machine, jitter buffer and
+//! quality metrics.
+//!
+//! Key design decision: everything that decides (the call state machine, the jitter
+//! buffer, the quality metrics) is I/O-free and driven with explicit time, so it is
+//! tested on a simulated clock; the webrtc crate (0.21, pinned) only moves packets, and
+//! the audio devices stay on their own threads, talking to the async side through
+//! bounded channels. See docs/adr/0008-calls.md.
+
+pub mod jitter;
+pub mod machine;
+pub mod quality;
+
+pub use jitter::{JitterBuffer, Playout};
+pub use machine::{CallMachine, CallState, EndReason, Input, MediaCmd, Output, Timeouts};
+pub use quality::{QualityLevel, QualitySample, QualityTracker};
