@@ -118,7 +118,11 @@ impl JitterBuffer {
         let mut spread: Vec<f64> = rel.iter().map(|r| r - min).collect();
         spread.sort_by(|a, b| a.total_cmp(b));
         let p95 = spread[((spread.len() - 1) as f64 * 0.95).round() as usize];
-        let floor = if self.last_gap_ms.is_some_and(|g| now_ms - g < 10_000.0) { 2 } else { 1 };
+        let floor = if self.last_gap_ms.is_some_and(|g| now_ms - g < 10_000.0) {
+            2
+        } else {
+            1
+        };
         let want = ((p95 / FRAME_MS).ceil() as usize + 1).clamp(floor, MAX_TARGET_FRAMES);
         if want >= self.target {
             if self.next.is_some() {
@@ -241,7 +245,11 @@ mod tests {
 
     /// Runs packets `0..n` through the buffer with the given arrival offsets (ms) and
     /// lost set, pulling one slot every 20 ms; returns what was played.
-    fn run(n: u64, delay: impl Fn(u64) -> f64, lost: impl Fn(u64) -> bool) -> (JitterBuffer, Vec<Playout>) {
+    fn run(
+        n: u64,
+        delay: impl Fn(u64) -> f64,
+        lost: impl Fn(u64) -> bool,
+    ) -> (JitterBuffer, Vec<Playout>) {
         let mut jb = JitterBuffer::new();
         let mut events: Vec<(f64, u64)> = (0..n)
             .filter(|i| !lost(*i))
@@ -308,7 +316,13 @@ mod tests {
     #[test]
     fn grows_with_jitter_and_shrinks_back() {
         // 0-40 ms random-ish delay for the first 10 s, then a clean network.
-        let delay = |i: u64| if i < 500 { ((i * 7919) % 41) as f64 } else { 1.0 };
+        let delay = |i: u64| {
+            if i < 500 {
+                ((i * 7919) % 41) as f64
+            } else {
+                1.0
+            }
+        };
         let (jb, out) = run(1000, delay, |_| false);
         let ids = played_ids(&out);
         // During jitter nothing was late beyond a handful while growing.

@@ -14,3 +14,10 @@ pub mod quality;
 pub use jitter::{JitterBuffer, Playout};
 pub use machine::{CallMachine, CallState, EndReason, Input, MediaCmd, Output, Timeouts};
 pub use quality::{QualityLevel, QualitySample, QualityTracker};
+pub mod audio;
+pub mod engine;
+pub mod peer;
+
+pub use audio::{AudioIn, AudioOut, EncoderSettings, RecordSpec};
+pub use engine::{run_call, CallEvent, CallReport, CallSetup, Command};
+pub use peer::{IceServer, PeerConfig};

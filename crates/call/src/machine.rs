@@ -216,7 +216,8 @@ impl CallMachine {
         timeouts: Timeouts,
     ) -> Self {
         let mut m = Self::new(call_id, false, from, offer, now, timeouts);
-        m.out.push_back(Output::Signal(ClientMsg::Ringing { call_id }));
+        m.out
+            .push_back(Output::Signal(ClientMsg::Ringing { call_id }));
         m.set(CallState::RingingIn, now);
         m
     }
@@ -310,7 +311,9 @@ impl CallMachine {
             return;
         }
         match self.state {
-            CallState::Dialing => self.end_with_hangup(EndReason::Failed("signaling_timeout".into()), now),
+            CallState::Dialing => {
+                self.end_with_hangup(EndReason::Failed("signaling_timeout".into()), now)
+            }
             CallState::RingingOut => self.end_with_hangup(EndReason::NoAnswer, now),
             CallState::RingingIn => self.end(EndReason::NoAnswer, now),
             CallState::Connected => self.end_with_hangup(EndReason::NetworkLost, now),
@@ -384,19 +387,27 @@ impl CallMachine {
                 to: self.remote.clone(),
                 offer: Some(sdp),
             }),
-            (S::Dialing | S::RingingOut, Input::Signal(ServerMsg::Ringing { call_id })) if call_id == id => {
+            (S::Dialing | S::RingingOut, Input::Signal(ServerMsg::Ringing { call_id }))
+                if call_id == id =>
+            {
                 self.set(S::RingingOut, now)
             }
-            (S::Dialing | S::RingingOut, Input::Signal(ServerMsg::Accepted { call_id, answer })) if call_id == id => {
-                match answer {
-                    Some(sdp) => {
-                        self.media(MediaCmd::ApplyAnswer(sdp));
-                        self.connected(now);
-                    }
-                    None => self.end_with_hangup(EndReason::Failed("accepted without an SDP answer".into()), now),
+            (
+                S::Dialing | S::RingingOut,
+                Input::Signal(ServerMsg::Accepted { call_id, answer }),
+            ) if call_id == id => match answer {
+                Some(sdp) => {
+                    self.media(MediaCmd::ApplyAnswer(sdp));
+                    self.connected(now);
                 }
-            }
-            (S::Dialing | S::RingingOut, Input::Signal(ServerMsg::Rejected { call_id, .. })) if call_id == id => {
+                None => self.end_with_hangup(
+                    EndReason::Failed("accepted without an SDP answer".into()),
+                    now,
+                ),
+            },
+            (S::Dialing | S::RingingOut, Input::Signal(ServerMsg::Rejected { call_id, .. }))
+                if call_id == id =>
+            {
                 self.end(EndReason::Rejected, now)
             }
             (_, Input::Signal(ServerMsg::CallFailed { call_id, reason })) if call_id == id => {
@@ -410,7 +421,10 @@ impl CallMachine {
             }
             (S::RingingIn, Input::Accept) => match self.remote_offer.take() {
                 Some(offer) => self.media(MediaCmd::CreateAnswer(offer)),
-                None => self.end_with_hangup(EndReason::Failed("incoming call without an SDP offer".into()), now),
+                None => self.end_with_hangup(
+                    EndReason::Failed("incoming call without an SDP offer".into()),
+                    now,
+                ),
             },
             (S::RingingIn, Input::LocalAnswer(sdp)) => {
                 self.signal(ClientMsg::Accept {
@@ -426,7 +440,9 @@ impl CallMachine {
                 });
                 self.end(EndReason::Rejected, now);
             }
-            (S::Dialing | S::RingingOut, Input::Hangup) => self.end_with_hangup(EndReason::Cancelled, now),
+            (S::Dialing | S::RingingOut, Input::Hangup) => {
+                self.end_with_hangup(EndReason::Cancelled, now)
+            }
             (S::RingingIn, Input::Hangup) => {
                 self.signal(ClientMsg::Reject {
                     call_id: id,
@@ -434,7 +450,9 @@ impl CallMachine {
                 });
                 self.end(EndReason::Rejected, now);
             }
-            (S::Connected | S::OnHold, Input::Hangup) => self.end_with_hangup(EndReason::LocalHangup, now),
+            (S::Connected | S::OnHold, Input::Hangup) => {
+                self.end_with_hangup(EndReason::LocalHangup, now)
+            }
             (_, Input::Signal(ServerMsg::Hangup { call_id, reason })) if call_id == id => {
                 let r = match reason.as_str() {
                     "answered_elsewhere" | "rejected_elsewhere" => EndReason::AnsweredElsewhere,
@@ -446,14 +464,21 @@ impl CallMachine {
                 };
                 self.end(r, now)
             }
-            (_, Input::Signal(ServerMsg::Sdp { call_id, kind, sdp })) if call_id == id => match kind {
-                SdpKind::Answer => self.media(MediaCmd::ApplyAnswer(sdp)),
-                SdpKind::Offer => self.refuse("re-offers from the peer are not supported; media unchanged"),
-            },
+            (_, Input::Signal(ServerMsg::Sdp { call_id, kind, sdp })) if call_id == id => {
+                match kind {
+                    SdpKind::Answer => self.media(MediaCmd::ApplyAnswer(sdp)),
+                    SdpKind::Offer => {
+                        self.refuse("re-offers from the peer are not supported; media unchanged")
+                    }
+                }
+            }
             (_, Input::Signal(ServerMsg::Ice { call_id, candidate })) if call_id == id => {
                 self.media(MediaCmd::AddIce(candidate))
             }
-            (_, Input::LocalIce(candidate)) => self.signal(ClientMsg::Ice { call_id: id, candidate }),
+            (_, Input::LocalIce(candidate)) => self.signal(ClientMsg::Ice {
+                call_id: id,
+                candidate,
+            }),
             (S::Connected | S::OnHold, Input::MediaConnected) => {
                 self.media_up = true;
                 self.last_media = Some(now);
@@ -528,7 +553,13 @@ mod tests {
         fn incoming(offer: Option<&str>) -> Self {
             let now = Instant::now();
             let mut s = Sim {
-                m: CallMachine::incoming(Uuid::now_v7(), "bob".into(), offer.map(Into::into), now, Timeouts::default()),
+                m: CallMachine::incoming(
+                    Uuid::now_v7(),
+                    "bob".into(),
+                    offer.map(Into::into),
+                    now,
+                    Timeouts::default(),
+                ),
                 now,
                 out: vec![],
             };
@@ -610,9 +641,14 @@ mod tests {
         s.advance(Duration::from_secs(1)).feed(Input::MediaReceived);
         s.advance(Duration::from_secs(2)).feed(Input::Hangup);
         assert_eq!(s.ended(), Some(EndReason::LocalHangup));
-        assert!(matches!(s.sent().last().unwrap(), ClientMsg::Hangup { reason, .. } if reason == "normal"));
+        assert!(
+            matches!(s.sent().last().unwrap(), ClientMsg::Hangup { reason, .. } if reason == "normal")
+        );
         assert_eq!(s.media().last().unwrap(), &&MediaCmd::Stop);
-        assert_eq!(s.m.talk_time(s.now + Duration::from_secs(9)), Duration::from_secs(3));
+        assert_eq!(
+            s.m.talk_time(s.now + Duration::from_secs(9)),
+            Duration::from_secs(3)
+        );
     }
 
     #[test]
@@ -626,7 +662,10 @@ mod tests {
         assert_eq!(s.m.state(), &CallState::Connected);
         assert!(matches!(s.sent()[1], ClientMsg::Accept { answer: Some(a), .. } if a == "answer"));
         let id = s.id();
-        s.feed(Input::Signal(ServerMsg::Hangup { call_id: id, reason: "normal".into() }));
+        s.feed(Input::Signal(ServerMsg::Hangup {
+            call_id: id,
+            reason: "normal".into(),
+        }));
         assert_eq!(s.ended(), Some(EndReason::RemoteHangup));
 
         let mut r = Sim::incoming(Some("offer"));
@@ -636,12 +675,18 @@ mod tests {
 
         let mut c = Sim::incoming(Some("offer"));
         let id = c.id();
-        c.feed(Input::Signal(ServerMsg::Hangup { call_id: id, reason: "cancelled".into() }));
+        c.feed(Input::Signal(ServerMsg::Hangup {
+            call_id: id,
+            reason: "cancelled".into(),
+        }));
         assert_eq!(c.ended(), Some(EndReason::Cancelled));
 
         let mut e = Sim::incoming(Some("offer"));
         let id = e.id();
-        e.feed(Input::Signal(ServerMsg::Hangup { call_id: id, reason: "answered_elsewhere".into() }));
+        e.feed(Input::Signal(ServerMsg::Hangup {
+            call_id: id,
+            reason: "answered_elsewhere".into(),
+        }));
         assert_eq!(e.ended(), Some(EndReason::AnsweredElsewhere));
     }
 
@@ -651,18 +696,29 @@ mod tests {
             ("busy", EndReason::Busy),
             ("offline", EndReason::Offline),
             ("not_found", EndReason::NotFound),
-            ("duplicate_call_id", EndReason::Failed("duplicate_call_id".into())),
+            (
+                "duplicate_call_id",
+                EndReason::Failed("duplicate_call_id".into()),
+            ),
         ] {
             let mut s = Sim::outgoing();
             let id = s.id();
-            s.feed(Input::Dial { to: "x".into() }).feed(Input::LocalOffer("o".into()));
-            s.feed(Input::Signal(ServerMsg::CallFailed { call_id: id, reason: wire.into() }));
+            s.feed(Input::Dial { to: "x".into() })
+                .feed(Input::LocalOffer("o".into()));
+            s.feed(Input::Signal(ServerMsg::CallFailed {
+                call_id: id,
+                reason: wire.into(),
+            }));
             assert_eq!(s.ended(), Some(want));
         }
         let mut s = Sim::outgoing();
         let id = s.id();
-        s.feed(Input::Dial { to: "x".into() }).feed(Input::LocalOffer("o".into()));
-        s.feed(Input::Signal(ServerMsg::Rejected { call_id: id, reason: "declined".into() }));
+        s.feed(Input::Dial { to: "x".into() })
+            .feed(Input::LocalOffer("o".into()));
+        s.feed(Input::Signal(ServerMsg::Rejected {
+            call_id: id,
+            reason: "declined".into(),
+        }));
         assert_eq!(s.ended(), Some(EndReason::Rejected));
     }
 
@@ -671,24 +727,32 @@ mod tests {
         // Ringing for 60 s: no answer, and the caller tells the server.
         let mut s = Sim::outgoing();
         let id = s.id();
-        s.feed(Input::Dial { to: "x".into() }).feed(Input::LocalOffer("o".into()));
+        s.feed(Input::Dial { to: "x".into() })
+            .feed(Input::LocalOffer("o".into()));
         s.feed(Input::Signal(ServerMsg::Ringing { call_id: id }));
         s.advance(Duration::from_secs(59));
         assert_eq!(s.ended(), None);
         s.advance(Duration::from_secs(2));
         assert_eq!(s.ended(), Some(EndReason::NoAnswer));
-        assert!(matches!(s.sent().last().unwrap(), ClientMsg::Hangup { reason, .. } if reason == "no_answer"));
+        assert!(
+            matches!(s.sent().last().unwrap(), ClientMsg::Hangup { reason, .. } if reason == "no_answer")
+        );
 
         // Server never answers the invite.
         let mut d = Sim::outgoing();
-        d.feed(Input::Dial { to: "x".into() }).advance(Duration::from_secs(11));
-        assert_eq!(d.ended(), Some(EndReason::Failed("signaling_timeout".into())));
+        d.feed(Input::Dial { to: "x".into() })
+            .advance(Duration::from_secs(11));
+        assert_eq!(
+            d.ended(),
+            Some(EndReason::Failed("signaling_timeout".into()))
+        );
 
         // Media stops for 8 s while connected: network lost.
         let mut n = Sim::outgoing();
         n.connect_outgoing();
         for _ in 0..100 {
-            n.advance(Duration::from_millis(20)).feed(Input::MediaReceived);
+            n.advance(Duration::from_millis(20))
+                .feed(Input::MediaReceived);
         }
         n.advance(Duration::from_secs(7));
         assert_eq!(n.ended(), None);
@@ -701,7 +765,10 @@ mod tests {
         let id = i.id();
         i.feed(Input::Dial { to: "x".into() })
             .feed(Input::LocalOffer("o".into()))
-            .feed(Input::Signal(ServerMsg::Accepted { call_id: id, answer: Some("a".into()) }));
+            .feed(Input::Signal(ServerMsg::Accepted {
+                call_id: id,
+                answer: Some("a".into()),
+            }));
         i.advance(Duration::from_secs(16));
         assert_eq!(i.ended(), Some(EndReason::NetworkLost));
     }
@@ -712,13 +779,22 @@ mod tests {
         s.connect_outgoing();
         s.feed(Input::Mute(true)).feed(Input::Mute(true));
         assert!(s.m.is_muted());
-        assert_eq!(s.media().iter().filter(|m| ***m == MediaCmd::Mute(true)).count(), 1);
+        assert_eq!(
+            s.media()
+                .iter()
+                .filter(|m| ***m == MediaCmd::Mute(true))
+                .count(),
+            1
+        );
         s.feed(Input::Hold(true));
         assert_eq!(s.m.state(), &CallState::OnHold);
         // On hold we play nothing, so a quiet peer is not a dead line.
         assert_eq!(s.m.poll_timeout(), None);
         s.feed(Input::Dtmf('5'));
-        assert!(matches!(s.out.last().unwrap(), Output::Refused(_)), "no DTMF on hold");
+        assert!(
+            matches!(s.out.last().unwrap(), Output::Refused(_)),
+            "no DTMF on hold"
+        );
         s.feed(Input::Hold(false));
         assert_eq!(s.m.state(), &CallState::Connected);
         s.feed(Input::Dtmf('#')).feed(Input::Dtmf('x'));
@@ -736,9 +812,15 @@ mod tests {
         assert_eq!(s.ended(), Some(EndReason::NetworkLost));
 
         let mut b = Sim::incoming(Some("garbage"));
-        b.feed(Input::Accept).feed(Input::MediaFailed("remote SDP offer: parse error".into()));
-        assert_eq!(b.ended(), Some(EndReason::Failed("remote SDP offer: parse error".into())));
-        assert!(matches!(b.sent().last().unwrap(), ClientMsg::Hangup { reason, .. } if reason == "failed"));
+        b.feed(Input::Accept)
+            .feed(Input::MediaFailed("remote SDP offer: parse error".into()));
+        assert_eq!(
+            b.ended(),
+            Some(EndReason::Failed("remote SDP offer: parse error".into()))
+        );
+        assert!(
+            matches!(b.sent().last().unwrap(), ClientMsg::Hangup { reason, .. } if reason == "failed")
+        );
 
         // Signaling drops mid-call: media carries on.
         let mut c = Sim::outgoing();
@@ -760,14 +842,20 @@ mod tests {
         s.connect_outgoing().feed(Input::Hangup);
         let n = s.out.len();
         let id = s.id();
-        s.feed(Input::Signal(ServerMsg::Hangup { call_id: id, reason: "normal".into() }))
-            .feed(Input::MediaReceived);
+        s.feed(Input::Signal(ServerMsg::Hangup {
+            call_id: id,
+            reason: "normal".into(),
+        }))
+        .feed(Input::MediaReceived);
         assert_eq!(s.out.len(), n);
         assert_eq!(s.ended(), Some(EndReason::LocalHangup));
 
         let mut o = Sim::outgoing();
         o.connect_outgoing();
-        o.feed(Input::Signal(ServerMsg::Hangup { call_id: Uuid::now_v7(), reason: "normal".into() }));
+        o.feed(Input::Signal(ServerMsg::Hangup {
+            call_id: Uuid::now_v7(),
+            reason: "normal".into(),
+        }));
         assert_eq!(o.m.state(), &CallState::Connected);
     }
 }

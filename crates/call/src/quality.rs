@@ -304,7 +304,10 @@ mod tests {
 
     #[test]
     fn levels_follow_seed_001_thresholds() {
-        assert_eq!(QualityLevel::classify(5.0, 0.5, 50.0), QualityLevel::Excellent);
+        assert_eq!(
+            QualityLevel::classify(5.0, 0.5, 50.0),
+            QualityLevel::Excellent
+        );
         assert_eq!(QualityLevel::classify(15.0, 0.5, 50.0), QualityLevel::Good);
         assert_eq!(QualityLevel::classify(5.0, 3.0, 50.0), QualityLevel::Fair);
         assert_eq!(QualityLevel::classify(5.0, 0.0, 300.0), QualityLevel::Poor);
@@ -353,7 +356,11 @@ mod tests {
         assert_eq!(s.received(), n);
         assert!((s.loss_pct_total() - 10.0).abs() < 0.01);
         // |D| is 8 ms for each consecutive pair; the estimator converges toward it.
-        assert!(s.jitter_ms() > 6.0 && s.jitter_ms() <= 8.0, "{}", s.jitter_ms());
+        assert!(
+            s.jitter_ms() > 6.0 && s.jitter_ms() <= 8.0,
+            "{}",
+            s.jitter_ms()
+        );
         let (loss, bytes) = s.take_interval();
         assert!((loss - 10.0).abs() < 0.01);
         assert_eq!(bytes, 80 * n);

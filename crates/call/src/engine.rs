@@ -1,0 +1,584 @@
+//! The call engine: runs one [`CallMachine`] against the signaling connection, a
+//! [`Peer`] and the audio threads, until the call ends.
+
+use crate::audio::{AudioEvent, AudioIn, AudioOut, AudioThreads, EncoderSettings, RecordSpec};
+use crate::jitter::JitterBuffer;
+use crate::machine::{CallMachine, CallState, EndReason, Input, MediaCmd, Output, Timeouts};
+use crate::peer::{payload_type, Peer, PeerConfig, PeerEvent, RtpPacket, DTMF_PT, OPUS_PT};
+use crate::quality::{ntp_mid32, rtt_from_report, QualitySample, QualityTracker};
+use serde::Serialize;
+use softphone_audio::MeterReading;
+use softphone_client::SignalConn;
+use softphone_proto::signal::{ClientMsg, ServerMsg};
+use softphone_proto::CallQuality;
+use softphone_recorder::RecordingSummary;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+/// Everything a call needs besides the signaling connection.
+#[derive(Debug, Clone)]
+pub struct CallSetup {
+    /// Microphone (or file, or silence).
+    pub input: AudioIn,
+    /// Speaker (or file, or nothing).
+    pub output: AudioOut,
+    /// Record both directions here, when set.
+    pub record: Option<RecordSpec>,
+    /// Opus encoder settings.
+    pub encoder: EncoderSettings,
+    /// ICE servers and local addresses.
+    pub peer: PeerConfig,
+    /// Ring, dial and no-media timeouts.
+    pub timeouts: Timeouts,
+}
+
+impl Default for CallSetup {
+    fn default() -> Self {
+        Self {
+            input: AudioIn::Device(None),
+            output: AudioOut::Device(None),
+            record: None,
+            encoder: EncoderSettings::default(),
+            peer: PeerConfig::default(),
+            timeouts: Timeouts::default(),
+        }
+    }
+}
+
+/// What the agent (UI, CLI, test) can do during a call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Answer the ringing call.
+    Accept,
+    /// Decline the ringing call.
+    Reject,
+    /// Hang up / cancel.
+    Hangup,
+    /// Mute or unmute.
+    Mute(bool),
+    /// Hold or resume.
+    Hold(bool),
+    /// Send a DTMF digit.
+    Dtmf(char),
+}
+
+/// What the engine reports while a call runs.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum CallEvent {
+    /// The call state changed.
+    State {
+        /// New state.
+        state: CallState,
+    },
+    /// One quality sample (each second while connected).
+    Quality(QualitySample),
+    /// Microphone meter (what is sent: silent while muted or held).
+    MicLevel(MeterReading),
+    /// Remote meter (what is played).
+    RemoteLevel(MeterReading),
+    /// A DTMF digit from the peer (RFC 4733).
+    DtmfReceived {
+        /// 0-9, *, #, A-D.
+        digit: char,
+    },
+    /// A command was refused or something non-fatal went wrong.
+    Notice {
+        /// Stable code, e.g. `call.refused`, `audio.device_lost`.
+        code: String,
+        /// Detail.
+        message: String,
+    },
+}
+
+/// The outcome of a call.
+#[derive(Debug, Clone, Serialize)]
+pub struct CallReport {
+    /// Call id (UUIDv7).
+    pub call_id: Uuid,
+    /// True for calls we placed.
+    pub outgoing: bool,
+    /// The other party.
+    pub remote: String,
+    /// Dial or ring start, Unix ms.
+    pub started_at_ms: i64,
+    /// Answer, Unix ms.
+    pub answered_at_ms: Option<i64>,
+    /// End, Unix ms.
+    pub ended_at_ms: i64,
+    /// Talk time, ms.
+    pub duration_ms: i64,
+    /// Why it ended.
+    pub end_reason: EndReason,
+    /// Dial to media connected, ms (outgoing calls that connected).
+    pub setup_ms: Option<u64>,
+    /// Quality summary (none when no media arrived).
+    pub quality: Option<CallQuality>,
+    /// One sample per second.
+    pub series: Vec<QualitySample>,
+    /// The recording, when one was made and finished.
+    pub recording: Option<RecordingSummary>,
+    /// The recording's failure, when it failed.
+    pub recording_error: Option<String>,
+    /// DTMF digits received, in order.
+    pub dtmf_received: String,
+    /// Jitter buffer counters.
+    pub jitter: JitterSummary,
+}
+
+/// Jitter buffer figures for the report.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct JitterSummary {
+    /// Frames played from their own packet.
+    pub played: u64,
+    /// Frames rebuilt from in-band FEC.
+    pub fec: u64,
+    /// Frames concealed (PLC).
+    pub concealed: u64,
+    /// Packets that came after their slot.
+    pub late: u64,
+    /// Final target depth, ms.
+    pub target_ms: f64,
+}
+
+fn unix_ms(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+fn dtmf_code(d: char) -> Option<u8> {
+    Some(match d {
+        '0'..='9' => d as u8 - b'0',
+        '*' => 10,
+        '#' => 11,
+        'A'..='D' => 12 + (d as u8 - b'A'),
+        _ => return None,
+    })
+}
+
+fn dtmf_char(code: u8) -> Option<char> {
+    Some(match code {
+        0..=9 => (b'0' + code) as char,
+        10 => '*',
+        11 => '#',
+        12..=15 => (b'A' + code - 12) as char,
+        _ => return None,
+    })
+}
+
+/// RFC 4733 §2.3 payload: event, E|R|volume, duration (timestamp units).
+fn dtmf_payload(code: u8, end: bool, duration: u16) -> Vec<u8> {
+    let d = duration.to_be_bytes();
+    vec![code, if end { 0x80 | 10 } else { 10 }, d[0], d[1]]
+}
+
+/// Sender state of our RTP stream.
+struct RtpOut {
+    ssrc: u32,
+    seq: u16,
+    ts: u32,
+    opus_pt: u8,
+    dtmf_pt: Option<u8>,
+    first: bool,
+    /// Pending DTMF digits and the packet index of the one in progress.
+    dtmf: VecDeque<(u8, u32)>,
+}
+
+impl RtpOut {
+    fn packet(&mut self, pt: u8, ts: u32, marker: bool, payload: Vec<u8>) -> RtpPacket {
+        let p = RtpPacket {
+            header: rtc::rtp::header::Header {
+                version: 2,
+                marker,
+                payload_type: pt,
+                sequence_number: self.seq,
+                timestamp: ts,
+                ssrc: self.ssrc,
+                ..Default::default()
+            },
+            payload: bytes::Bytes::from(payload),
+        };
+        self.seq = self.seq.wrapping_add(1);
+        p
+    }
+
+    /// The packets to send for one 20 ms audio frame (plus a DTMF packet while a digit
+    /// is being sent: 100 ms tone, end packet sent three times, RFC 4733 §2.5.1.4).
+    fn frame(&mut self, opus: Vec<u8>) -> Vec<RtpPacket> {
+        let mut out = vec![];
+        let ts = self.ts;
+        let marker = std::mem::take(&mut self.first);
+        out.push(self.packet(self.opus_pt, ts, marker, opus));
+        if let (Some(pt), Some(&(code, idx))) = (self.dtmf_pt, self.dtmf.front()) {
+            let start_ts = ts.wrapping_sub(idx * 960);
+            let end = idx >= 5;
+            let dur = ((idx.min(5) + 1) * 960) as u16;
+            let p = self.packet(pt, start_ts, idx == 0, dtmf_payload(code, end, dur));
+            out.push(p);
+            if idx >= 7 {
+                self.dtmf.pop_front();
+            } else if let Some(front) = self.dtmf.front_mut() {
+                front.1 += 1;
+            }
+        }
+        self.ts = self.ts.wrapping_add(960);
+        out
+    }
+}
+
+/// Runs one call to its end. `machine` is a fresh outgoing machine (then `dial_to` is
+/// the callee) or an incoming one (from [`CallMachine::incoming`]).
+///
+/// The signaling connection is only borrowed: frames for other calls are ignored
+/// and the connection stays usable afterwards (unless it dropped).
+pub async fn run_call(
+    signal: &mut SignalConn,
+    mut machine: CallMachine,
+    dial_to: Option<String>,
+    setup: CallSetup,
+    mut commands: mpsc::Receiver<Command>,
+    events: mpsc::Sender<CallEvent>,
+) -> CallReport {
+    let started = SystemTime::now();
+    let t0 = Instant::now();
+    let (peer_tx, mut peer_rx) = mpsc::channel::<PeerEvent>(256);
+    let (audio_tx, mut audio_rx) = mpsc::channel::<AudioEvent>(64);
+    let jitter = Arc::new(Mutex::new(JitterBuffer::new()));
+    let mut peer: Option<Peer> = None;
+    let mut audio: Option<AudioThreads> = None;
+    let mut rtp_out: Option<RtpOut> = None;
+    let mut quality = QualityTracker::default();
+    let mut connected_at: Option<Instant> = None;
+    let mut setup_ms = None;
+    let mut remote_sdp = String::new();
+    let mut dtmf_rx_pt: Option<u8> = None;
+    let mut last_dtmf_ts: Option<u32> = None;
+    let mut dtmf_received = String::new();
+    let mut recording: Option<RecordingSummary> = None;
+    let mut recording_error = None;
+    let mut signal_up = true;
+    let mut stats_tick = tokio::time::interval(Duration::from_secs(1));
+    stats_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+
+    if let Some(to) = dial_to {
+        machine.handle(Input::Dial { to }, Instant::now());
+    }
+
+    macro_rules! emit {
+        ($e:expr) => {{
+            let _ = events.try_send($e);
+        }};
+    }
+
+    loop {
+        // Carry out everything the machine asked for.
+        while let Some(out) = machine.poll_output() {
+            let now = Instant::now();
+            match out {
+                Output::Signal(msg) => {
+                    if signal_up && signal.send(&msg).await.is_err() {
+                        signal_up = false;
+                        machine.handle(Input::SignalLost, now);
+                    }
+                }
+                Output::State(state) => {
+                    emit!(CallEvent::State { state });
+                }
+                Output::Refused(why) => {
+                    emit!(CallEvent::Notice {
+                        code: "call.refused".into(),
+                        message: why,
+                    });
+                }
+                Output::Media(cmd) => {
+                    let r: Result<(), crate::peer::PeerError> = async {
+                        match cmd {
+                            MediaCmd::CreateOffer => {
+                                let p = Peer::new(&setup.peer, peer_tx.clone()).await?;
+                                let sdp = p.create_offer().await?;
+                                peer = Some(p);
+                                machine.handle(Input::LocalOffer(sdp), Instant::now());
+                            }
+                            MediaCmd::CreateAnswer(offer) => {
+                                let p = Peer::new(&setup.peer, peer_tx.clone()).await?;
+                                let sdp = p.create_answer(&offer).await;
+                                let sdp = match sdp {
+                                    Ok(s) => s,
+                                    Err(e) => {
+                                        p.close().await;
+                                        return Err(e);
+                                    }
+                                };
+                                remote_sdp = offer;
+                                peer = Some(p);
+                                machine.handle(Input::LocalAnswer(sdp), Instant::now());
+                            }
+                            MediaCmd::ApplyAnswer(sdp) => {
+                                if let Some(p) = &peer {
+                                    p.apply_answer(&sdp).await?;
+                                    remote_sdp = sdp;
+                                }
+                            }
+                            MediaCmd::AddIce(c) => {
+                                if let Some(p) = &peer {
+                                    p.add_ice(&c).await?;
+                                }
+                            }
+                            MediaCmd::Mute(m) => {
+                                if let Some(a) = &audio {
+                                    a.flags.muted.store(m, std::sync::atomic::Ordering::SeqCst);
+                                }
+                            }
+                            MediaCmd::Hold(h) => {
+                                if let Some(a) = &audio {
+                                    a.flags.held.store(h, std::sync::atomic::Ordering::SeqCst);
+                                }
+                            }
+                            MediaCmd::Dtmf(d) => match (rtp_out.as_mut(), dtmf_code(d)) {
+                                (Some(o), Some(code)) if o.dtmf_pt.is_some() => {
+                                    o.dtmf.push_back((code, 0))
+                                }
+                                _ => emit!(CallEvent::Notice {
+                                    code: "call.dtmf_unavailable".into(),
+                                    message:
+                                        "the peer did not negotiate telephone-event (RFC 4733)"
+                                            .into(),
+                                }),
+                            },
+                            MediaCmd::Stop => {
+                                if let Some(mut a) = audio.take() {
+                                    match tokio::task::spawn_blocking(move || a.stop()).await {
+                                        Ok(Ok(r)) => recording = r,
+                                        Ok(Err(e)) => recording_error = Some(e),
+                                        Err(e) => recording_error = Some(e.to_string()),
+                                    }
+                                }
+                                if let Some(p) = peer.take() {
+                                    p.close().await;
+                                }
+                            }
+                        }
+                        Ok(())
+                    }
+                    .await;
+                    if let Err(e) = r {
+                        tracing::warn!(code = e.code(), "{e}");
+                        emit!(CallEvent::Notice {
+                            code: e.code().into(),
+                            message: e.to_string(),
+                        });
+                        // A bad trickled candidate is not fatal (others may work); bad SDP is.
+                        if !matches!(e, crate::peer::PeerError::BadCandidate(_)) {
+                            machine.handle(Input::MediaFailed(e.to_string()), Instant::now());
+                        }
+                    }
+                }
+            }
+        }
+        if machine.is_ended() && audio.is_none() && peer.is_none() {
+            break;
+        }
+        // Devices open once the call is answered *and* media is up, so no speech is
+        // captured into the void while ICE and DTLS finish.
+        if audio.is_none() && connected_at.is_some() && *machine.state() == CallState::Connected {
+            match AudioThreads::start(
+                setup.input.clone(),
+                setup.output.clone(),
+                setup.record.clone(),
+                setup.encoder,
+                jitter.clone(),
+                audio_tx.clone(),
+            ) {
+                Ok(a) => audio = Some(a),
+                Err(e) => {
+                    emit!(CallEvent::Notice {
+                        code: "audio.start_failed".into(),
+                        message: e.clone(),
+                    });
+                    machine.handle(Input::MediaFailed(format!("audio: {e}")), Instant::now());
+                    continue;
+                }
+            }
+        }
+        let timeout = machine
+            .poll_timeout()
+            .map(tokio::time::Instant::from_std)
+            .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
+
+        tokio::select! {
+            msg = signal.recv(), if signal_up => {
+                let now = Instant::now();
+                match msg {
+                    Ok(Some(m)) => {
+                        let ours = match &m {
+                            ServerMsg::Incoming { call_id, .. } => {
+                                if *call_id != machine.call_id {
+                                    // One call at a time: decline others as busy.
+                                    let _ = signal.send(&ClientMsg::Reject { call_id: *call_id, reason: "busy".into() }).await;
+                                }
+                                false
+                            }
+                            ServerMsg::Error { code, message } => {
+                                emit!(CallEvent::Notice { code: code.clone(), message: message.clone() });
+                                false
+                            }
+                            _ => true,
+                        };
+                        if ours {
+                            machine.handle(Input::Signal(m), now);
+                        }
+                    }
+                    Ok(None) | Err(_) => {
+                        signal_up = false;
+                        machine.handle(Input::SignalLost, now);
+                    }
+                }
+            }
+            ev = peer_rx.recv() => {
+                let now = Instant::now();
+                match ev {
+                    Some(PeerEvent::LocalIce(c)) => machine.handle(Input::LocalIce(c), now),
+                    Some(PeerEvent::Connected) => {
+                        if connected_at.is_none() {
+                            connected_at = Some(now);
+                            setup_ms = Some(now.duration_since(t0).as_millis() as u64);
+                            if let Some(p) = &peer {
+                                rtp_out = Some(RtpOut {
+                                    ssrc: p.ssrc,
+                                    seq: rand::random(),
+                                    ts: rand::random(),
+                                    opus_pt: payload_type(&remote_sdp, "opus/48000").unwrap_or(OPUS_PT),
+                                    dtmf_pt: payload_type(&remote_sdp, "telephone-event/48000"),
+                                    first: true,
+                                    dtmf: VecDeque::new(),
+                                });
+                            }
+                            dtmf_rx_pt = payload_type(&remote_sdp, "telephone-event/48000").or(Some(DTMF_PT));
+                        }
+                        machine.handle(Input::MediaConnected, now);
+                    }
+                    Some(PeerEvent::Failed(why)) => machine.handle(Input::MediaFailed(why), now),
+                    Some(PeerEvent::Rtp(p)) => {
+                        let arrival_ms = now.duration_since(t0).as_secs_f64() * 1000.0;
+                        if Some(p.header.payload_type) == dtmf_rx_pt {
+                            // RFC 4733: report a digit once, at its first end packet.
+                            if p.payload.len() >= 4 && p.payload[1] & 0x80 != 0 && last_dtmf_ts != Some(p.header.timestamp) {
+                                last_dtmf_ts = Some(p.header.timestamp);
+                                if let Some(d) = dtmf_char(p.payload[0]) {
+                                    dtmf_received.push(d);
+                                    emit!(CallEvent::DtmfReceived { digit: d });
+                                }
+                            }
+                        } else {
+                            quality.rx.on_packet(p.header.sequence_number, p.header.timestamp, p.payload.len(), arrival_ms);
+                            if let Ok(mut jb) = jitter.lock() {
+                                jb.push(p.header.sequence_number, p.payload.to_vec(), arrival_ms);
+                            }
+                            machine.handle(Input::MediaReceived, now);
+                        }
+                    }
+                    Some(PeerEvent::ReceptionReports(reports)) => {
+                        let a = ntp_mid32(SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0));
+                        let ours = peer.as_ref().map(|p| p.ssrc);
+                        for (ssrc, lsr, dlsr) in reports {
+                            if Some(ssrc) != ours {
+                                continue;
+                            }
+                            if let Some(rtt) = rtt_from_report(a, lsr, dlsr) {
+                                quality.on_rtt(rtt);
+                            }
+                        }
+                    }
+                    None => {}
+                }
+            }
+            ev = audio_rx.recv() => {
+                match ev {
+                    Some(AudioEvent::Encoded(opus)) => {
+                        if let (Some(o), Some(p)) = (rtp_out.as_mut(), peer.as_ref()) {
+                            for pkt in o.frame(opus) {
+                                let n = pkt.payload.len();
+                                if p.send_rtp(pkt).await.is_ok() {
+                                    quality.on_sent(n);
+                                }
+                            }
+                        }
+                    }
+                    Some(AudioEvent::MicLevel(r)) => { emit!(CallEvent::MicLevel(r)); }
+                    Some(AudioEvent::RemoteLevel(r)) => { emit!(CallEvent::RemoteLevel(r)); }
+                    Some(AudioEvent::DeviceError { side, code, message }) => {
+                        emit!(CallEvent::Notice { code: code.into(), message: format!("{side} device: {message}; the call continues without it") });
+                    }
+                    None => {}
+                }
+            }
+            cmd = commands.recv() => {
+                let now = Instant::now();
+                let input = match cmd {
+                    Some(Command::Accept) => Input::Accept,
+                    Some(Command::Reject) => Input::Reject,
+                    Some(Command::Hangup) | None => Input::Hangup,
+                    Some(Command::Mute(m)) => Input::Mute(m),
+                    Some(Command::Hold(h)) => Input::Hold(h),
+                    Some(Command::Dtmf(d)) => Input::Dtmf(d),
+                };
+                machine.handle(input, now);
+            }
+            _ = stats_tick.tick() => {
+                if let Some(c) = connected_at {
+                    if matches!(machine.state(), CallState::Connected | CallState::OnHold) {
+                        let s = quality.sample(c.elapsed().as_secs_f64() * 1000.0);
+                        emit!(CallEvent::Quality(s));
+                    }
+                }
+            }
+            _ = tokio::time::sleep_until(timeout) => {
+                machine.handle_timeout(Instant::now());
+            }
+        }
+    }
+
+    let end_reason = match machine.state() {
+        CallState::Ended { reason } => reason.clone(),
+        _ => EndReason::Failed("engine stopped".into()),
+    };
+    let now = Instant::now();
+    let ended = SystemTime::now();
+    let answered_at_ms = machine
+        .answered_at()
+        .map(|a| unix_ms(ended) - now.duration_since(a).as_millis() as i64);
+    let counters = jitter
+        .lock()
+        .map(|j| (j.counters().clone(), j.target_ms()))
+        .ok();
+    let jitter = counters
+        .map(|(c, t)| JitterSummary {
+            played: c.played,
+            fec: c.fec,
+            concealed: c.concealed,
+            late: c.late,
+            target_ms: t,
+        })
+        .unwrap_or_default();
+    CallReport {
+        call_id: machine.call_id,
+        outgoing: machine.is_outgoing(),
+        remote: machine.remote().to_owned(),
+        started_at_ms: unix_ms(started),
+        answered_at_ms,
+        ended_at_ms: unix_ms(ended),
+        duration_ms: machine.talk_time(now).as_millis() as i64,
+        end_reason,
+        setup_ms,
+        quality: quality.summary(),
+        series: quality.samples().to_vec(),
+        recording,
+        recording_error,
+        dtmf_received,
+        jitter,
+    }
+}
