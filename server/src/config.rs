@@ -43,6 +43,14 @@ pub struct Config {
     pub login_rate_per_min: u32,
     /// Login attempts per client address in a burst (default 10).
     pub login_burst: u32,
+    /// Local UDP addresses the server's own WebRTC peers (the echo test) gather host
+    /// candidates on. Default `["0.0.0.0:0"]` (every interface, any port).
+    pub media_udp_addrs: Vec<String>,
+    /// STUN/TURN URLs for the server's WebRTC peers and the prospect page, e.g.
+    /// `["stun:stun.example.com:3478"]`. Default none (LAN and loopback need none).
+    pub ice_urls: Vec<String>,
+    /// How long the echo test waits before playing the caller back, ms (default 500).
+    pub echo_delay_ms: u64,
 }
 
 impl std::fmt::Debug for Config {
@@ -60,6 +68,8 @@ impl std::fmt::Debug for Config {
             )
             .field("api_rate_per_sec", &self.api_rate_per_sec)
             .field("login_rate_per_min", &self.login_rate_per_min)
+            .field("media_udp_addrs", &self.media_udp_addrs)
+            .field("ice_urls", &self.ice_urls)
             .finish_non_exhaustive()
     }
 }
@@ -71,7 +81,7 @@ impl Default for Config {
 }
 
 /// Keys accepted from the environment (with the `SOFTPHONE_` prefix).
-const ENV_KEYS: [&str; 12] = [
+const ENV_KEYS: [&str; 15] = [
     "data_dir",
     "listen",
     "token_ttl_secs",
@@ -84,6 +94,9 @@ const ENV_KEYS: [&str; 12] = [
     "api_burst",
     "login_rate_per_min",
     "login_burst",
+    "media_udp_addrs",
+    "ice_urls",
+    "echo_delay_ms",
 ];
 
 impl Config {
@@ -102,6 +115,9 @@ impl Config {
             api_burst: 400,
             login_rate_per_min: 10,
             login_burst: 10,
+            media_udp_addrs: vec!["0.0.0.0:0".into()],
+            ice_urls: vec![],
+            echo_delay_ms: 500,
         }
     }
 

@@ -11,6 +11,7 @@ pub mod auth;
 pub mod config;
 pub mod db;
 pub mod demo;
+pub mod echo;
 pub mod extract;
 mod limits;
 pub mod openapi;
@@ -52,6 +53,8 @@ pub struct AppState {
     /// Signaling connections, presence and calls.
     pub(crate) hub: Arc<signal::Hub>,
     pub(crate) limits: Arc<limits::Limits>,
+    /// Settings of the server's own WebRTC peers (echo test).
+    pub(crate) media: Arc<echo::MediaSettings>,
 }
 
 /// An error response: HTTP status plus a stable code.
@@ -275,6 +278,11 @@ fn router_with_state(conn: Connection, cfg: &Config) -> anyhow::Result<(Router, 
         url_key: Arc::new(url_key),
         patching: Arc::default(),
         max_upload_bytes: cfg.max_upload_bytes,
+        media: Arc::new(echo::MediaSettings {
+            udp_addrs: cfg.media_udp_addrs.clone(),
+            ice_urls: cfg.ice_urls.clone(),
+            echo_delay: std::time::Duration::from_millis(cfg.echo_delay_ms),
+        }),
         hub: Arc::default(),
         limits: Arc::new(limits::Limits::new(cfg)),
     };

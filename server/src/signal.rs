@@ -519,6 +519,9 @@ async fn run(state: AppState, socket: WebSocket, user: UserInfo, members: Vec<Us
             }
         };
         let callee = match &msg {
+            ClientMsg::Invite { to, .. } if to == crate::echo::ECHO_TARGET => Some(
+                crate::echo::start(state.hub.clone(), state.media.clone(), &user),
+            ),
             ClientMsg::Invite { to, .. } => Some(lookup_callee(&state, to).await),
             _ => None,
         };

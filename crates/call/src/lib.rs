@@ -6,18 +6,27 @@
 //! tested on a simulated clock; the webrtc crate (0.21, pinned) only moves packets, and
 //! the audio devices stay on their own threads, talking to the async side through
 //! bounded channels. See docs/adr/0008-calls.md.
+//!
+//! Feature `engine` (default) adds the agent side: audio devices, Opus codec, recorder
+//! and [`run_call`]. Without it (the server's echo peer) only [`peer`] and the I/O-free
+//! parts build, with no audio libraries.
 
 pub mod jitter;
 pub mod machine;
+pub mod peer;
 pub mod quality;
+
+#[cfg(feature = "engine")]
+pub mod audio;
+#[cfg(feature = "engine")]
+pub mod engine;
 
 pub use jitter::{JitterBuffer, Playout};
 pub use machine::{CallMachine, CallState, EndReason, Input, MediaCmd, Output, Timeouts};
-pub use quality::{QualityLevel, QualitySample, QualityTracker};
-pub mod audio;
-pub mod engine;
-pub mod peer;
-
-pub use audio::{AudioIn, AudioOut, EncoderSettings, RecordSpec};
-pub use engine::{run_call, CallEvent, CallReport, CallSetup, Command};
 pub use peer::{IceServer, PeerConfig};
+pub use quality::{QualityLevel, QualitySample, QualityTracker};
+
+#[cfg(feature = "engine")]
+pub use audio::{AudioIn, AudioOut, EncoderSettings, RecordSpec};
+#[cfg(feature = "engine")]
+pub use engine::{run_call, CallEvent, CallReport, CallSetup, Command};

@@ -44,6 +44,7 @@ async fn world() -> World {
     drop(conn);
     let mut cfg = Config::new(data);
     cfg.listen = "127.0.0.1:0".parse().unwrap();
+    cfg.media_udp_addrs = vec!["127.0.0.1:0".into()];
     let server = start(&cfg).await.unwrap();
     let url = format!("http://{}", server.addr);
     World { dir, server, url }
@@ -125,7 +126,8 @@ impl Running_ {
     }
 }
 
-fn dial(mut signal: SignalConn, to: Uuid, setup: CallSetup) -> Running_ {
+fn dial(mut signal: SignalConn, to: impl ToString, setup: CallSetup) -> Running_ {
+    let to = to.to_string();
     let (cmd, cmd_rx) = mpsc::channel(16);
     let (ev_tx, events) = mpsc::channel(1024);
     let done = tokio::spawn(async move {
@@ -316,5 +318,36 @@ async fn two_engines_talk_record_and_exchange_dtmf() {
     let s = &ra.series[2];
     assert!(s.recv_kbps > 16.0 && s.send_kbps > 16.0, "{s:?}");
     assert!(ra.setup_ms.unwrap() < 5_000);
+    w.server.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn echo_test_plays_the_caller_back_after_half_a_second() {
+    let fx = fixtures();
+    let w = world().await;
+    let (_ca, sa, _alice) = w.agent("alice").await;
+    let heard = w.path("echo-heard.wav");
+    let mut a = dial(
+        sa,
+        "echo",
+        loopback_setup(
+            AudioIn::Wav(fx.join("alsa.wav")),
+            AudioOut::Wav(heard.clone()),
+            None,
+        ),
+    );
+    a.connected().await;
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    a.cmd.send(Command::Hangup).await.unwrap();
+    let (r, _) = a.report().await;
+    assert_eq!(r.end_reason, EndReason::LocalHangup);
+    let off = assert_heard(&wav(&heard), &wav(&fx.join("alsa.wav")), "echo");
+    let delay_ms = off as f64 / 48.0;
+    assert!(
+        (480.0..900.0).contains(&delay_ms),
+        "echo delay {delay_ms} ms"
+    );
+    let q = r.quality.expect("quality");
+    assert!(q.packet_loss_pct < 1.0, "{q:?}");
     w.server.stop().await.unwrap();
 }
