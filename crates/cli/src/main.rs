@@ -14,6 +14,7 @@ use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 
 mod account;
+mod call;
 
 #[derive(Parser)]
 #[command(name = "softphone", version, about = "Agent Softphone headless client")]
@@ -138,6 +139,22 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Place a WebRTC call to `echo` (the server's echo test), a colleague's user id or
+    /// display name; hang up with Ctrl-C or --seconds.
+    Call {
+        /// `echo`, a user id, or a display name.
+        target: String,
+        #[command(flatten)]
+        args: call::CallArgs,
+    },
+    /// Wait for one incoming call and answer it.
+    Answer {
+        /// Give up after this many seconds without a call.
+        #[arg(long, default_value_t = 300.0)]
+        wait: f64,
+        #[command(flatten)]
+        args: call::CallArgs,
+    },
 }
 
 #[derive(Args)]
@@ -208,6 +225,14 @@ fn run(cmd: Command, profile: Option<PathBuf>) -> Result<()> {
             account::sync(&account::profile_dir(profile)?, once, json, prune)
         }
         Command::Status { json } => account::status(&account::profile_dir(profile)?, json),
+        Command::Call { target, args } => {
+            let p = account::profile_dir(profile).ok();
+            call::call(&target, &args, p.as_deref())
+        }
+        Command::Answer { wait, args } => {
+            let p = account::profile_dir(profile).ok();
+            call::answer(&args, wait, p.as_deref())
+        }
         Command::Devices { json } => {
             let devices = softphone_audio::list_devices()?;
             if json {
