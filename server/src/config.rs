@@ -224,7 +224,10 @@ mod tests {
             jail.set_env("SOFTPHONE_TOKEN_TTL_SECS", "120");
             jail.set_env("SOFTPHONE_LOG", "debug");
             let cfg = Config::load(Some(Path::new("server.toml"))).map_err(|e| e.to_string())?;
-            assert_eq!(cfg.listen, "0.0.0.0:9000".parse::<std::net::SocketAddr>().unwrap());
+            assert_eq!(
+                cfg.listen,
+                "0.0.0.0:9000".parse::<std::net::SocketAddr>().unwrap()
+            );
             assert_eq!(cfg.token_ttl_secs, 120);
             assert_eq!(cfg.max_upload_bytes, 512 * 1024 * 1024);
             Ok(())

@@ -84,7 +84,7 @@ impl Default for EncoderSettings {
     fn default() -> Self {
         Self {
             bitrate_bps: 32_000,
-            expected_loss_pct: 10,
+            expected_loss_pct: 20,
         }
     }
 }

@@ -9,7 +9,7 @@ use crate::quality::{ntp_mid32, rtt_from_report, QualitySample, QualityTracker};
 use serde::Serialize;
 use softphone_audio::MeterReading;
 use softphone_client::SignalConn;
-use softphone_proto::signal::{ClientMsg, ServerMsg};
+use softphone_proto::signal::{ClientMsg, IceCandidate, ServerMsg};
 use softphone_proto::CallQuality;
 use softphone_recorder::RecordingSummary;
 use std::collections::VecDeque;
@@ -33,6 +33,23 @@ pub struct CallSetup {
     pub peer: PeerConfig,
     /// Ring, dial and no-media timeouts.
     pub timeouts: Timeouts,
+    /// Rewrites or drops each remote ICE candidate before it is used (`None` keeps it
+    /// as is): a policy hook, e.g. "no host candidates", or to steer media through a
+    /// relay (the impairment tests use it).
+    pub candidate_rewrite: Option<CandidateRewrite>,
+}
+
+/// See [`CallSetup::candidate_rewrite`]: returns the candidate to use, or `None` to
+/// drop it.
+#[derive(Clone)]
+pub struct CandidateRewrite(
+    pub std::sync::Arc<dyn Fn(IceCandidate) -> Option<IceCandidate> + Send + Sync>,
+);
+
+impl std::fmt::Debug for CandidateRewrite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CandidateRewrite(..)")
+    }
 }
 
 impl Default for CallSetup {
@@ -44,6 +61,7 @@ impl Default for CallSetup {
             encoder: EncoderSettings::default(),
             peer: PeerConfig::default(),
             timeouts: Timeouts::default(),
+            candidate_rewrite: None,
         }
     }
 }
@@ -324,7 +342,11 @@ pub async fn run_call(
                                 }
                             }
                             MediaCmd::AddIce(c) => {
-                                if let Some(p) = &peer {
+                                let c = match &setup.candidate_rewrite {
+                                    Some(f) => (f.0)(c),
+                                    None => Some(c),
+                                };
+                                if let (Some(p), Some(c)) = (&peer, c) {
                                     p.add_ice(&c).await?;
                                 }
                             }

@@ -29,4 +29,4 @@ pub use quality::{QualityLevel, QualitySample, QualityTracker};
 #[cfg(feature = "engine")]
 pub use audio::{AudioIn, AudioOut, EncoderSettings, RecordSpec};
 #[cfg(feature = "engine")]
-pub use engine::{run_call, CallEvent, CallReport, CallSetup, Command};
+pub use engine::{run_call, CallEvent, CallReport, CallSetup, CandidateRewrite, Command};

@@ -8,8 +8,8 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use softphone_call::machine::{CallMachine, Timeouts};
 use softphone_call::{
-    run_call, AudioIn, AudioOut, CallEvent, CallReport, CallSetup, Command, EndReason,
-    IceServer, PeerConfig, RecordSpec,
+    run_call, AudioIn, AudioOut, CallEvent, CallReport, CallSetup, Command, EndReason, IceServer,
+    PeerConfig, RecordSpec,
 };
 use softphone_client::{Client, SignalConn};
 use softphone_proto::signal::ServerMsg;
@@ -117,6 +117,7 @@ impl CallArgs {
                 },
             },
             timeouts: Timeouts::default(),
+            candidate_rewrite: None,
         })
     }
 }
@@ -276,9 +277,17 @@ async fn drive(
     Ok(report)
 }
 
-fn finish(report: &CallReport, args: &CallArgs, profile: Option<&Path>, agent_id: Uuid) -> Result<()> {
+fn finish(
+    report: &CallReport,
+    args: &CallArgs,
+    profile: Option<&Path>,
+    agent_id: Uuid,
+) -> Result<()> {
     if args.stats_json {
-        println!("{}", serde_json::json!({"event": "report", "report": report}));
+        println!(
+            "{}",
+            serde_json::json!({"event": "report", "report": report})
+        );
     } else {
         println!(
             "call {} ended: {} after {:.1} s talk{}",
@@ -295,7 +304,12 @@ fn finish(report: &CallReport, args: &CallArgs, profile: Option<&Path>, agent_id
                 .unwrap_or_default()
         );
         if let Some(r) = &report.recording {
-            println!("recording {} ({} bytes, {} ms)", r.path.display(), r.bytes, r.duration_ms);
+            println!(
+                "recording {} ({} bytes, {} ms)",
+                r.path.display(),
+                r.bytes,
+                r.duration_ms
+            );
         }
     }
     if let Some(e) = &report.recording_error {
@@ -304,16 +318,25 @@ fn finish(report: &CallReport, args: &CallArgs, profile: Option<&Path>, agent_id
     store_record(report, args, profile, agent_id)?;
     match &report.end_reason {
         EndReason::LocalHangup | EndReason::RemoteHangup => Ok(()),
-        other => bail!("call ended: {}{}", other.as_str(), match other {
-            EndReason::Failed(d) => format!(" ({d})"),
-            _ => String::new(),
-        }),
+        other => bail!(
+            "call ended: {}{}",
+            other.as_str(),
+            match other {
+                EndReason::Failed(d) => format!(" ({d})"),
+                _ => String::new(),
+            }
+        ),
     }
 }
 
 /// The call record: the local store (synced) when there is a lead and a signed-in
 /// profile, else `RECORDING.json` beside the recording.
-fn store_record(report: &CallReport, args: &CallArgs, profile: Option<&Path>, agent_id: Uuid) -> Result<()> {
+fn store_record(
+    report: &CallReport,
+    args: &CallArgs,
+    profile: Option<&Path>,
+    agent_id: Uuid,
+) -> Result<()> {
     let upsert = CallUpsert {
         lead_id: args.lead.unwrap_or(Uuid::nil()),
         direction: if report.outgoing {
@@ -330,7 +353,8 @@ fn store_record(report: &CallReport, args: &CallArgs, profile: Option<&Path>, ag
         disposition: None,
         quality: report.quality.clone(),
     };
-    let signed_in = profile.filter(|p| matches!(softphone_store::credentials::settings(p), Ok(Some(_))));
+    let signed_in =
+        profile.filter(|p| matches!(softphone_store::credentials::settings(p), Ok(Some(_))));
     if let (Some(lead), Some(profile)) = (args.lead, signed_in) {
         let (mut store, _) = softphone_store::Store::open(profile)?;
         let call = Call {
@@ -397,11 +421,22 @@ pub fn answer(args: &CallArgs, wait: f64, profile: Option<&Path>) -> Result<()> 
         let machine = loop {
             match tokio::time::timeout_at(deadline, session.signal.recv()).await {
                 Err(_) => bail!("no call within {wait} s"),
-                Ok(Ok(Some(ServerMsg::Incoming { call_id, from, from_name, offer }))) => {
+                Ok(Ok(Some(ServerMsg::Incoming {
+                    call_id,
+                    from,
+                    from_name,
+                    offer,
+                }))) => {
                     if !args.stats_json {
                         println!("incoming call from {from_name} ({from})");
                     }
-                    break CallMachine::incoming(call_id, from.to_string(), offer, Instant::now(), Timeouts::default());
+                    break CallMachine::incoming(
+                        call_id,
+                        from.to_string(),
+                        offer,
+                        Instant::now(),
+                        Timeouts::default(),
+                    );
                 }
                 Ok(Ok(Some(_))) => continue,
                 Ok(Ok(None)) => bail!("the server closed the signaling connection"),

@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::relay::Relay;
 use common::*;
 use softphone_call::machine::{CallMachine, Timeouts};
 use softphone_call::{
@@ -12,7 +13,7 @@ use softphone_call::{
     RecordSpec,
 };
 use softphone_client::{Client, SignalConn};
-use softphone_proto::signal::ServerMsg;
+use softphone_proto::signal::{ClientMsg, ServerMsg};
 use softphone_proto::Role;
 use softphone_server::{add_user, db, start, Config, Running};
 use std::path::{Path, PathBuf};
@@ -349,5 +350,309 @@ async fn echo_test_plays_the_caller_back_after_half_a_second() {
     );
     let q = r.quality.expect("quality");
     assert!(q.packet_loss_pct < 1.0, "{q:?}");
+    w.server.stop().await.unwrap();
+}
+
+impl Running_ {
+    /// Every event queued so far.
+    fn drain(&mut self) -> Vec<CallEvent> {
+        let mut v = vec![];
+        while let Ok(e) = self.events.try_recv() {
+            v.push(e);
+        }
+        v
+    }
+}
+
+fn last_mic_level(events: &[CallEvent]) -> f32 {
+    events
+        .iter()
+        .rev()
+        .find_map(|e| match e {
+            CallEvent::MicLevel(r) => Some(r.level),
+            _ => None,
+        })
+        .expect("no mic level events")
+}
+
+/// Energy (dB) of `x` between `from` and `to` seconds.
+fn window_db(x: &[f32], from: f64, to: f64) -> f64 {
+    let a = ((from * 48_000.0) as usize).min(x.len());
+    let b = ((to * 48_000.0) as usize).min(x.len());
+    energy_db(&x[a..b])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mute_hold_resume_and_the_callee_hangs_up() {
+    let fx = fixtures();
+    let w = world().await;
+    let (_ca, sa, _) = w.agent("alice").await;
+    let (_cb, sb, bob) = w.agent("bob").await;
+    // A long talker: the voices twice over.
+    let talker = w.path("talker.wav");
+    let mut v = wav(&fx.join("alsa.wav"));
+    v.extend(wav(&fx.join("remote.wav")));
+    write_wav(&talker, &v);
+    let heard = w.path("bob-heard.wav");
+    let rec = w.path("alice.opus");
+    let mut b = answer(
+        sb,
+        loopback_setup(AudioIn::Silence, AudioOut::Wav(heard.clone()), None),
+    );
+    let mut a = dial(
+        sa,
+        bob,
+        loopback_setup(AudioIn::Wav(talker), AudioOut::Discard, Some(rec.clone())),
+    );
+    a.connected().await;
+    b.connected().await;
+    // The timeline starts when audio flows (devices open once ICE is up).
+    a.wait_for(10, |e| matches!(e, CallEvent::MicLevel(_)))
+        .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let talking = last_mic_level(&a.drain());
+    a.cmd.send(Command::Mute(true)).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let muted = last_mic_level(&a.drain());
+    a.cmd.send(Command::Mute(false)).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    a.cmd.send(Command::Hold(true)).await.unwrap();
+    a.wait_for(
+        5,
+        |e| matches!(e, CallEvent::State { state } if *state == softphone_call::CallState::OnHold),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    a.cmd.send(Command::Hold(false)).await.unwrap();
+    a.wait_for(5, |e| matches!(e, CallEvent::State { state } if *state == softphone_call::CallState::Connected)).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    b.cmd.send(Command::Hangup).await.unwrap();
+    let (rb, _) = b.report().await;
+    let (ra, _) = a.report().await;
+    assert_eq!(rb.end_reason, EndReason::LocalHangup);
+    assert_eq!(ra.end_reason, EndReason::RemoteHangup);
+    eprintln!("mic level talking {talking:.1}, muted {muted:.1}");
+    assert!(talking > 20.0, "mic meter while talking: {talking}");
+    assert!(muted < 2.0, "mic meter while muted: {muted}");
+
+    // What bob heard: speech, silence while muted (2.3-3.8 s), speech, silence on hold
+    // (6.5-7.8 s), speech.
+    let h = wav(&heard);
+    let (talk1, mute, talk2, hold, talk3) = (
+        window_db(&h, 0.3, 1.8),
+        window_db(&h, 2.4, 3.8),
+        window_db(&h, 4.4, 5.8),
+        window_db(&h, 6.6, 7.8),
+        window_db(&h, 8.6, 9.8),
+    );
+    for i in 0..24 {
+        eprint!(
+            "{:.0} ",
+            window_db(&h, i as f64 * 0.5, i as f64 * 0.5 + 0.5)
+        );
+    }
+    eprintln!();
+    eprintln!("bob heard dB: talk {talk1:.1} mute {mute:.1} talk {talk2:.1} hold {hold:.1} talk {talk3:.1}");
+    for t in [talk1, talk2, talk3] {
+        assert!(t > -45.0, "speech missing: {t:.1} dB");
+    }
+    assert!(mute < -70.0, "audio leaked while muted: {mute:.1} dB");
+    assert!(hold < -70.0, "audio leaked on hold: {hold:.1} dB");
+    // The recording was closed properly when the other side hung up.
+    assert_eq!(ra.recording.as_ref().unwrap().path, rec);
+    assert_opusinfo_clean(&rec);
+    w.server.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vanished_network_ends_both_sides_and_closes_the_recording() {
+    let fx = fixtures();
+    let w = world().await;
+    let (_ca, sa, _) = w.agent("alice").await;
+    let (_cb, sb, bob) = w.agent("bob").await;
+    let relay = Relay::new(0, 0);
+    let rec = w.path("alice.opus");
+    let mut sbs = loopback_setup(AudioIn::Wav(fx.join("remote.wav")), AudioOut::Discard, None);
+    sbs.candidate_rewrite = Some(relay.rewrite());
+    let mut sas = loopback_setup(
+        AudioIn::Wav(fx.join("alsa.wav")),
+        AudioOut::Discard,
+        Some(rec.clone()),
+    );
+    sas.candidate_rewrite = Some(relay.rewrite());
+    let mut b = answer(sb, sbs);
+    let mut a = dial(sa, bob, sas);
+    a.connected().await;
+    b.connected().await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        relay
+            .counters
+            .rtp_forwarded
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > 50
+    );
+    relay
+        .blackhole
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let (ra, _) = a.report().await;
+    let (rb, _) = b.report().await;
+    assert_eq!(ra.end_reason, EndReason::NetworkLost);
+    assert_eq!(rb.end_reason, EndReason::NetworkLost);
+    assert_opusinfo_clean(&rec);
+    assert!(!rec.with_extension("opus.part").exists());
+    w.server.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_sdp_fails_the_call_with_a_reason_and_the_engine_carries_on() {
+    let w = world().await;
+    let (_ca, sa, alice) = w.agent("alice").await;
+    let (_cb, mut raw_bob, bob) = w.agent("bob").await;
+
+    // Bob's "client" answers with garbage.
+    let mut a = dial(
+        sa,
+        bob,
+        loopback_setup(AudioIn::Silence, AudioOut::Discard, None),
+    );
+    let call_id = loop {
+        if let Some(ServerMsg::Incoming { call_id, .. }) = raw_bob.recv().await.unwrap() {
+            break call_id;
+        }
+    };
+    raw_bob
+        .send(&ClientMsg::Accept {
+            call_id,
+            answer: Some("v=0\r\nthis is not SDP".into()),
+        })
+        .await
+        .unwrap();
+    let notice = a
+        .wait_for(10, |e| matches!(e, CallEvent::Notice { .. }))
+        .await;
+    assert!(
+        matches!(&notice, CallEvent::Notice { code, .. } if code == "call.bad_sdp"),
+        "{notice:?}"
+    );
+    let (ra, sa) = a.report().await;
+    assert!(
+        matches!(&ra.end_reason, EndReason::Failed(d) if d.contains("SDP")),
+        "{:?}",
+        ra.end_reason
+    );
+    // Bob's side is told.
+    let hung_up = loop {
+        match raw_bob.recv().await.unwrap() {
+            Some(ServerMsg::Hangup { reason, .. }) => break reason,
+            Some(_) => continue,
+            None => panic!("closed"),
+        }
+    };
+    assert_eq!(hung_up, "failed");
+
+    // The same connection places a good call right after.
+    let mut a2 = dial(
+        sa,
+        "echo",
+        loopback_setup(AudioIn::Silence, AudioOut::Discard, None),
+    );
+    a2.connected().await;
+    a2.cmd.send(Command::Hangup).await.unwrap();
+    assert_eq!(a2.report().await.0.end_reason, EndReason::LocalHangup);
+
+    // And an engine that receives a malformed offer refuses it cleanly.
+    let (_cb2, sb2, _) = w.agent("bob").await;
+    let b = answer(
+        sb2,
+        loopback_setup(AudioIn::Silence, AudioOut::Discard, None),
+    );
+    let (_cr, mut raw_alice, _) = w.agent("alice").await;
+    let bad = Uuid::now_v7();
+    raw_alice
+        .send(&ClientMsg::Invite {
+            call_id: bad,
+            to: bob.to_string(),
+            offer: Some("garbage".into()),
+        })
+        .await
+        .unwrap();
+    let (rb, _) = b.report().await;
+    assert!(
+        matches!(&rb.end_reason, EndReason::Failed(_)),
+        "{:?}",
+        rb.end_reason
+    );
+    let _ = alice;
+    w.server.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn impaired_network_reports_the_applied_loss_and_rtt_and_fec_keeps_speech_clear() {
+    let fx = fixtures();
+    let w = world().await;
+    let (_ca, sa, _) = w.agent("alice").await;
+    let (_cb, sb, bob) = w.agent("bob").await;
+    // 5 % random RTP loss each way, 40 ms each way (80 ms round trip).
+    let loss_pct: u32 = std::env::var("SOFTPHONE_TEST_LOSS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
+    let relay = Relay::new(loss_pct, 40);
+    let heard = w.path("bob-heard.wav");
+    let mut sbs = loopback_setup(
+        AudioIn::Wav(fx.join("remote.wav")),
+        AudioOut::Wav(heard.clone()),
+        None,
+    );
+    sbs.candidate_rewrite = Some(relay.rewrite());
+    let mut sas = loopback_setup(AudioIn::Wav(fx.join("alsa.wav")), AudioOut::Discard, None);
+    sas.candidate_rewrite = Some(relay.rewrite());
+    let mut b = answer(sb, sbs);
+    let mut a = dial(sa, bob, sas);
+    a.connected().await;
+    b.connected().await;
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    a.cmd.send(Command::Hangup).await.unwrap();
+    let (ra, _) = a.report().await;
+    let (rb, _) = b.report().await;
+    let loss = rb.quality.as_ref().unwrap().packet_loss_pct;
+    let rtts: Vec<f64> = ra.series.iter().skip(3).filter_map(|s| s.rtt_ms).collect();
+    let rtt = rtts.iter().sum::<f64>() / rtts.len().max(1) as f64;
+    eprintln!(
+        "bob measured loss {loss:.2} %, alice RTT {rtt:.1} ms ({} samples), bob jitter buffer {:?}",
+        rtts.len(),
+        rb.jitter
+    );
+    assert!(
+        (loss - loss_pct as f64).abs() <= 1.5,
+        "reported loss {loss:.2} % vs {loss_pct} % applied"
+    );
+    assert!(rtts.len() >= 3, "too few RTT samples");
+    assert!(
+        (rtt - 80.0).abs() <= 15.0,
+        "reported RTT {rtt:.1} ms vs 80 ms applied"
+    );
+    assert!(
+        loss_pct == 0 || rb.jitter.fec > 10,
+        "FEC never used: {:?}",
+        rb.jitter
+    );
+
+    // WB-PESQ of what bob heard against what alice sent.
+    let src = wav(&fx.join("alsa.wav"));
+    let h = wav(&heard);
+    let (off, _) = align(&h, &src);
+    let cut = w.path("bob-heard-cut.wav");
+    write_wav(
+        &cut,
+        &h[off.saturating_sub(4_800)..(off + src.len() + 4_800).min(h.len())],
+    );
+    let score = pesq(&fx.join("alsa.wav"), &cut, None);
+    eprintln!("WB-PESQ at {loss_pct} % loss with FEC: {score:.2}");
+    assert!(
+        loss_pct > 5 || score >= 3.8,
+        "WB-PESQ {score:.2} at {loss_pct} % loss"
+    );
     w.server.stop().await.unwrap();
 }

@@ -2,6 +2,8 @@
 //! binary, external tools (opusinfo, opusdec, sox, PESQ) and signal comparison.
 #![allow(dead_code)]
 
+pub mod relay;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
@@ -223,4 +225,20 @@ pub fn require_pulse() -> bool {
         "no PulseAudio server: run `eval \"$(tests/scripts/pulse-virtual.sh start)\"` first"
     );
     true
+}
+
+/// Writes 48 kHz mono float samples as a 16-bit WAV.
+pub fn write_wav(path: &Path, samples: &[f32]) {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 48_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for &s in samples {
+        w.write_sample((s.clamp(-1.0, 1.0) * 32767.0) as i16)
+            .unwrap();
+    }
+    w.finalize().unwrap();
 }
