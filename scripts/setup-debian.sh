@@ -13,6 +13,8 @@ APT_PACKAGES=(
   # run/test: virtual audio devices, reference Opus tools, speech, headless display
   pulseaudio pulseaudio-utils libasound2-plugins alsa-utils
   opus-tools sox espeak-ng
+  # the prospect's browser in the call tests (headless Chromium as a WebRTC peer)
+  chromium
   xvfb xauth webkit2gtk-driver
   dbus dbus-x11 gnome-keyring libsecret-tools
   python3 python3-pip

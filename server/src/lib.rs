@@ -14,6 +14,7 @@ pub mod demo;
 pub mod echo;
 pub mod extract;
 mod limits;
+pub mod links;
 pub mod openapi;
 pub mod recordings;
 pub mod records;
@@ -321,6 +322,16 @@ fn router_with_state(conn: Connection, cfg: &Config) -> anyhow::Result<(Router, 
             put(records::put::<Call>).get(records::get_one::<Call>),
         )
         .route(softphone_proto::signal::ROUTE, get(signal::upgrade))
+        .route(softphone_proto::link_routes::LINKS, post(links::create))
+        .route(softphone_proto::link_routes::JOIN_PAGE, get(links::page))
+        .route(
+            softphone_proto::link_routes::JOIN_SCRIPT,
+            get(links::script),
+        )
+        .route(
+            softphone_proto::link_routes::JOIN_SIGNAL,
+            get(links::upgrade),
+        )
         .route(openapi::OPENAPI_ROUTE, get(openapi::serve))
         .route(
             softphone_proto::sync_routes::CHANGES,

@@ -205,6 +205,16 @@ impl Hub {
         id
     }
 
+    /// The user behind a live connection with this user id (guests and the echo peer
+    /// included), if any.
+    pub fn connected_user(&self, id: Uuid) -> Option<UserInfo> {
+        let g = self.lock();
+        g.conns
+            .values()
+            .find(|c| c.user.id == id)
+            .map(|c| c.user.clone())
+    }
+
     /// Forgets a connection: its calls end for the other side with
     /// `peer_disconnected`, and the user goes offline when it was their last one.
     pub fn disconnect(&self, conn: u64) {
@@ -486,7 +496,22 @@ pub async fn upgrade(
         .on_upgrade(move |socket| run(state, socket, user, members)))
 }
 
+/// Runs a browser-link guest's connection: it can be called and answer, never call.
+pub async fn run_guest(state: AppState, socket: WebSocket, user: UserInfo) {
+    run_conn(state, socket, user, vec![], true).await
+}
+
 async fn run(state: AppState, socket: WebSocket, user: UserInfo, members: Vec<UserInfo>) {
+    run_conn(state, socket, user, members, false).await
+}
+
+async fn run_conn(
+    state: AppState,
+    socket: WebSocket,
+    user: UserInfo,
+    members: Vec<UserInfo>,
+    guest: bool,
+) {
     use futures_util::{SinkExt, StreamExt};
     let (tx, mut rx) = mpsc::channel::<ServerMsg>(QUEUE_FRAMES);
     let conn = state.hub.connect(user.clone(), members, tx);
@@ -518,6 +543,16 @@ async fn run(state: AppState, socket: WebSocket, user: UserInfo, members: Vec<Us
                 continue;
             }
         };
+        if guest && matches!(msg, ClientMsg::Invite { .. } | ClientMsg::Presence { .. }) {
+            state.hub.reply(
+                conn,
+                signal_error(
+                    "signal.forbidden",
+                    "a browser guest can answer calls, not place them",
+                ),
+            );
+            continue;
+        }
         let callee = match &msg {
             ClientMsg::Invite { to, .. } if to == crate::echo::ECHO_TARGET => Some(
                 crate::echo::start(state.hub.clone(), state.media.clone(), &user),
@@ -538,6 +573,10 @@ async fn lookup_callee(state: &AppState, to: &str) -> Callee {
     let Ok(id) = Uuid::parse_str(to) else {
         return Callee::Unknown;
     };
+    // A browser-link guest (or the echo peer) is not in the database.
+    if let Some(u) = state.hub.connected_user(id) {
+        return Callee::User(u);
+    }
     match state
         .with_db(move |c| db::users::by_id(c, id).map_err(Error::internal))
         .await

@@ -656,3 +656,161 @@ async fn impaired_network_reports_the_applied_loss_and_rtt_and_fec_keeps_speech_
     );
     w.server.stop().await.unwrap();
 }
+
+/// Headless Chromium (`/usr/bin/chromium`), or `None` when absent and
+/// SOFTPHONE_SKIP_BROWSER_TESTS=1 says to skip.
+fn chromium() -> Option<PathBuf> {
+    let p = PathBuf::from(std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()));
+    if p.exists() {
+        return Some(p);
+    }
+    if std::env::var("SOFTPHONE_SKIP_BROWSER_TESTS").as_deref() == Ok("1") {
+        eprintln!("skipping: no Chromium and SOFTPHONE_SKIP_BROWSER_TESTS=1");
+        return None;
+    }
+    panic!(
+        "{} missing: run scripts/setup-debian.sh (or set SOFTPHONE_SKIP_BROWSER_TESTS=1)",
+        p.display()
+    );
+}
+
+/// The page's last `SOFTPHONE_STATS {json}` console line in Chromium's log.
+fn last_browser_stats(log: &str) -> Option<serde_json::Value> {
+    log.lines().rev().find_map(|l| {
+        let i = l.find("SOFTPHONE_STATS ")?;
+        let rest = &l[i + "SOFTPHONE_STATS ".len()..];
+        let end = rest.rfind('}')?;
+        serde_json::from_str(&rest[..=end].replace("\\\"", "\"")).ok()
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prospect_joins_from_headless_chromium_through_the_link_page() {
+    let Some(browser) = chromium() else { return };
+    let fx = fixtures();
+    let w = world().await;
+    let (ca, mut sa, _) = w.agent("alice").await;
+    let link = ca
+        .create_link(&softphone_proto::CreateLink::default())
+        .await
+        .unwrap();
+    assert!(link.url.starts_with(&w.url), "{}", link.url);
+    // The page itself: served with a strict CSP.
+    let page = reqwest_get(&link.url).await;
+    assert!(page.contains("Call with your agent"));
+    let bad = reqwest_get(&format!("{}/join/not-a-token", w.url)).await;
+    assert!(bad.contains("expired or is not valid"));
+
+    let profile = w.path("chromium-profile");
+    let log_path = w.path("chromium.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut child = std::process::Command::new(browser)
+        .args([
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--use-fake-ui-for-media-stream",
+            "--use-fake-device-for-media-stream",
+            "--allow-loopback-in-peer-connection",
+            "--autoplay-policy=no-user-gesture-required",
+            "--enable-logging=stderr",
+            "--v=0",
+        ])
+        .arg(format!(
+            "--use-file-for-fake-audio-capture={}",
+            fx.join("remote.wav").display()
+        ))
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(format!("{}?autojoin=1&raw=1", link.url))
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+
+    // The agent sees the guest come online, then dials the link like a colleague.
+    let online = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            match sa.recv().await.unwrap() {
+                Some(ServerMsg::Presence(p)) if p.user_id == link.id => break p,
+                Some(_) => continue,
+                None => panic!("signaling closed"),
+            }
+        }
+    })
+    .await
+    .expect("the browser never joined");
+    assert_eq!(online.display_name, "Browser guest");
+    let heard = w.path("alice-heard.wav");
+    let mut a = dial(
+        sa,
+        link.id,
+        loopback_setup(
+            AudioIn::Wav(fx.join("alsa.wav")),
+            AudioOut::Wav(heard.clone()),
+            None,
+        ),
+    );
+    a.connected().await;
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    a.cmd.send(Command::Hangup).await.unwrap();
+    let (r, _) = a.report().await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let _ = child.wait();
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert_eq!(r.end_reason, EndReason::LocalHangup);
+
+    // Browser → agent: the fake microphone's speech is heard by the agent.
+    let q = r.quality.clone().expect("no media from the browser");
+    eprintln!("browser call: {q:?}, setup {:?} ms", r.setup_ms);
+    // Chromium's fake microphone loops the file from when the page opened it, so each
+    // second of the source is looked for anywhere in what the agent heard.
+    let h = wav(&heard);
+    let src = wav(&fx.join("remote.wav"));
+    let mut c: Vec<f64> = src
+        .chunks(48_000)
+        .filter(|ch| ch.len() == 48_000 && energy_db(ch) > -45.0)
+        .map(|ch| align(&h, ch).1)
+        .collect();
+    eprintln!("agent hears the browser, per second of source: {c:.2?}");
+    c.sort_by(|a, b| a.total_cmp(b));
+    assert!(
+        c.len() >= 4 && c[c.len() / 2] > 0.7,
+        "agent hears the browser: {c:.2?}"
+    );
+    // Agent → browser: Chromium's own inbound-rtp stats show speech-level audio.
+    let stats =
+        last_browser_stats(&log).unwrap_or_else(|| panic!("no stats in Chromium's log:\n{log}"));
+    eprintln!("browser stats: {stats}");
+    let received = stats["packetsReceived"].as_f64().unwrap();
+    let energy = stats["totalAudioEnergy"].as_f64().unwrap();
+    let secs = stats["totalSamplesDuration"].as_f64().unwrap();
+    assert!(received > 300.0, "browser received {received} packets");
+    // Mean power over the call: speech at around -25 dBFS gives ~3e-3; silence ~0.
+    let mean_power = energy / secs.max(1.0);
+    assert!(
+        mean_power > 3e-4,
+        "browser heard silence: mean power {mean_power:e}"
+    );
+    w.server.stop().await.unwrap();
+}
+
+async fn reqwest_get(url: &str) -> String {
+    // A plain GET of an HTML page, outside the API client.
+    tokio::task::spawn_blocking({
+        let url = url.to_string();
+        move || {
+            let out = std::process::Command::new("curl")
+                .args(["-s", &url])
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        }
+    })
+    .await
+    .unwrap()
+}

@@ -261,6 +261,19 @@ impl Client {
         Ok((self.url(&s.url)?, s.expires_at))
     }
 
+    /// A browser call link (`POST /api/v1/links`): send `url` to the prospect, then
+    /// dial `id` while they have the page open.
+    pub async fn create_link(
+        &self,
+        req: &softphone_proto::CreateLink,
+    ) -> Result<softphone_proto::CallLink> {
+        Self::json(
+            self.authed(Method::POST, softphone_proto::link_routes::LINKS)?
+                .json(req),
+        )
+        .await
+    }
+
     /// Deletes the recording object and its record.
     pub async fn delete_recording(&self, call_id: Uuid) -> Result<()> {
         Self::send(self.authed(

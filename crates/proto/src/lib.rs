@@ -296,3 +296,41 @@ pub struct SignedUrl {
 mod domain;
 pub mod signal;
 pub use domain::*;
+
+/// Browser call links: a prospect joins the agent's call from a web page.
+pub mod link_routes {
+    /// `POST` [`crate::CreateLink`] → [`crate::CallLink`] (agent).
+    pub const LINKS: &str = "/api/v1/links";
+    /// The prospect's page, `GET` (HTML).
+    pub const JOIN_PAGE: &str = "/join/{token}";
+    /// The page's script.
+    pub const JOIN_SCRIPT: &str = "/static/join.js";
+    /// The page's signaling WebSocket (the link token is the credential).
+    pub const JOIN_SIGNAL: &str = "/api/v1/join/{token}/signal";
+}
+
+/// Body of `POST /api/v1/links`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateLink {
+    /// The lead the link is for (shown to nobody; kept for the call record).
+    #[serde(default)]
+    pub lead_id: Option<uuid::Uuid>,
+    /// Lifetime, seconds (60 - 604 800, default 86 400: one day).
+    #[serde(default)]
+    pub ttl_secs: Option<i64>,
+}
+
+/// A browser call link. While the prospect has the page open, the agent dials `id`
+/// like a colleague's user id.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallLink {
+    /// The link's id: the dial target.
+    pub id: uuid::Uuid,
+    /// The page to send to the prospect (absolute when the request had a Host header).
+    pub url: String,
+    /// Expiry, Unix ms.
+    pub expires_at_ms: i64,
+}

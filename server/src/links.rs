@@ -1,0 +1,206 @@
+//! Browser call links: an agent asks for a link, sends it to a prospect, and while the
+//! prospect has the page open the agent dials the link's id like a colleague.
+//!
+//! The link is a signed token (HMAC-SHA256 with the URL signing key over link id,
+//! organisation, agent and expiry), so nothing is stored and a link works on every
+//! instance that shares `url_signing_key`. The page joins the signaling hub as a
+//! *guest* connection: it can be called, answer, trickle ICE and hang up, but never
+//! place a call, and it sees no presence.
+
+use crate::extract::JsonBody;
+use crate::signal;
+use crate::{AppState, Caller, Error};
+use axum::extract::{Path, State, WebSocketUpgrade};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use softphone_proto::{link_routes, CallLink, CreateLink, Role, UserInfo};
+use uuid::Uuid;
+
+const PAGE: &str = include_str!("../assets/join.html");
+const SCRIPT: &str = include_str!("../assets/join.js");
+/// The page only talks to us: no remote content, no inline script.
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; connect-src 'self'; media-src 'self' blob:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+#[derive(Serialize, Deserialize)]
+struct Claims {
+    /// Link id (the dial target).
+    l: Uuid,
+    /// Organisation.
+    o: Uuid,
+    /// Agent who made it.
+    a: Uuid,
+    /// Expiry, Unix ms.
+    e: i64,
+}
+
+fn mac(key: &[u8], payload: &str) -> Hmac<Sha256> {
+    let mut m = Hmac::<Sha256>::new_from_slice(key).expect("any key length");
+    m.update(b"link.");
+    m.update(payload.as_bytes());
+    m
+}
+
+fn b64() -> base64::engine::GeneralPurpose {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+}
+
+fn sign(key: &[u8], c: &Claims) -> String {
+    let payload = b64().encode(serde_json::to_vec(c).expect("claims serialise"));
+    let sig = b64().encode(mac(key, &payload).finalize().into_bytes());
+    format!("{payload}.{sig}")
+}
+
+fn verify(key: &[u8], token: &str, now_ms: i64) -> Option<Claims> {
+    let (payload, sig) = token.split_once('.')?;
+    let sig = b64().decode(sig).ok()?;
+    mac(key, payload).verify_slice(&sig).ok()?;
+    let c: Claims = serde_json::from_slice(&b64().decode(payload).ok()?).ok()?;
+    (c.e > now_ms).then_some(c)
+}
+
+fn now_ms() -> i64 {
+    crate::now() * 1000
+}
+
+/// `POST /api/v1/links`: a link for the caller's next browser call.
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    JsonBody(req): JsonBody<CreateLink>,
+) -> Result<Json<CallLink>, Error> {
+    let ttl = req.ttl_secs.unwrap_or(86_400);
+    if !(60..=604_800).contains(&ttl) {
+        return Err(Error::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "request.invalid",
+            "ttl_secs must be 60-604800",
+        ));
+    }
+    let claims = Claims {
+        l: Uuid::now_v7(),
+        o: caller.user.org_id,
+        a: caller.user.id,
+        e: now_ms() + ttl * 1000,
+    };
+    let token = sign(&state.url_key[..], &claims);
+    let path = link_routes::JOIN_PAGE.replace("{token}", &token);
+    let url = match headers.get(header::HOST).and_then(|h| h.to_str().ok()) {
+        Some(host) => {
+            let scheme = headers
+                .get("x-forwarded-proto")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("http");
+            format!("{scheme}://{host}{path}")
+        }
+        None => path,
+    };
+    tracing::info!(link = %claims.l, agent = %claims.a, "call link created");
+    Ok(Json(CallLink {
+        id: claims.l,
+        url,
+        expires_at_ms: claims.e,
+    }))
+}
+
+fn html(status: StatusCode, body: String) -> Response {
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CONTENT_SECURITY_POLICY, CSP),
+            (header::CACHE_CONTROL, "no-store"),
+            (header::REFERRER_POLICY, "no-referrer"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// `GET /join/{token}`: the prospect's page.
+pub async fn page(State(state): State<AppState>, Path(token): Path<String>) -> Response {
+    if verify(&state.url_key[..], &token, now_ms()).is_none() {
+        return html(
+            StatusCode::NOT_FOUND,
+            PAGE.replace(
+                "Press Join so your agent can call you. Your browser will ask to use the microphone.",
+                "This link has expired or is not valid. Ask your agent for a new one.",
+            )
+            .replace("<button id=\"join\" type=\"button\">Join</button>", ""),
+        );
+    }
+    html(StatusCode::OK, PAGE.to_string())
+}
+
+/// `GET /static/join.js`.
+pub async fn script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        SCRIPT,
+    )
+        .into_response()
+}
+
+/// `GET /api/v1/join/{token}/signal`: the page's signaling WebSocket.
+pub async fn upgrade(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    ws: WebSocketUpgrade,
+) -> Result<Response, Error> {
+    let c = verify(&state.url_key[..], &token, now_ms()).ok_or_else(|| {
+        Error::new(
+            StatusCode::UNAUTHORIZED,
+            "link.invalid",
+            "this call link has expired or is not valid",
+        )
+    })?;
+    let guest = UserInfo {
+        id: c.l,
+        org_id: c.o,
+        org_name: String::new(),
+        email: format!("guest-{}@link.invalid", c.l),
+        display_name: "Browser guest".into(),
+        role: Role::Agent,
+    };
+    Ok(ws
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(4 * 1024)
+        .max_message_size(256 * 1024)
+        .on_upgrade(move |socket| signal::run_guest(state, socket, guest)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_verify_only_unaltered_and_unexpired() {
+        let key = [7u8; 32];
+        let c = Claims {
+            l: Uuid::now_v7(),
+            o: Uuid::now_v7(),
+            a: Uuid::now_v7(),
+            e: 2_000,
+        };
+        let t = sign(&key, &c);
+        assert_eq!(verify(&key, &t, 1_000).unwrap().l, c.l);
+        assert!(verify(&key, &t, 2_000).is_none(), "expired");
+        assert!(verify(&[8u8; 32], &t, 1_000).is_none(), "other key");
+        let (p, s) = t.split_once('.').unwrap();
+        let forged = b64().encode(serde_json::to_vec(&Claims { e: 9_999_999, ..c }).unwrap());
+        assert!(
+            verify(&key, &format!("{forged}.{s}"), 1_000).is_none(),
+            "forged claims"
+        );
+        assert!(verify(&key, p, 1_000).is_none(), "no signature");
+        assert!(verify(&key, "garbage", 1_000).is_none());
+    }
+}
