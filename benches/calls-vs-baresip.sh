@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Call benchmarks, side by side in one run (ratios hold on noisy machines).
+#  1. Call setup on loopback: dial to media connected (`setup_ms` of the call report),
+#     N calls to the server's echo test.
+#  2. CPU of the caller's whole native path for a SECONDS-long call between two agents on
+#     loopback (WAV in, WAV out, dual-track recording, 1 s quality samples), as % of one
+#     core, against a baresip (Debian package) loopback call between two baresip
+#     instances doing the same (aufile source, Opus 32 kbit/s mono with in-band FEC),
+#     measured the same way (user+sys CPU of the caller process / wall time).
+# Usage: benches/calls-vs-baresip.sh [N] [SECONDS]
+#   Uses the binaries in $CARGO_TARGET_DIR/debug (dependencies and the audio path are
+#   built with opt-level 2 in dev builds); set PROFILE=release for release binaries.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N="${1:-10}"
+SECS="${2:-20}"
+PROFILE="${PROFILE:-debug}"
+TARGET="${CARGO_TARGET_DIR:-target}"
+if [ "$PROFILE" = release ]; then
+  cargo build --release -q -p softphone-cli -p softphone-server
+else
+  cargo build -q -p softphone-cli -p softphone-server
+fi
+BIN="$TARGET/$PROFILE"
+command -v baresip >/dev/null || { echo "baresip missing: apt-get install baresip-core" >&2; exit 1; }
+WORK="$(mktemp -d)"
+cleanup() { pkill -f "baresip -f $WORK" 2>/dev/null || true; [ -n "${SRV:-}" ] && kill "$SRV" 2>/dev/null; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+sox /usr/share/sounds/alsa/Front_*.wav /usr/share/sounds/alsa/Rear_*.wav -r 48000 -c 1 -b 16 "$WORK/voices.wav"
+sox "$WORK/voices.wav" "$WORK/speech.wav" repeat 5
+
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+URL="http://127.0.0.1:$PORT"
+SOFTPHONE_MEDIA_UDP_ADDRS='["127.0.0.1:0"]' "$BIN/softphone-server" --data-dir "$WORK/server" \
+  serve --demo --listen "127.0.0.1:$PORT" >"$WORK/server.log" 2>&1 &
+SRV=$!
+for _ in $(seq 1 100); do curl -sf "$URL/api/v1/health" >/dev/null && break; sleep 0.1; done
+
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+p95() { sort -n | awk '{a[NR]=$1} END {i=int(NR*0.95+0.999); if(i<1)i=1; print a[i]}'; }
+
+echo "== 1. call setup, dial to media connected, $N echo calls on loopback"
+: >"$WORK/setup"
+for i in $(seq 1 "$N"); do
+  echo demo-password | "$BIN/softphone" --profile "$WORK/p$i" call echo --server "$URL" --user ana@demo.test \
+    --input-wav "$WORK/voices.wav" --output-wav "$WORK/echo$i.wav" --seconds 1 --stats-json \
+    --media-addr 127.0.0.1:0 | python3 -c 'import sys,json
+for l in sys.stdin:
+    e=json.loads(l)
+    if e.get("event")=="report": print(e["report"]["setup_ms"])' >>"$WORK/setup"
+done
+echo "setup ms: p50 $(median <"$WORK/setup")  p95 $(p95 <"$WORK/setup")  (n=$(wc -l <"$WORK/setup"))"
+
+echo "== 2. CPU of the caller, ${SECS} s call between two agents on loopback"
+echo demo-password | "$BIN/softphone" --profile "$WORK/ben" answer --server "$URL" --user ben@demo.test \
+  --input-wav "$WORK/speech.wav" --output-wav "$WORK/ben-heard.wav" --media-addr 127.0.0.1:0 --wait 60 \
+  >"$WORK/ben.log" 2>&1 &
+ANS=$!
+sleep 2
+echo demo-password | /usr/bin/time -f "%U %S %e" -o "$WORK/ours.time" "$BIN/softphone" --profile "$WORK/ana" \
+  call "Ben Okafor" --server "$URL" --user ana@demo.test --input-wav "$WORK/speech.wav" \
+  --output-wav "$WORK/ana-heard.wav" --record "$WORK/call.opus" --seconds "$SECS" --media-addr 127.0.0.1:0 >"$WORK/ana.log"
+wait "$ANS" || true
+OURS=$(awk '{printf "%.2f", ($1+$2)/$3*100}' "$WORK/ours.time")
+echo "ours: $(cat "$WORK/ours.time") (user sys wall s) = $OURS % of one core"
+
+for who in a b; do
+  port=$([ $who = a ] && echo 5071 || echo 5081)
+  mkdir -p "$WORK/$who"
+  cat >"$WORK/$who/config" <<EOF
+poll_method epoll
+sip_listen 127.0.0.1:$port
+audio_source aufile,$WORK/speech.wav
+audio_player aufile,$WORK/$who/heard.wav
+audio_alert aufile,$WORK/$who/alert.wav
+module_path /usr/lib/baresip/modules
+module opus.so
+module aufile.so
+module sndfile.so
+module_app account.so
+module_app menu.so
+opus_bitrate 32000
+opus_stereo no
+opus_sprop_stereo no
+opus_inbandfec yes
+snd_path $WORK/$who
+EOF
+  echo "<sip:$who@127.0.0.1:$port>;regint=0;answermode=auto;audio_codecs=opus/48000/2" >"$WORK/$who/accounts"
+  touch "$WORK/$who/contacts"
+done
+(cd "$WORK/b" && timeout $((SECS + 20)) baresip -f "$WORK/b" -t $((SECS + 15)) </dev/null >"$WORK/b.log" 2>&1 &)
+sleep 1
+(cd "$WORK/a" && /usr/bin/time -f "%U %S %e" -o "$WORK/baresip.time" timeout $((SECS + 20)) \
+  baresip -f "$WORK/a" -t "$SECS" -e "/dial sip:b@127.0.0.1:5081" </dev/null >"$WORK/a.log" 2>&1) || true
+grep -q "Call established" "$WORK/a.log" || { echo "baresip call failed:"; tail -20 "$WORK/a.log"; exit 1; }
+THEIRS=$(awk '{printf "%.2f", ($1+$2)/$3*100}' "$WORK/baresip.time")
+echo "baresip: $(cat "$WORK/baresip.time") (user sys wall s) = $THEIRS % of one core"
+echo "ratio ours/baresip: $(echo "scale=2; $OURS / $THEIRS" | bc)"
