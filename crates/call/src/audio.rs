@@ -74,7 +74,8 @@ pub struct AudioFlags {
 /// Encoder settings for the sent stream.
 #[derive(Debug, Clone, Copy)]
 pub struct EncoderSettings {
-    /// Target bitrate, bit/s (≥ 24 000 so in-band FEC has room; DESIGN.md).
+    /// Target bitrate, bit/s (default 40 000; ≥ 24 000 so in-band FEC has room,
+    /// DESIGN.md).
     pub bitrate_bps: i32,
     /// Expected loss % told to libopus (how much FEC it spends).
     pub expected_loss_pct: i32,
@@ -83,7 +84,7 @@ pub struct EncoderSettings {
 impl Default for EncoderSettings {
     fn default() -> Self {
         Self {
-            bitrate_bps: 32_000,
+            bitrate_bps: 40_000,
             expected_loss_pct: 20,
         }
     }

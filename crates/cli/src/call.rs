@@ -59,8 +59,8 @@ pub struct CallArgs {
     /// The lead this call is about (the call record is then stored and synced).
     #[arg(long)]
     pub lead: Option<Uuid>,
-    /// Opus bitrate, bit/s (default 32000).
-    #[arg(long, default_value_t = 32_000)]
+    /// Opus bitrate, bit/s (default 40000).
+    #[arg(long, default_value_t = 40_000)]
     pub bitrate: i32,
     /// STUN/TURN URL (repeatable).
     #[arg(long = "ice-server")]
