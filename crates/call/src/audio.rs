@@ -339,9 +339,19 @@ fn playout_thread(
             return Err(e);
         }
     };
-    let mut pacer = (!live).then(Pacer::new);
+    // Playout runs on its own 20 ms clock even for a live device: a device that paced
+    // us by blocking would first pull frames as fast as its ring buffer fills (120 ms),
+    // draining the jitter buffer into concealment at the start of every call, and then
+    // keep 120 ms of audio queued. Three frames of silence up front (60 ms) are the
+    // device's margin against a late wake-up of this (not real-time) thread.
+    let mut pacer = Some(Pacer::new());
     let mut meter = LevelMeter::new(Default::default());
     let mut out: Frame = [0.0; FRAME_SAMPLES];
+    if live {
+        for _ in 0..3 {
+            let _ = sink.write_frame(&[0.0; FRAME_SAMPLES]);
+        }
+    }
     let silence: Frame = [0.0; FRAME_SAMPLES];
     let mut sink_ok = true;
     let mut rec_error = None;
@@ -380,7 +390,6 @@ fn playout_thread(
             if let Err(e) = sink.write_frame(&out) {
                 let _ = events.blocking_send(device_error("output", &e));
                 sink_ok = false;
-                pacer.get_or_insert_with(Pacer::new);
             }
         }
         if let Some(p) = pacer.as_mut() {
