@@ -356,7 +356,7 @@ fn playout_thread(
     let mut sink_ok = true;
     let mut rec_error = None;
     let mut decoding = false;
-    let mut captured = std::collections::VecDeque::<Frame>::with_capacity(8);
+    let mut captured = std::collections::VecDeque::<Frame>::with_capacity(32);
     while !flags.stop.load(Ordering::Relaxed) {
         let slot = jitter.lock().map(|mut j| j.pop()).unwrap_or(Playout::Idle);
         let decoded = match &slot {
@@ -395,12 +395,13 @@ fn playout_thread(
         if let Some(p) = pacer.as_mut() {
             p.wait();
         }
-        // One captured frame per played frame. The two device clocks drift a little:
-        // past 100 ms of backlog, drop the oldest so the tracks stay aligned.
+        // One captured frame per played frame. A capture thread that was descheduled
+        // hands over a burst; the two clocks also drift a little. Past 500 ms of
+        // backlog, drop the oldest so the tracks stay aligned.
         while let Ok(f) = tap.try_recv() {
             captured.push_back(f);
         }
-        while captured.len() > 5 {
+        while captured.len() > 25 {
             captured.pop_front();
         }
         let left = captured.pop_front();

@@ -1,0 +1,229 @@
+//! Shared helpers of the call tests: a server with two agents on 127.0.0.1:0, call
+//! engines driven from a test, and speech comparison.
+#![allow(dead_code)]
+
+use super::common::*;
+use softphone_call::machine::{CallMachine, Timeouts};
+use softphone_call::{
+    run_call, AudioIn, AudioOut, CallEvent, CallReport, CallSetup, Command, PeerConfig, RecordSpec,
+};
+use softphone_client::{Client, SignalConn};
+use softphone_proto::signal::ServerMsg;
+use softphone_proto::Role;
+use softphone_server::{add_user, db, start, Config, Running};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+pub struct World {
+    _serial: tokio::sync::MutexGuard<'static, ()>,
+    pub dir: tempfile::TempDir,
+    pub server: Running,
+    pub url: String,
+}
+
+/// One call test at a time: each runs several real-time engines, and on a 2-core machine
+/// eight at once starve the audio threads (a late playout slot is audible, and PESQ and
+/// correlation measure exactly that).
+pub static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+pub async fn world() -> World {
+    let guard = SERIAL.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("server");
+    let conn = db::open(&data).unwrap();
+    for name in ["alice", "bob"] {
+        add_user(
+            &conn,
+            "Acme",
+            &format!("{name}@acme.test"),
+            name,
+            Role::Agent,
+            &format!("{name}-password"),
+        )
+        .unwrap();
+    }
+    drop(conn);
+    let mut cfg = Config::new(data);
+    cfg.listen = "127.0.0.1:0".parse().unwrap();
+    cfg.media_udp_addrs = vec!["127.0.0.1:0".into()];
+    let server = start(&cfg).await.unwrap();
+    let url = format!("http://{}", server.addr);
+    World {
+        _serial: guard,
+        dir,
+        server,
+        url,
+    }
+}
+
+impl World {
+    pub async fn agent(&self, name: &str) -> (Client, SignalConn, Uuid) {
+        let mut c = Client::new(&self.url).unwrap();
+        c.login(&format!("{name}@acme.test"), &format!("{name}-password"))
+            .await
+            .unwrap();
+        let mut s = c.signal().await.unwrap();
+        let id = match s.recv().await.unwrap() {
+            Some(ServerMsg::Welcome { user_id, .. }) => user_id,
+            other => panic!("expected welcome, got {other:?}"),
+        };
+        (c, s, id)
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+pub fn loopback_setup(input: AudioIn, output: AudioOut, record: Option<PathBuf>) -> CallSetup {
+    CallSetup {
+        input,
+        output,
+        record: record.map(|path| RecordSpec {
+            path,
+            meta: Default::default(),
+            config: Default::default(),
+        }),
+        peer: PeerConfig {
+            ice_servers: vec![],
+            udp_addrs: vec!["127.0.0.1:0".into()],
+        },
+        ..Default::default()
+    }
+}
+
+/// A running engine: send it commands, read its events, await its report.
+pub struct Running_ {
+    pub cmd: mpsc::Sender<Command>,
+    pub events: mpsc::Receiver<CallEvent>,
+    done: tokio::task::JoinHandle<(CallReport, SignalConn)>,
+}
+
+impl Running_ {
+    /// Waits for an event matching `f` (other events are dropped), up to `secs`.
+    pub async fn wait_for(&mut self, secs: u64, f: impl Fn(&CallEvent) -> bool) -> CallEvent {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+        loop {
+            match tokio::time::timeout_at(deadline, self.events.recv()).await {
+                Ok(Some(e)) if f(&e) => return e,
+                Ok(Some(e)) => {
+                    if !matches!(e, CallEvent::MicLevel(_) | CallEvent::RemoteLevel(_)) {
+                        eprintln!("event: {e:?}");
+                    }
+                }
+                Ok(None) => panic!("engine stopped before the expected event"),
+                Err(_) => panic!("timed out waiting for an event"),
+            }
+        }
+    }
+
+    pub async fn connected(&mut self) {
+        self.wait_for(20, |e| {
+            matches!(e, CallEvent::State { state } if *state == softphone_call::CallState::Connected)
+        })
+        .await;
+    }
+
+    pub async fn report(self) -> (CallReport, SignalConn) {
+        tokio::time::timeout(Duration::from_secs(20), self.done)
+            .await
+            .expect("call did not end")
+            .unwrap()
+    }
+}
+
+pub fn dial(mut signal: SignalConn, to: impl ToString, setup: CallSetup) -> Running_ {
+    let to = to.to_string();
+    let (cmd, cmd_rx) = mpsc::channel(16);
+    let (ev_tx, events) = mpsc::channel(1024);
+    let done = tokio::spawn(async move {
+        let m = CallMachine::outgoing(Uuid::now_v7(), Instant::now(), Timeouts::default());
+        let r = run_call(&mut signal, m, Some(to.to_string()), setup, cmd_rx, ev_tx).await;
+        (r, signal)
+    });
+    Running_ { cmd, events, done }
+}
+
+/// Waits for an incoming call on `signal` and answers it at once.
+pub fn answer(mut signal: SignalConn, setup: CallSetup) -> Running_ {
+    let (cmd, cmd_rx) = mpsc::channel(16);
+    let (ev_tx, events) = mpsc::channel(1024);
+    cmd.try_send(Command::Accept).unwrap();
+    let done = tokio::spawn(async move {
+        let m = loop {
+            match signal.recv().await.unwrap() {
+                Some(ServerMsg::Incoming {
+                    call_id,
+                    from,
+                    offer,
+                    ..
+                }) => {
+                    break CallMachine::incoming(
+                        call_id,
+                        from.to_string(),
+                        offer,
+                        Instant::now(),
+                        Timeouts::default(),
+                    )
+                }
+                Some(_) => continue,
+                None => panic!("signaling closed while waiting for a call"),
+            }
+        };
+        let r = run_call(&mut signal, m, None, setup, cmd_rx, ev_tx).await;
+        (r, signal)
+    });
+    Running_ { cmd, events, done }
+}
+
+pub fn wav(path: &Path) -> Vec<f32> {
+    read_wav(path).0.remove(0)
+}
+
+/// Correlations of each 1 s chunk of `needle` (speech that was sent) with its best match
+/// in `hay` (what was received), searched within ±400 ms of where it should be. Chunks
+/// are aligned one by one because the adaptive jitter buffer stretches and drops frames,
+/// as every real-time receiver does, so the whole file never lines up sample for sample.
+pub fn chunk_correlations(hay: &[f32], needle: &[f32]) -> Vec<f64> {
+    const CHUNK: usize = 48_000;
+    const SLACK: usize = 19_200;
+    let (start, _) = align(hay, &needle[..CHUNK.min(needle.len())]);
+    let mut out = vec![];
+    for (i, chunk) in needle.chunks(CHUNK).enumerate() {
+        if chunk.len() < CHUNK / 2 || energy_db(chunk) < -45.0 {
+            continue;
+        }
+        let centre = start + i * CHUNK;
+        let lo = centre.saturating_sub(SLACK);
+        let hi = (centre + SLACK + chunk.len()).min(hay.len());
+        if hi <= lo + chunk.len() {
+            out.push(0.0);
+            continue;
+        }
+        out.push(align(&hay[lo..hi], chunk).1);
+    }
+    out
+}
+
+/// Asserts the speech in `needle` is heard in `hay`: the median 1 s chunk correlates
+/// above 0.8 and no chunk is missing (below 0.5).
+pub fn assert_heard(hay: &[f32], needle: &[f32], what: &str) -> usize {
+    let (off, whole) = align(hay, needle);
+    let mut c = chunk_correlations(hay, needle);
+    eprintln!(
+        "{what}: whole-file correlation {whole:.3} at {:.0} ms; per second {c:.2?}",
+        off as f64 / 48.0
+    );
+    assert!(c.len() >= 4, "{what}: too few speech chunks");
+    c.sort_by(|a, b| a.total_cmp(b));
+    let median = c[c.len() / 2];
+    assert!(median > 0.8, "{what}: median chunk correlation {median:.3}");
+    assert!(
+        c[0] > 0.5,
+        "{what}: a second of speech is missing ({:.3})",
+        c[0]
+    );
+    off
+}
