@@ -123,7 +123,8 @@ impl CallArgs {
 }
 
 struct Session {
-    client: Client,
+    /// Holds the session token for the call's duration.
+    _client: Client,
     signal: SignalConn,
     user_id: Uuid,
     email: String,
@@ -132,7 +133,7 @@ struct Session {
 }
 
 async fn connect(args: &CallArgs, profile: Option<&Path>) -> Result<Session> {
-    let (mut client, email) = match (&args.server, &args.user) {
+    let (client, email) = match (&args.server, &args.user) {
         (Some(server), Some(user)) => {
             let mut pw = String::new();
             std::io::stdin()
@@ -160,10 +161,8 @@ async fn connect(args: &CallArgs, profile: Option<&Path>) -> Result<Session> {
         ),
         other => bail!("expected the server's welcome, got {other:?}"),
     };
-    // Keep the client alive for the session (the token is in it).
-    let _ = &mut client;
     Ok(Session {
-        client,
+        _client: client,
         signal,
         user_id,
         email,
@@ -273,7 +272,6 @@ async fn drive(
     let report = run_call(&mut session.signal, machine, dial_to, setup, cmd_rx, ev_tx).await;
     let _ = watcher.await;
     let _ = session.signal.close().await;
-    let _ = session.client;
     Ok(report)
 }
 

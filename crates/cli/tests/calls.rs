@@ -581,13 +581,8 @@ async fn a_prospect_joins_from_headless_chromium_through_the_link_page() {
     // second of the source is looked for anywhere in what the agent heard.
     let h = wav(&heard);
     let src = wav(&fx.join("remote.wav"));
-    let mut c: Vec<f64> = src
-        .chunks(48_000)
-        .filter(|ch| ch.len() == 48_000 && energy_db(ch) > -45.0)
-        .map(|ch| align(&h, ch).1)
-        .collect();
-    eprintln!("agent hears the browser, per second of source: {c:.2?}");
-    c.sort_by(|a, b| a.total_cmp(b));
+    let c = heard_anywhere(&h, &src);
+    eprintln!("agent hears the browser, per second of source (sorted): {c:.2?}");
     assert!(
         c.len() >= 4 && c[c.len() / 2] > 0.7,
         "agent hears the browser: {c:.2?}"

@@ -227,3 +227,16 @@ pub fn assert_heard(hay: &[f32], needle: &[f32], what: &str) -> usize {
     );
     off
 }
+
+/// Correlation of each 1 s of speech in `src` with its best match *anywhere* in `hay`,
+/// sorted ascending: for audio whose start is unknown (a looping fake microphone) or
+/// that a device capture recorded with its own offset.
+pub fn heard_anywhere(hay: &[f32], src: &[f32]) -> Vec<f64> {
+    let mut c: Vec<f64> = src
+        .chunks(48_000)
+        .filter(|ch| ch.len() == 48_000 && energy_db(ch) > -45.0)
+        .map(|ch| align(hay, ch).1)
+        .collect();
+    c.sort_by(|a, b| a.total_cmp(b));
+    c
+}
