@@ -2,8 +2,9 @@
 //! playback, with the dual-track recorder tapping both directions.
 //!
 //! Devices are opened inside their threads (cpal streams are not `Send` everywhere).
-//! Live devices pace the threads at their clock; files and silence are paced by a
-//! 20 ms timer so a WAV file plays in real time, like a microphone.
+//! A live microphone paces capture at its clock; files and silence are paced by a
+//! 20 ms timer so a WAV file plays in real time, like a microphone. Playout keeps its
+//! own 20 ms clock (see `playout_thread`).
 
 use crate::jitter::{JitterBuffer, Playout};
 use opus::{Application, Bitrate, Channels};
@@ -256,6 +257,8 @@ fn capture_thread(
             return;
         }
     };
+    let realtime = promote_to_realtime();
+    tracing::debug!(?realtime, "capture thread scheduling");
     let mut pacer = (!live).then(Pacer::new);
     let mut meter = LevelMeter::new(Default::default());
     let mut frame: Frame = [0.0; FRAME_SAMPLES];
@@ -329,7 +332,7 @@ fn playout_thread(
         };
         Ok((sink, live, dec, rec))
     };
-    let (mut sink, live, mut dec, mut rec) = match setup() {
+    let (mut sink, live, mut dec, rec) = match setup() {
         Ok(v) => {
             let _ = ready.send(Ok(()));
             v
@@ -339,12 +342,18 @@ fn playout_thread(
             return Err(e);
         }
     };
+    let recorder = match rec.map(RecorderThread::start).transpose() {
+        Ok(r) => r,
+        Err(e) => return Err(format!("recorder thread: {e}")),
+    };
+    let realtime = promote_to_realtime();
+    tracing::debug!(?realtime, "playout thread scheduling");
     // Playout runs on its own 20 ms clock even for a live device: a device that paced
     // us by blocking would first pull frames as fast as its ring buffer fills (120 ms),
-    // draining the jitter buffer into concealment at the start of every call, and then
-    // keep 120 ms of audio queued. Three frames of silence up front (60 ms) are the
-    // device's margin against a late wake-up of this (not real-time) thread.
-    let mut pacer = Some(Pacer::new());
+    // draining the jitter buffer into concealment at the start of every call. Three
+    // frames of silence up front (60 ms) are the device's margin against a late wake-up
+    // of this thread. A device that then pulls less than real time blocks the write.
+    let mut pacer = Pacer::new();
     let mut meter = LevelMeter::new(Default::default());
     let mut out: Frame = [0.0; FRAME_SAMPLES];
     if live {
@@ -354,16 +363,30 @@ fn playout_thread(
     }
     let silence: Frame = [0.0; FRAME_SAMPLES];
     let mut sink_ok = true;
-    let mut rec_error = None;
     let mut decoding = false;
     let mut captured = std::collections::VecDeque::<Frame>::with_capacity(32);
     while !flags.stop.load(Ordering::Relaxed) {
-        let slot = jitter.lock().map(|mut j| j.pop()).unwrap_or(Playout::Idle);
-        let decoded = match &slot {
-            Playout::Packet(p) => dec.decode_float(p, &mut out, false),
-            Playout::Fec(next) => dec.decode_float(next, &mut out, true),
-            Playout::Conceal if decoding => dec.decode_float(&[], &mut out, false),
-            Playout::Conceal | Playout::Idle => {
+        let mut slot = jitter.lock().map(|mut j| j.pop()).unwrap_or(Playout::Idle);
+        let mut first = None;
+        if let Playout::Packet(p) = &slot {
+            let r = dec.decode_float(p, &mut out, false);
+            // A pause while the buffer is deeper than needed: drop it (decoded all the
+            // same, so the decoder's state follows the stream) and play the next slot.
+            if matches!(r, Ok(FRAME_SAMPLES))
+                && rms_dbfs(&out) < QUIET_DBFS
+                && jitter.lock().is_ok_and(|mut j| j.shrink_at_quiet_frame())
+            {
+                slot = jitter.lock().map(|mut j| j.pop()).unwrap_or(Playout::Idle);
+            } else {
+                first = Some(r);
+            }
+        }
+        let decoded = match (first, &slot) {
+            (Some(r), _) => r,
+            (None, Playout::Packet(p)) => dec.decode_float(p, &mut out, false),
+            (None, Playout::Fec(next)) => dec.decode_float(next, &mut out, true),
+            (None, Playout::Conceal) if decoding => dec.decode_float(&[], &mut out, false),
+            (None, Playout::Conceal | Playout::Idle) => {
                 out = silence;
                 Ok(FRAME_SAMPLES)
             }
@@ -392,9 +415,7 @@ fn playout_thread(
                 sink_ok = false;
             }
         }
-        if let Some(p) = pacer.as_mut() {
-            p.wait();
-        }
+        pacer.wait();
         // One captured frame per played frame. A capture thread that was descheduled
         // hands over a burst; the two clocks also drift a little. Past 500 ms of
         // backlog, drop the oldest so the tracks stay aligned.
@@ -405,24 +426,105 @@ fn playout_thread(
             captured.pop_front();
         }
         let left = captured.pop_front();
-        if let Some(r) = rec.as_mut() {
-            let l = left.unwrap_or(silence);
-            if let Err(e) = r.push(&l, Some(&out)) {
-                rec_error = Some(e.to_string());
-                tracing::error!("recording stopped: {e}");
-                rec = None;
-            }
+        if let Some(r) = recorder.as_ref() {
+            r.push(left.unwrap_or(silence), out);
         }
     }
     if sink_ok {
         let _ = sink.finish();
     }
     drop(sink);
-    if let Some(e) = rec_error {
-        return Err(format!("recording failed: {e}"));
-    }
-    match rec {
-        Some(r) => r.finish().map(Some).map_err(|e| e.to_string()),
+    match recorder {
+        Some(r) => r.finish().map(Some),
         None => Ok(None),
     }
+}
+
+/// The dual-track recorder on its own thread. Encoding two Opus streams and, above all,
+/// the recorder's periodic `fdatasync` can block for a long time on a busy disk; on the
+/// playout thread that stalled the speaker. The channel is unbounded so a stalled disk
+/// costs memory (384 KB per second of stall), never audio.
+struct RecorderThread {
+    tx: mpsc::Sender<(Frame, Frame)>,
+    handle: JoinHandle<Result<RecordingSummary, String>>,
+}
+
+impl RecorderThread {
+    fn start(mut rec: DualTrackRecorder) -> std::io::Result<Self> {
+        let (tx, rx) = mpsc::channel::<(Frame, Frame)>();
+        let handle = std::thread::Builder::new()
+            .name("call-recorder".into())
+            .spawn(move || {
+                let mut error = None;
+                for (left, right) in rx {
+                    if error.is_some() {
+                        continue;
+                    }
+                    if let Err(e) = rec.push(&left, Some(&right)) {
+                        tracing::error!("recording stopped: {e}");
+                        error = Some(e.to_string());
+                    }
+                }
+                if let Some(e) = error {
+                    return Err(format!("recording failed: {e}"));
+                }
+                rec.finish().map_err(|e| e.to_string())
+            })?;
+        Ok(Self { tx, handle })
+    }
+
+    /// Queues one stereo frame: the agent (left) and the remote party (right).
+    fn push(&self, left: Frame, right: Frame) {
+        let _ = self.tx.send((left, right));
+    }
+
+    /// Waits for the queue to be written and finishes the file.
+    fn finish(self) -> Result<RecordingSummary, String> {
+        drop(self.tx);
+        self.handle
+            .join()
+            .map_err(|_| "recorder thread panicked".to_string())?
+    }
+}
+
+/// Decoded frames quieter than this (RMS, dBFS) are a pause in speech.
+const QUIET_DBFS: f32 = -45.0;
+
+/// RMS level of a frame, dBFS.
+fn rms_dbfs(frame: &Frame) -> f32 {
+    let ms = frame.iter().map(|s| s * s).sum::<f32>() / frame.len() as f32;
+    softphone_audio::amplitude_to_dbfs(ms.sqrt())
+}
+
+/// How an audio thread ended up scheduled, see [`promote_to_realtime`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AudioScheduling {
+    /// A real-time class (SCHED_FIFO on Linux; time-critical on Windows).
+    Realtime,
+    /// Not real-time, but a raised priority.
+    Raised,
+    /// Neither was allowed (no CAP_SYS_NICE or RLIMIT_RTPRIO): normal scheduling.
+    Default,
+}
+
+/// Gives the calling audio thread a real-time priority where the OS allows it, so a
+/// busy machine (a build, a browser, other calls) does not delay a 20 ms audio frame.
+/// Both call threads do almost nothing per frame (~1 ms of Opus), so real-time
+/// scheduling cannot starve the machine. Never fails: it reports what it got.
+pub fn promote_to_realtime() -> AudioScheduling {
+    use thread_priority::*;
+    #[cfg(unix)]
+    {
+        let prio = ThreadPriorityValue::try_from(10u8)
+            .map(ThreadPriority::Crossplatform)
+            .unwrap_or(ThreadPriority::Min);
+        let fifo = ThreadSchedulePolicy::Realtime(RealtimeThreadSchedulePolicy::Fifo);
+        if set_thread_priority_and_policy(thread_native_id(), prio, fifo).is_ok() {
+            return AudioScheduling::Realtime;
+        }
+    }
+    if set_current_thread_priority(ThreadPriority::Max).is_ok() {
+        return AudioScheduling::Raised;
+    }
+    AudioScheduling::Default
 }

@@ -158,6 +158,10 @@ pub struct JitterSummary {
     pub concealed: u64,
     /// Packets that came after their slot.
     pub late: u64,
+    /// Frames dropped in pauses (or, rarely, in speech) to shrink the buffer.
+    pub shrunk: u64,
+    /// Slots concealed on purpose to build depth after the target grew.
+    pub stretched: u64,
     /// Final target depth, ms.
     pub target_ms: f64,
 }
@@ -167,6 +171,9 @@ fn unix_ms(t: SystemTime) -> i64 {
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
 }
+
+/// RTP timestamp ticks of one 20 ms Opus frame (the RTP clock is 48 kHz, RFC 7587).
+const OPUS_FRAME_TICKS: u32 = 960;
 
 fn dtmf_code(d: char) -> Option<u8> {
     Some(match d {
@@ -232,9 +239,9 @@ impl RtpOut {
         let marker = std::mem::take(&mut self.first);
         out.push(self.packet(self.opus_pt, ts, marker, opus));
         if let (Some(pt), Some(&(code, idx))) = (self.dtmf_pt, self.dtmf.front()) {
-            let start_ts = ts.wrapping_sub(idx * 960);
+            let start_ts = ts.wrapping_sub(idx * OPUS_FRAME_TICKS);
             let end = idx >= 5;
-            let dur = ((idx.min(5) + 1) * 960) as u16;
+            let dur = ((idx.min(5) + 1) * OPUS_FRAME_TICKS) as u16;
             let p = self.packet(pt, start_ts, idx == 0, dtmf_payload(code, end, dur));
             out.push(p);
             if idx >= 7 {
@@ -243,7 +250,7 @@ impl RtpOut {
                 front.1 += 1;
             }
         }
-        self.ts = self.ts.wrapping_add(960);
+        self.ts = self.ts.wrapping_add(OPUS_FRAME_TICKS);
         out
     }
 }
@@ -274,6 +281,7 @@ pub async fn run_call(
     let mut setup_ms = None;
     let mut remote_sdp = String::new();
     let mut dtmf_rx_pt: Option<u8> = None;
+    let mut rx_ts0: Option<u32> = None;
     let mut last_dtmf_ts: Option<u32> = None;
     let mut dtmf_received = String::new();
     let mut recording: Option<RecordingSummary> = None;
@@ -487,6 +495,7 @@ pub async fn run_call(
                     Some(PeerEvent::Rtp(p)) => {
                         let arrival_ms = now.duration_since(t0).as_secs_f64() * 1000.0;
                         if Some(p.header.payload_type) == dtmf_rx_pt {
+                            quality.rx.on_event_packet(p.header.sequence_number, p.payload.len());
                             // RFC 4733: report a digit once, at its first end packet.
                             if p.payload.len() >= 4 && p.payload[1] & 0x80 != 0 && last_dtmf_ts != Some(p.header.timestamp) {
                                 last_dtmf_ts = Some(p.header.timestamp);
@@ -497,8 +506,13 @@ pub async fn run_call(
                             }
                         } else {
                             quality.rx.on_packet(p.header.sequence_number, p.header.timestamp, p.payload.len(), arrival_ms);
+                            // Frames are indexed by RTP timestamp, not sequence number:
+                            // telephone-events share the sequence space (RFC 4733), and
+                            // their numbers would look like lost audio frames.
+                            let ts0 = *rx_ts0.get_or_insert(p.header.timestamp);
+                            let frame = p.header.timestamp.wrapping_sub(ts0) / OPUS_FRAME_TICKS;
                             if let Ok(mut jb) = jitter.lock() {
-                                jb.push(p.header.sequence_number, p.payload.to_vec(), arrival_ms);
+                                jb.push(frame as u16, p.payload.to_vec(), arrival_ms);
                             }
                             machine.handle(Input::MediaReceived, now);
                         }
@@ -583,6 +597,8 @@ pub async fn run_call(
             fec: c.fec,
             concealed: c.concealed,
             late: c.late,
+            shrunk: c.shrunk,
+            stretched: c.stretched,
             target_ms: t,
         })
         .unwrap_or_default();

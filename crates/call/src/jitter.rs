@@ -4,8 +4,11 @@
 //! side pushes packets as they arrive. The target depth follows the observed delay
 //! spread: the 95th percentile of each packet's lateness against the earliest packet of
 //! the last ~2 s, rounded up to frames, plus one. It grows at once (a late packet costs
-//! audio) and shrinks one frame at a time once the excess has lasted a second (a
-//! dropped frame is audible, so not too often).
+//! audio) and shrinks one frame at a time once the excess has lasted a second. Depth
+//! above the target is given back at a pause: dropping 20 ms in the middle of a word is
+//! audible, in a pause it is not, so the playout side reports quiet frames
+//! ([`JitterBuffer::shrink_at_quiet_frame`]); only speech without any pause for
+//! [`FORCED_SHRINK_MS`] makes the buffer drop a frame wherever it is.
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -14,6 +17,8 @@ pub const FRAME_MS: f64 = 20.0;
 /// Largest target depth, frames (200 ms).
 pub const MAX_TARGET_FRAMES: usize = 10;
 const WINDOW: usize = 100;
+/// Excess depth kept waiting for a pause before a frame is dropped anyway, ms.
+pub const FORCED_SHRINK_MS: f64 = 4000.0;
 
 /// What to play for one 20 ms slot.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +69,8 @@ pub struct JitterBuffer {
     last_gap_ms: Option<f64>,
     last_arrival_ms: f64,
     excess_since_ms: Option<f64>,
+    /// Since when (arrival clock) the depth has been above what the target needs.
+    deep_since_ms: Option<f64>,
     misses_in_row: u32,
     counters: JitterCounters,
 }
@@ -90,7 +97,10 @@ impl JitterBuffer {
             .expect("three candidates")
     }
 
-    /// Adds a packet that arrived at `arrival_ms` (any monotonic clock, ms).
+    /// Adds a packet that arrived at `arrival_ms` (any monotonic clock, ms). `seq` is
+    /// the packet's 20 ms frame number, wrapping at 16 bits: the call engine derives it
+    /// from the RTP timestamp, since the RTP sequence number also counts packets that
+    /// carry no audio frame (RFC 4733 events).
     pub fn push(&mut self, seq: u16, payload: Vec<u8>, arrival_ms: f64) {
         let s = self.unwrap_seq(seq);
         if self.next.is_some_and(|n| s < n) {
@@ -163,6 +173,22 @@ impl JitterBuffer {
         &self.counters
     }
 
+    /// Called by the playout side after it decoded a quiet frame (a pause in speech)
+    /// from [`Playout::Packet`]: when the buffer holds more than the target needs and
+    /// the next slot's packet is here, returns `true` and counts a shrink; the caller
+    /// then discards that frame and plays the next [`pop`](Self::pop) in its place.
+    pub fn shrink_at_quiet_frame(&mut self) -> bool {
+        let Some(next) = self.next else {
+            return false;
+        };
+        if self.depth() > self.target && self.packets.contains_key(&next) {
+            self.counters.shrunk += 1;
+            self.deep_since_ms = None;
+            return true;
+        }
+        false
+    }
+
     /// The frame for the next 20 ms slot.
     pub fn pop(&mut self) -> Playout {
         let next = match self.next {
@@ -184,12 +210,21 @@ impl JitterBuffer {
             return Playout::Conceal;
         }
         self.grow_pending = 0;
-        // Shrink: more than one frame above target, drop the oldest slot.
+        // More than one frame above target and no pause to shrink at for a long time:
+        // drop the oldest slot anyway.
         let mut next = next;
-        if self.depth() > self.target + 1 && self.packets.contains_key(&(next + 1)) {
-            self.packets.remove(&next);
-            next += 1;
-            self.counters.shrunk += 1;
+        if self.depth() > self.target + 1 {
+            let since = *self.deep_since_ms.get_or_insert(self.last_arrival_ms);
+            if self.last_arrival_ms - since >= FORCED_SHRINK_MS
+                && self.packets.contains_key(&(next + 1))
+            {
+                self.packets.remove(&next);
+                next += 1;
+                self.counters.shrunk += 1;
+                self.deep_since_ms = None;
+            }
+        } else {
+            self.deep_since_ms = None;
         }
         if let Some(p) = self.packets.remove(&next) {
             self.next = Some(next + 1);
@@ -250,6 +285,24 @@ mod tests {
         delay: impl Fn(u64) -> f64,
         lost: impl Fn(u64) -> bool,
     ) -> (JitterBuffer, Vec<Playout>) {
+        run_with_pauses(n, delay, lost, |_| false)
+    }
+
+    fn id(p: &Playout) -> Option<u64> {
+        match p {
+            Playout::Packet(b) => Some(u64::from_le_bytes(b[..8].try_into().unwrap())),
+            _ => None,
+        }
+    }
+
+    /// As [`run`], with the playout side reporting packets for which `quiet` holds as
+    /// pauses in speech (the buffer may drop them to shrink).
+    fn run_with_pauses(
+        n: u64,
+        delay: impl Fn(u64) -> f64,
+        lost: impl Fn(u64) -> bool,
+        quiet: impl Fn(u64) -> bool,
+    ) -> (JitterBuffer, Vec<Playout>) {
         let mut jb = JitterBuffer::new();
         let mut events: Vec<(f64, u64)> = (0..n)
             .filter(|i| !lost(*i))
@@ -268,19 +321,18 @@ mod tests {
                 jb.push((i % 65536) as u16, pkt(i), at);
                 ev.next();
             }
-            out.push(jb.pop());
+            let mut slot = jb.pop();
+            if id(&slot).is_some_and(&quiet) && jb.shrink_at_quiet_frame() {
+                slot = jb.pop();
+            }
+            out.push(slot);
             t += 20.0;
         }
         (jb, out)
     }
 
     fn played_ids(out: &[Playout]) -> Vec<u64> {
-        out.iter()
-            .filter_map(|p| match p {
-                Playout::Packet(b) => Some(u64::from_le_bytes(b[..8].try_into().unwrap())),
-                _ => None,
-            })
-            .collect()
+        out.iter().filter_map(id).collect()
     }
 
     #[test]
@@ -334,6 +386,43 @@ mod tests {
         // And it did grow: replay the jittery half only.
         let (jb2, _) = run(500, delay, |_| false);
         assert!(jb2.target_frames() >= 3, "{}", jb2.target_frames());
+    }
+
+    #[test]
+    fn shrinks_in_pauses_not_in_speech() {
+        // Jitter for 10 s builds depth; then a clean network with a 200 ms pause every
+        // second (packets 40..49 of each 50).
+        let delay = |i: u64| {
+            if i < 500 {
+                ((i * 7919) % 41) as f64
+            } else {
+                1.0
+            }
+        };
+        let quiet = |i: u64| i % 50 >= 40;
+        let (jb, out) = run_with_pauses(1000, delay, |_| false, quiet);
+        let played = played_ids(&out);
+        let dropped: Vec<u64> = (0..1000).filter(|i| !played.contains(i)).collect();
+        assert!(jb.counters().shrunk >= 1, "{:?}", jb.counters());
+        assert_eq!(jb.target_frames(), 1);
+        // Every frame given up to shrink was a pause, none was speech.
+        let late = jb.counters().late as usize;
+        let in_speech: Vec<_> = dropped.iter().filter(|i| !quiet(**i)).collect();
+        assert!(in_speech.len() <= late, "dropped in speech: {in_speech:?}");
+    }
+
+    #[test]
+    fn speech_without_pauses_still_shrinks_after_a_while() {
+        // 120 ms of extra depth from a start-up burst, then steady packets and no pause.
+        let (jb, out) = run(
+            600,
+            |i| if i < 6 { 120.0 - i as f64 * 20.0 } else { 1.0 },
+            |_| false,
+        );
+        assert!(jb.counters().shrunk >= 1, "{:?}", jb.counters());
+        // Not before FORCED_SHRINK_MS: the first 4 s play every packet.
+        let first: Vec<u64> = played_ids(&out).into_iter().take(200).collect();
+        assert_eq!(first, (0..200).collect::<Vec<_>>());
     }
 
     #[test]

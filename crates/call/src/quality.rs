@@ -109,6 +109,27 @@ impl ReceiveStats {
     /// Records one received packet: sequence number, RTP timestamp, payload size in bytes
     /// and arrival time in ms on any monotonic clock.
     pub fn on_packet(&mut self, seq: u16, timestamp: u32, payload_bytes: usize, arrival_ms: f64) {
+        self.count(seq, payload_bytes);
+        let transit = arrival_ms * TICKS_PER_MS - f64::from(timestamp);
+        if let Some(last) = self.last_transit {
+            let mut d = (transit - last).abs();
+            // A timestamp wrap makes one transit jump by 2^32 ticks; ignore that sample.
+            if d > f64::from(u32::MAX) / 2.0 {
+                d = self.jitter_ticks;
+            }
+            self.jitter_ticks += (d - self.jitter_ticks) / 16.0;
+        }
+        self.last_transit = Some(transit);
+    }
+
+    /// Records a packet of the same stream that carries no audio frame, such as an
+    /// RFC 4733 telephone-event: it takes a sequence number (so it counts for loss) but
+    /// its timestamp is the event's start, which says nothing about jitter.
+    pub fn on_event_packet(&mut self, seq: u16, payload_bytes: usize) {
+        self.count(seq, payload_bytes);
+    }
+
+    fn count(&mut self, seq: u16, payload_bytes: usize) {
         let seq = u64::from(seq);
         if !self.started {
             self.started = true;
@@ -126,16 +147,6 @@ impl ReceiveStats {
         }
         self.received += 1;
         self.bytes += payload_bytes as u64;
-        let transit = arrival_ms * TICKS_PER_MS - f64::from(timestamp);
-        if let Some(last) = self.last_transit {
-            let mut d = (transit - last).abs();
-            // A timestamp wrap makes one transit jump by 2^32 ticks; ignore that sample.
-            if d > f64::from(u32::MAX) / 2.0 {
-                d = self.jitter_ticks;
-            }
-            self.jitter_ticks += (d - self.jitter_ticks) / 16.0;
-        }
-        self.last_transit = Some(transit);
     }
 
     /// RFC 3550 interarrival jitter, ms (W3C `inbound-rtp.jitter`, in ms).
@@ -365,6 +376,25 @@ mod tests {
         assert!((loss - 10.0).abs() < 0.01);
         assert_eq!(bytes, 80 * n);
         assert_eq!(s.take_interval(), (0.0, 0));
+    }
+
+    #[test]
+    fn telephone_events_count_for_loss_not_for_jitter() {
+        // Audio every 20 ms on time; an RFC 4733 event packet (timestamp = the event's
+        // start) after each of frames 10..18 takes the next sequence number.
+        let mut s = ReceiveStats::default();
+        let mut seq = 0u16;
+        for i in 0..50u32 {
+            s.on_packet(seq, i * 960, 80, f64::from(i) * 20.0);
+            seq += 1;
+            if (10..18).contains(&i) {
+                s.on_event_packet(seq, 4);
+                seq += 1;
+            }
+        }
+        assert_eq!(s.expected(), 58);
+        assert_eq!(s.loss_pct_total(), 0.0);
+        assert!(s.jitter_ms() < 0.01, "{}", s.jitter_ms());
     }
 
     #[test]

@@ -73,35 +73,57 @@ async fn an_agent_on_real_devices_talks_with_a_colleague() {
     assert_eq!(ra.end_reason, EndReason::LocalHangup);
     assert_eq!(rb.end_reason, EndReason::RemoteHangup);
 
-    // Bob heard what went into alice's microphone; alice's speaker played bob.
-    assert_heard(
-        &wav(&bob_heard),
-        &wav(&fx.join("alsa.wav")),
-        "bob hears alice's microphone",
-    );
+    // Bob heard what went into alice's microphone; alice's speaker played bob; the
+    // dual-track recording holds the microphone left and bob right. Audio that went
+    // through a device is judged in 250 ms chunks (see `heard_anywhere_in`): every
+    // figure is printed before any is asserted, so a failure shows the whole picture.
+    let mic = wav(&fx.join("alsa.wav"));
+    let src = wav(&fx.join("remote.wav"));
     let spk: Vec<f32> = std::fs::read(&speaker)
         .unwrap()
         .chunks_exact(4)
         .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
         .collect();
-    let src = wav(&fx.join("remote.wav"));
-    let c = heard_anywhere(&spk, &src);
-    eprintln!("alice's speaker played bob, per second (sorted): {c:.2?}");
-    // Known defect: on a busy 2-core CI machine some seconds of playout glitch (0.3-0.7
-    // per second; 0.88-0.95 on a quiet one): the playout thread is not real-time. The
-    // bound says speech came out (unrelated audio scores ~0.1), not that it was clean.
-    assert!(c[c.len() / 2] > 0.5, "alice's speaker: {c:.2?}");
-    // The dual-track recording: the microphone left, bob right.
     assert_opusinfo_clean(&rec);
     let chans = opusdec(&rec);
-    assert_heard(
-        &chans[0],
-        &wav(&fx.join("alsa.wav")),
-        "recording left = alice's microphone",
-    );
-    let c = heard_anywhere(&chans[1], &src);
-    // The right track is what was played, so it carries the same playout glitches
-    // as the speaker (known defect, see above): speech present, not glitch-free.
-    assert!(c[c.len() / 2] > 0.5, "recording right = bob: {c:.2?}");
+    let checks = [
+        (
+            "bob hears alice's microphone",
+            heard_anywhere_in(&wav(&bob_heard), &mic, 12_000),
+        ),
+        (
+            "alice's speaker plays bob",
+            heard_anywhere_in(&spk, &src, 12_000),
+        ),
+        (
+            "recording left = alice's microphone",
+            heard_anywhere_in(&chans[0], &mic, 12_000),
+        ),
+        (
+            "recording right = bob",
+            heard_anywhere_in(&chans[1], &src, 12_000),
+        ),
+    ];
+    for (what, c) in &checks {
+        eprintln!("{what}, per 250 ms (sorted): {c:.2?}");
+    }
+    eprintln!("alice's jitter buffer: {:?}", ra.jitter);
+    eprintln!("bob's jitter buffer: {:?}", rb.jitter);
+    for (what, c) in &checks {
+        assert_clean_playout(c, what);
+    }
+    // The left track is exactly what was sent: aligned with the microphone's speech.
+    assert_heard(&chans[0], &mic, "recording left = alice's microphone");
     w.server.stop().await.unwrap();
+}
+
+/// Speech through a device came out clean: most 250 ms chunks match their source
+/// closely (0.9-0.99 here). Some fall lower: the quiet end of a word, and chunks where
+/// a jitter buffer gave back depth in a pause (the virtual speaker pulls unevenly, so
+/// that happens dozens of times a call), which shifts part of the chunk by 20 ms.
+/// Unrelated audio scores ~0.1.
+fn assert_clean_playout(sorted: &[f64], what: &str) {
+    assert!(sorted.len() >= 20, "{what}: too little speech {sorted:.2?}");
+    assert!(sorted[sorted.len() / 2] > 0.85, "{what}: {sorted:.2?}");
+    assert!(sorted[sorted.len() / 4] > 0.6, "{what}: {sorted:.2?}");
 }
