@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# Mouth-to-ear delay: one-way added delay of a call, from a noise burst entering the
+# caller's (virtual) microphone to it leaving the callee's (virtual) speaker, ours
+# against Chromium-to-Chromium, same machine, same run, same devices.
+#
+# A private PulseAudio server has one stereo null sink `probe`. Its left channel is
+# what the caller's microphone hears (`inject` plays into it; the source `mouth` reads
+# it back), its right channel is the callee's speaker (`ear`). One recording of
+# probe.monitor holds both, on one clock, so each burst's delay is exact to a sample.
+#  - ours: two `softphone` CLIs through the local server (the caller captures `mouth`,
+#    the callee plays to `ear`), with the callee's jitter buffer, decoder and device.
+#  - Chromium: one headless page with two RTCPeerConnections on loopback, the first
+#    sending getUserMedia(`mouth`, no voice processing), the second playing to `ear`
+#    through an <audio> element with setSinkId.
+# Usage: benches/mouth-to-ear.sh [SECONDS]   (default 30: ~30 bursts each)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECS="${1:-30}"
+PROFILE="${PROFILE:-debug}"
+TARGET="${CARGO_TARGET_DIR:-target}"
+if [ "$PROFILE" = release ]; then
+  cargo build --release -q -p softphone-cli -p softphone-server
+else
+  cargo build -q -p softphone-cli -p softphone-server
+fi
+BIN="$TARGET/$PROFILE"
+CHROMIUM="$(command -v chromium || command -v chromium-browser)"
+WORK="$(mktemp -d)"
+DIR="$WORK/pulse"
+mkdir -p "$DIR/runtime" "$DIR/state"
+cleanup() {
+  [ -n "${REC:-}" ] && kill "$REC" 2>/dev/null
+  [ -n "${SRV:-}" ] && kill "$SRV" 2>/dev/null
+  [ -n "${WEB:-}" ] && kill "$WEB" 2>/dev/null
+  PULSE_SERVER="unix:$DIR/native" pactl exit 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+cat >"$DIR/default.pa" <<PA
+load-module module-native-protocol-unix auth-anonymous=1 socket=$DIR/native
+load-module module-null-sink sink_name=probe rate=48000 channels=2 channel_map=front-left,front-right sink_properties=device.description=M2E_Probe
+load-module module-remap-sink sink_name=inject master=probe channels=1 channel_map=mono master_channel_map=front-left remix=no sink_properties=device.description=M2E_Inject
+load-module module-remap-sink sink_name=ear master=probe channels=1 channel_map=mono master_channel_map=front-right remix=no sink_properties=device.description=M2E_Ear
+load-module module-remap-source source_name=mouth master=probe.monitor channels=1 channel_map=mono master_channel_map=front-left remix=no source_properties=device.description=M2E_Mouth
+PA
+XDG_RUNTIME_DIR="$DIR/runtime" PULSE_STATE_PATH="$DIR/state" env -u DBUS_SESSION_BUS_ADDRESS \
+  pulseaudio -n -F "$DIR/default.pa" --daemonize=yes --exit-idle-time=-1 --log-target="file:$DIR/log" >/dev/null 2>&1
+export PULSE_SERVER="unix:$DIR/native"
+for _ in $(seq 1 50); do pactl info >/dev/null 2>&1 && break; sleep 0.1; done
+
+# Bursts: 20 ms of white noise at -10 dBFS, one every 1.0-1.3 s; and silence.
+python3 - "$WORK" "$SECS" <<'PY'
+import sys, wave, random, struct
+work, secs = sys.argv[1], int(sys.argv[2])
+random.seed(7)
+rate = 48000
+x = [0.0] * (rate * (secs + 2))
+t = rate
+while t < len(x) - rate:
+    for i in range(960):
+        x[t + i] = random.uniform(-0.55, 0.55)
+    t += int(rate * random.uniform(1.0, 1.3))
+for name, sig in (("bursts.wav", x), ("silence.wav", [0.0] * len(x))):
+    w = wave.open(f"{work}/{name}", "wb")
+    w.setnchannels(1); w.setsampwidth(2); w.setframerate(rate)
+    w.writeframes(b"".join(struct.pack("<h", int(v * 32767)) for v in sig))
+PY
+
+record() { # $1 = output file; records probe.monitor (left = mouth, right = ear)
+  parecord -d probe.monitor --raw --format=float32le --rate=48000 --channels=2 "$1" &
+  REC=$!
+}
+stop_record() { kill -INT "$REC"; wait "$REC" 2>/dev/null || true; REC=; }
+
+echo "== ours: softphone -> server on loopback -> softphone"
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+URL="http://127.0.0.1:$PORT"
+SOFTPHONE_MEDIA_UDP_ADDRS='["127.0.0.1:0"]' "$BIN/softphone-server" --data-dir "$WORK/server" \
+  serve --demo --listen "127.0.0.1:$PORT" >"$WORK/server.log" 2>&1 &
+SRV=$!
+for _ in $(seq 1 100); do curl -sf "$URL/api/v1/health" >/dev/null && break; sleep 0.1; done
+echo demo-password | "$BIN/softphone" --profile "$WORK/ben" answer --server "$URL" --user ben@demo.test \
+  --input-wav "$WORK/silence.wav" --output pulseaudio:ear --media-addr 127.0.0.1:0 --wait 60 \
+  >"$WORK/ben.log" 2>&1 &
+ANS=$!
+sleep 2
+echo demo-password | "$BIN/softphone" --profile "$WORK/ana" call "Ben Okafor" --server "$URL" \
+  --user ana@demo.test --input pulseaudio:mouth --output-wav "$WORK/ana-heard.wav" \
+  --seconds "$((SECS + 4))" --media-addr 127.0.0.1:0 >"$WORK/ana.log" 2>&1 &
+CALL=$!
+sleep 2
+record "$WORK/ours.raw"
+timeout "$((SECS + 10))" paplay -d inject "$WORK/bursts.wav" || echo "paplay did not finish" >&2
+sleep 1
+stop_record
+wait "$CALL" || { echo "our call failed:" >&2; cat "$WORK/ana.log" >&2; exit 1; }
+wait "$ANS" || true
+
+echo "== Chromium: two RTCPeerConnections on loopback in one headless page"
+cat >"$WORK/m2e.html" <<'HTML'
+<!doctype html><meta charset="utf-8"><title>m2e</title><body><script>
+(async () => {
+  const log = (m) => { document.title = m; console.log(m); };
+  try {
+    (await navigator.mediaDevices.getUserMedia({ audio: true })).getTracks().forEach((t) => t.stop());
+    const devs = await navigator.mediaDevices.enumerateDevices();
+    const mouth = devs.find((d) => d.kind === 'audioinput' && d.label.includes('M2E_Mouth'));
+    const ear = devs.find((d) => d.kind === 'audiooutput' && d.label.includes('M2E_Ear'));
+    if (!mouth || !ear) throw new Error('devices: ' + devs.map((d) => d.kind + ':' + d.label).join(', '));
+    const mic = await navigator.mediaDevices.getUserMedia({ audio: { deviceId: { exact: mouth.deviceId },
+      echoCancellation: false, noiseSuppression: false, autoGainControl: false } });
+    const a = new RTCPeerConnection(), b = new RTCPeerConnection();
+    a.onicecandidate = (e) => e.candidate && b.addIceCandidate(e.candidate);
+    b.onicecandidate = (e) => e.candidate && a.addIceCandidate(e.candidate);
+    b.ontrack = async (e) => {
+      const el = new Audio();
+      el.srcObject = e.streams[0];
+      await el.setSinkId(ear.deviceId);
+      await el.play();
+      log('playing');
+    };
+    mic.getTracks().forEach((t) => a.addTrack(t, mic));
+    await a.setLocalDescription(await a.createOffer());
+    await b.setRemoteDescription(a.localDescription);
+    await b.setLocalDescription(await b.createAnswer());
+    await a.setRemoteDescription(b.localDescription);
+  } catch (e) { log('error ' + e); }
+})();
+</script>
+HTML
+WPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+python3 -m http.server "$WPORT" --bind 127.0.0.1 --directory "$WORK" >/dev/null 2>&1 &
+WEB=$!
+sleep 0.5
+timeout "$((SECS + 12))" "$CHROMIUM" --headless=new --no-sandbox --use-fake-ui-for-media-stream \
+  --autoplay-policy=no-user-gesture-required --user-data-dir="$WORK/chrome" \
+  --enable-logging=stderr --v=0 "http://127.0.0.1:$WPORT/m2e.html" >"$WORK/chrome.log" 2>&1 &
+CHR=$!
+sleep 6
+record "$WORK/chromium.raw"
+timeout "$((SECS + 10))" paplay -d inject "$WORK/bursts.wav" || echo "paplay did not finish" >&2
+sleep 1
+stop_record
+kill "$CHR" 2>/dev/null || true
+wait "$CHR" 2>/dev/null || true
+grep -i "console" "$WORK/chrome.log" | head -5 || true
+
+python3 - "$WORK" <<'PY'
+import sys
+import numpy as np
+work = sys.argv[1]
+def onsets(x, thr=0.05, quiet=int(48000 * 0.3)):
+    idx = np.flatnonzero(np.abs(x) > thr)
+    out, last = [], -10**9
+    for i in idx:
+        if i - last > quiet:
+            out.append(i)
+        last = i
+    return np.array(out)
+res = {}
+for name in ("ours", "chromium"):
+    try:
+        s = np.fromfile(f"{work}/{name}.raw", dtype="<f4").reshape(-1, 2)
+    except (OSError, ValueError) as e:
+        print(f"{name}: no recording ({e})")
+        continue
+    left, right = onsets(s[:, 0]), onsets(s[:, 1])
+    d = []
+    for t in left:
+        later = right[(right > t) & (right < t + 48000 * 0.9)]
+        if len(later):
+            d.append((later[0] - t) / 48.0)
+    d = np.array(d)
+    if len(d) == 0:
+        print(f"{name}: no bursts came through ({len(left)} sent)")
+        continue
+    res[name] = d
+    print(f"{name}: {len(d)}/{len(left)} bursts, mouth-to-ear ms p50 {np.percentile(d, 50):.1f} "
+          f"p95 {np.percentile(d, 95):.1f} min {d.min():.1f} max {d.max():.1f}")
+if len(res) == 2:
+    print(f"ratio ours/chromium: p50 {np.percentile(res['ours'], 50) / np.percentile(res['chromium'], 50):.2f} "
+          f"p95 {np.percentile(res['ours'], 95) / np.percentile(res['chromium'], 95):.2f}")
+PY
