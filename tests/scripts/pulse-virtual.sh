@@ -18,10 +18,13 @@ load-module module-remap-source master=micfeed.monitor source_name=vmic rate=480
 set-default-sink speaker
 set-default-source vmic
 PA
+  # Real-time where allowed (as on a desktop, through rtkit): the call tests' audio
+  # threads run SCHED_FIFO and must not starve the server that feeds them.
   if ! PULSE_SERVER="unix:$DIR/native" pactl info >/dev/null 2>&1; then
     # Off the session bus: a second private server would find org.PulseAudio1 taken.
     XDG_RUNTIME_DIR="$DIR/runtime" PULSE_STATE_PATH="$DIR/state" \
       env -u DBUS_SESSION_BUS_ADDRESS pulseaudio -n -F "$DIR/default.pa" --daemonize=yes --exit-idle-time=-1 \
+      --realtime=yes --high-priority=yes \
       --log-target="file:$DIR/pulse.log" --disallow-exit=yes >/dev/null 2>&1 || true
     for _ in $(seq 1 50); do
       PULSE_SERVER="unix:$DIR/native" pactl info >/dev/null 2>&1 && break

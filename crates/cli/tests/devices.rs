@@ -121,6 +121,10 @@ fn played_speech_correlates_with_the_source() {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(300));
+    // Write as the app's playout thread does: with real-time priority where allowed.
+    // A normal thread was once late by 50 ms on a busy CI machine (a gap: underruns).
+    let scheduling = softphone_call::audio::promote_to_realtime();
+    eprintln!("writer scheduling: {scheduling:?}");
     let mut sink = CpalSink::open(None).expect("open default output");
     let mut wav = WavSource::open(&fx.join("alsa.wav")).unwrap();
     let mut frame = [0.0f32; FRAME_SAMPLES];
