@@ -14,14 +14,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 N="${1:-10}"
 SECS="${2:-20}"
-PROFILE="${PROFILE:-debug}"
-TARGET="${CARGO_TARGET_DIR:-target}"
-if [ "$PROFILE" = release ]; then
-  cargo build --release -q -p softphone-cli -p softphone-server
-else
-  cargo build -q -p softphone-cli -p softphone-server
-fi
-BIN="$TARGET/$PROFILE"
+. benches/common.sh
+build_bins
 command -v baresip >/dev/null || { echo "baresip missing: apt-get install baresip-core" >&2; exit 1; }
 WORK="$(mktemp -d)"
 cleanup() { pkill -f "baresip -f $WORK" 2>/dev/null || true; [ -n "${SRV:-}" ] && kill "$SRV" 2>/dev/null; rm -rf "$WORK"; }
@@ -30,12 +24,7 @@ trap cleanup EXIT
 sox /usr/share/sounds/alsa/Front_*.wav /usr/share/sounds/alsa/Rear_*.wav -r 48000 -c 1 -b 16 "$WORK/voices.wav"
 sox "$WORK/voices.wav" "$WORK/speech.wav" repeat 5
 
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-URL="http://127.0.0.1:$PORT"
-SOFTPHONE_MEDIA_UDP_ADDRS='["127.0.0.1:0"]' "$BIN/softphone-server" --data-dir "$WORK/server" \
-  serve --demo --listen "127.0.0.1:$PORT" >"$WORK/server.log" 2>&1 &
-SRV=$!
-for _ in $(seq 1 100); do curl -sf "$URL/api/v1/health" >/dev/null && break; sleep 0.1; done
+start_server "$WORK"
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 p95() { sort -n | awk '{a[NR]=$1} END {i=int(NR*0.95+0.999); if(i<1)i=1; print a[i]}'; }

@@ -16,14 +16,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS="${1:-30}"
-PROFILE="${PROFILE:-debug}"
-TARGET="${CARGO_TARGET_DIR:-target}"
-if [ "$PROFILE" = release ]; then
-  cargo build --release -q -p softphone-cli -p softphone-server
-else
-  cargo build -q -p softphone-cli -p softphone-server
-fi
-BIN="$TARGET/$PROFILE"
+. benches/common.sh
+build_bins
 CHROMIUM="$(command -v chromium || command -v chromium-browser)"
 WORK="$(mktemp -d)"
 DIR="$WORK/pulse"
@@ -72,14 +66,15 @@ record() { # $1 = output file; records probe.monitor (left = mouth, right = ear)
   REC=$!
 }
 stop_record() { kill -INT "$REC"; wait "$REC" 2>/dev/null || true; REC=; }
+measure() { # $1 = name: plays the bursts into the microphone while recording the probe
+  record "$WORK/$1.raw"
+  timeout "$((SECS + 10))" paplay -d inject "$WORK/bursts.wav" || echo "paplay did not finish" >&2
+  sleep 1
+  stop_record
+}
 
 echo "== ours: softphone -> server on loopback -> softphone"
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-URL="http://127.0.0.1:$PORT"
-SOFTPHONE_MEDIA_UDP_ADDRS='["127.0.0.1:0"]' "$BIN/softphone-server" --data-dir "$WORK/server" \
-  serve --demo --listen "127.0.0.1:$PORT" >"$WORK/server.log" 2>&1 &
-SRV=$!
-for _ in $(seq 1 100); do curl -sf "$URL/api/v1/health" >/dev/null && break; sleep 0.1; done
+start_server "$WORK"
 echo demo-password | "$BIN/softphone" --profile "$WORK/ben" answer --server "$URL" --user ben@demo.test \
   --input-wav "$WORK/silence.wav" --output pulseaudio:ear --media-addr 127.0.0.1:0 --wait 60 \
   >"$WORK/ben.log" 2>&1 &
@@ -90,10 +85,7 @@ echo demo-password | "$BIN/softphone" --profile "$WORK/ana" call "Ben Okafor" --
   --seconds "$((SECS + 4))" --media-addr 127.0.0.1:0 >"$WORK/ana.log" 2>&1 &
 CALL=$!
 sleep 2
-record "$WORK/ours.raw"
-timeout "$((SECS + 10))" paplay -d inject "$WORK/bursts.wav" || echo "paplay did not finish" >&2
-sleep 1
-stop_record
+measure ours
 wait "$CALL" || { echo "our call failed:" >&2; cat "$WORK/ana.log" >&2; exit 1; }
 wait "$ANS" || true
 
@@ -129,7 +121,7 @@ cat >"$WORK/m2e.html" <<'HTML'
 })();
 </script>
 HTML
-WPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+WPORT=$(free_port)
 python3 -m http.server "$WPORT" --bind 127.0.0.1 --directory "$WORK" >/dev/null 2>&1 &
 WEB=$!
 sleep 0.5
@@ -138,10 +130,7 @@ timeout "$((SECS + 12))" "$CHROMIUM" --headless=new --no-sandbox --use-fake-ui-f
   --enable-logging=stderr --v=0 "http://127.0.0.1:$WPORT/m2e.html" >"$WORK/chrome.log" 2>&1 &
 CHR=$!
 sleep 6
-record "$WORK/chromium.raw"
-timeout "$((SECS + 10))" paplay -d inject "$WORK/bursts.wav" || echo "paplay did not finish" >&2
-sleep 1
-stop_record
+measure chromium
 kill "$CHR" 2>/dev/null || true
 wait "$CHR" 2>/dev/null || true
 grep -i "console" "$WORK/chrome.log" | head -5 || true

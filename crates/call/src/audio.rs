@@ -365,32 +365,20 @@ fn playout_thread(
     let mut sink_ok = true;
     let mut decoding = false;
     let mut captured = std::collections::VecDeque::<Frame>::with_capacity(32);
+    let pop = || jitter.lock().map(|mut j| j.pop()).unwrap_or(Playout::Idle);
     while !flags.stop.load(Ordering::Relaxed) {
-        let mut slot = jitter.lock().map(|mut j| j.pop()).unwrap_or(Playout::Idle);
-        let mut first = None;
-        if let Playout::Packet(p) = &slot {
-            let r = dec.decode_float(p, &mut out, false);
-            // A pause while the buffer is deeper than needed: drop it (decoded all the
-            // same, so the decoder's state follows the stream) and play the next slot.
-            if matches!(r, Ok(FRAME_SAMPLES))
-                && rms_dbfs(&out) < QUIET_DBFS
-                && jitter.lock().is_ok_and(|mut j| j.shrink_at_quiet_frame())
-            {
-                slot = jitter.lock().map(|mut j| j.pop()).unwrap_or(Playout::Idle);
-            } else {
-                first = Some(r);
-            }
+        let mut slot = pop();
+        let mut decoded = decode_slot(&mut dec, &slot, decoding, &mut out);
+        // A pause while the buffer is deeper than needed: drop it (decoded all the same,
+        // so the decoder's state follows the stream) and play the next slot instead.
+        if matches!(slot, Playout::Packet(_))
+            && matches!(decoded, Ok(FRAME_SAMPLES))
+            && rms_dbfs(&out) < QUIET_DBFS
+            && jitter.lock().is_ok_and(|mut j| j.shrink_at_quiet_frame())
+        {
+            slot = pop();
+            decoded = decode_slot(&mut dec, &slot, true, &mut out);
         }
-        let decoded = match (first, &slot) {
-            (Some(r), _) => r,
-            (None, Playout::Packet(p)) => dec.decode_float(p, &mut out, false),
-            (None, Playout::Fec(next)) => dec.decode_float(next, &mut out, true),
-            (None, Playout::Conceal) if decoding => dec.decode_float(&[], &mut out, false),
-            (None, Playout::Conceal | Playout::Idle) => {
-                out = silence;
-                Ok(FRAME_SAMPLES)
-            }
-        };
         decoding = !matches!(slot, Playout::Idle);
         match decoded {
             Ok(n) if n == FRAME_SAMPLES => {}
@@ -437,6 +425,26 @@ fn playout_thread(
     match recorder {
         Some(r) => r.finish().map(Some),
         None => Ok(None),
+    }
+}
+
+/// Decodes what the jitter buffer gave for one slot into `out`: the packet, the next
+/// packet's in-band FEC, or packet loss concealment (silence before the first packet,
+/// `decoding` false, and while idle). Returns the samples written, as libopus does.
+fn decode_slot(
+    dec: &mut opus::Decoder,
+    slot: &Playout,
+    decoding: bool,
+    out: &mut Frame,
+) -> Result<usize, opus::Error> {
+    match slot {
+        Playout::Packet(p) => dec.decode_float(p, out, false),
+        Playout::Fec(next) => dec.decode_float(next, out, true),
+        Playout::Conceal if decoding => dec.decode_float(&[], out, false),
+        Playout::Conceal | Playout::Idle => {
+            out.fill(0.0);
+            Ok(FRAME_SAMPLES)
+        }
     }
 }
 
