@@ -4,13 +4,14 @@
 
 use anyhow::{bail, Context, Result};
 use softphone_client::Client;
+use softphone_controller::agent::{Account, Agent};
 use softphone_store::credentials::{self, Settings};
 use softphone_store::recordings::Retention;
-use softphone_store::sync::{SyncOptions, Syncer};
+use softphone_store::sync::SyncOptions;
 use softphone_store::Store;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use uuid::Uuid;
 
 /// The profile folder: `--profile`, else `SOFTPHONE_PROFILE`, else the platform's data
@@ -32,6 +33,11 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 
 fn open_store(profile: &Path) -> Result<Store> {
     let (store, report) = Store::open(profile)?;
+    warn_rebuilt(&report);
+    Ok(store)
+}
+
+fn warn_rebuilt(report: &softphone_store::OpenReport) {
     if let Some(moved) = &report.corrupt_moved_to {
         eprintln!(
             "warning: the local database was unreadable and was moved to {}; kept {} unsynced changes and {} recordings from it; pull to rebuild the rest",
@@ -40,13 +46,20 @@ fn open_store(profile: &Path) -> Result<Store> {
             report.salvaged_recordings
         );
     }
-    Ok(store)
 }
 
 fn logged_in(profile: &Path) -> Result<(Settings, Client)> {
     let (s, token) = credentials::load(profile)?;
     let client = Client::new(&s.server_url)?.with_token(token);
     Ok((s, client))
+}
+
+/// The profile's signed-in agent, warning when its database had to be rebuilt.
+fn agent(profile: &Path) -> Result<Agent> {
+    let account = Account::from_profile(profile)?;
+    let (agent, report) = Agent::open(profile, account)?;
+    warn_rebuilt(&report);
+    Ok(agent)
 }
 
 /// `softphone login --server URL --email E` (password on stdin).
@@ -57,20 +70,11 @@ pub fn login(profile: &Path, server: &str, email: &str) -> Result<()> {
         .context("reading the password from stdin")?;
     let password = password.trim_end_matches(['\r', '\n']);
     runtime()?.block_on(async {
-        let mut client = Client::new(server)?;
-        let resp = client.login(email, password).await?;
-        let settings = Settings {
-            server_url: server.trim_end_matches('/').to_string(),
-            email: resp.user.email.clone(),
-            user_id: resp.user.id,
-            display_name: resp.user.display_name.clone(),
-        };
-        credentials::save(profile, &settings, &resp.token)?;
+        let account = Account::sign_in(server, email, password).await?;
+        account.remember(profile)?;
         println!(
-            "logged in as {} ({}) at {}",
-            resp.user.display_name,
-            resp.user.role.as_str(),
-            settings.server_url
+            "logged in as {} at {}",
+            account.settings.display_name, account.settings.server_url
         );
         Ok(())
     })
@@ -94,13 +98,12 @@ pub fn logout(profile: &Path) -> Result<()> {
 
 /// `softphone note LEAD TEXT`.
 pub fn note(profile: &Path, lead: &str, text: &str, call: Option<&str>) -> Result<()> {
-    let (s, _) = logged_in(profile)?;
     let lead = Uuid::parse_str(lead).with_context(|| format!("`{lead}` is not a lead id"))?;
     let call = call
         .map(|c| Uuid::parse_str(c).with_context(|| format!("`{c}` is not a call id")))
         .transpose()?;
-    let mut store = open_store(profile)?;
-    let n = store.write_note(s.user_id, lead, call, text)?;
+    let agent = agent(profile)?;
+    let n = agent.write_note(lead, call, text)?;
     println!("{} (saved locally, pending sync)", n.id);
     Ok(())
 }
@@ -152,41 +155,38 @@ fn options(prune: bool) -> SyncOptions {
 /// `softphone sync [--once]`. With `--once`: exit 0 only when nothing is left to push
 /// and the pull worked.
 pub fn sync(profile: &Path, once: bool, json: bool, prune: bool) -> Result<()> {
-    let (_, client) = logged_in(profile)?;
-    let store = Arc::new(Mutex::new(open_store(profile)?));
-    let syncer = Syncer::new(store.clone(), client, options(prune));
+    let mut agent = agent(profile)?;
+    agent.set_sync_options(options(prune));
     let rt = runtime()?;
     if once {
-        let (push, pull) = rt.block_on(syncer.run_once());
-        let status = store
-            .lock()
-            .map_err(|_| anyhow::anyhow!("store lock"))?
-            .status()?;
+        let round = rt.block_on(agent.sync_once())?;
         if json {
             println!(
                 "{}",
                 serde_json::json!({
-                    "pushed": push.pushed,
-                    "parked": push.parked,
-                    "stopped_by": push.stopped_by,
-                    "pulled": pull.as_ref().map(|p| p.applied).ok(),
-                    "pull_error": pull.as_ref().err().map(|e| e.to_string()),
-                    "status": status,
+                    "pushed": round.push.pushed,
+                    "parked": round.push.parked,
+                    "stopped_by": round.push.stopped_by,
+                    "pulled": round.pull.as_ref().map(|p| p.applied).ok(),
+                    "pull_error": round.pull.as_ref().err(),
+                    "status": round.status,
                 })
             );
         } else {
             println!(
                 "pushed {}, parked {}, pulled {}; {} pending",
-                push.pushed,
-                push.parked,
-                pull.as_ref().map(|p| p.applied).unwrap_or(0),
-                status.pending
+                round.push.pushed,
+                round.push.parked,
+                round.pull.as_ref().map(|p| p.applied).unwrap_or(0),
+                round.status.pending
             );
         }
-        if let Some(e) = push.stopped_by {
+        if let Some(e) = round.push.stopped_by {
             bail!("push stopped: {e}");
         }
-        pull?;
+        if let Err(e) = round.pull {
+            bail!("pull failed: {e}");
+        }
         return Ok(());
     }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -194,7 +194,7 @@ pub fn sync(profile: &Path, once: bool, json: bool, prune: bool) -> Result<()> {
         let _ = stop_tx.send(true);
     })?;
     eprintln!("syncing; Ctrl-C to stop");
-    rt.block_on(syncer.run(stop_rx, Arc::default()));
+    rt.block_on(agent.syncer().run(stop_rx, Arc::default()));
     Ok(())
 }
 

@@ -6,19 +6,16 @@
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use softphone_call::machine::{CallMachine, Timeouts};
+use softphone_call::machine::Timeouts;
 use softphone_call::{
-    run_call, AudioIn, AudioOut, CallEvent, CallReport, CallSetup, Command, EndReason, IceServer,
+    AudioIn, AudioOut, CallEvent, CallReport, CallSetup, CallState, Command, EndReason, IceServer,
     PeerConfig, RecordSpec,
 };
-use softphone_client::{Client, SignalConn};
-use softphone_proto::signal::ServerMsg;
-use softphone_proto::{Call, CallDirection, CallUpsert};
+use softphone_controller::agent::{ended_normally, save_call, Account, Agent, LiveCall, SavedCall};
 use softphone_recorder::{RecorderConfig, RecordingMeta};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
 use uuid::Uuid;
 
 /// Options shared by `call` and `answer`.
@@ -71,7 +68,7 @@ pub struct CallArgs {
 }
 
 impl CallArgs {
-    fn setup(&self, call_id: Uuid, agent: &str) -> Result<CallSetup> {
+    fn setup(&self, agent: &str) -> Result<CallSetup> {
         if !(6_000..=256_000).contains(&self.bitrate) {
             bail!("--bitrate must be 6000-256000 bit/s");
         }
@@ -87,7 +84,7 @@ impl CallArgs {
             record: self.record.as_ref().map(|p| RecordSpec {
                 path: p.clone(),
                 meta: RecordingMeta {
-                    call_id: call_id.to_string(),
+                    call_id: String::new(), // set by the controller
                     lead_id: self.lead.map(|l| l.to_string()),
                     start_time: humantime::format_rfc3339_seconds(std::time::SystemTime::now())
                         .to_string(),
@@ -122,67 +119,24 @@ impl CallArgs {
     }
 }
 
-struct Session {
-    /// Holds the session token for the call's duration.
-    _client: Client,
-    signal: SignalConn,
-    user_id: Uuid,
-    email: String,
-    /// Colleagues from `welcome`: (id, display name).
-    members: Vec<(Uuid, String)>,
-}
-
-async fn connect(args: &CallArgs, profile: Option<&Path>) -> Result<Session> {
-    let (client, email) = match (&args.server, &args.user) {
+/// The account from `--server/--user` (password on stdin, nothing saved) or from the
+/// profile's keyring session, and the profile's agent when there is one.
+async fn account(args: &CallArgs, profile: Option<&Path>) -> Result<(Account, Option<Agent>)> {
+    match (&args.server, &args.user) {
         (Some(server), Some(user)) => {
             let mut pw = String::new();
             std::io::stdin()
                 .read_to_string(&mut pw)
                 .context("reading the password from stdin")?;
-            let mut c = Client::new(server)?;
-            c.login(user, pw.trim_end_matches(['\r', '\n'])).await?;
-            (c, user.clone())
+            let account = Account::sign_in(server, user, pw.trim_end_matches(['\r', '\n'])).await?;
+            Ok((account, None))
         }
         _ => {
             let profile = profile.context("no --server/--user and no profile")?;
-            let (s, token) = softphone_store::credentials::load(profile)
+            let agent = Agent::resume(profile)
                 .context("not signed in: run `softphone login` or pass --server and --user")?;
-            (Client::new(&s.server_url)?.with_token(token), s.email)
+            Ok((agent.account().clone(), Some(agent)))
         }
-    };
-    let mut signal = client.signal().await?;
-    let (user_id, members) = match signal.recv().await? {
-        Some(ServerMsg::Welcome { user_id, presence }) => (
-            user_id,
-            presence
-                .into_iter()
-                .map(|p| (p.user_id, p.display_name))
-                .collect(),
-        ),
-        other => bail!("expected the server's welcome, got {other:?}"),
-    };
-    Ok(Session {
-        _client: client,
-        signal,
-        user_id,
-        email,
-        members,
-    })
-}
-
-/// `echo`, a user id, or a colleague's display name (case-insensitive).
-fn resolve(target: &str, members: &[(Uuid, String)]) -> Result<String> {
-    if target == "echo" || Uuid::parse_str(target).is_ok() {
-        return Ok(target.to_string());
-    }
-    let found: Vec<_> = members
-        .iter()
-        .filter(|(_, n)| n.eq_ignore_ascii_case(target))
-        .collect();
-    match found.as_slice() {
-        [(id, _)] => Ok(id.to_string()),
-        [] => bail!("no colleague called `{target}`: use `echo`, a user id or a display name"),
-        _ => bail!("several colleagues are called `{target}`: use the user id"),
     }
 }
 
@@ -213,74 +167,52 @@ fn print_event(e: &CallEvent, json: bool) {
     let _ = std::io::stdout().flush();
 }
 
-async fn drive(
-    mut session: Session,
-    machine: CallMachine,
-    dial_to: Option<String>,
-    args: &CallArgs,
-    accept: bool,
-) -> Result<CallReport> {
-    let call_id = machine.call_id;
-    let setup = args.setup(call_id, &session.email)?;
-    let (cmd_tx, cmd_rx) = mpsc::channel(16);
-    let (ev_tx, mut ev_rx) = mpsc::channel(256);
-    if accept {
-        cmd_tx.send(Command::Accept).await?;
-    }
-    let stop = cmd_tx.clone();
+/// Prints events, hangs up after `--seconds` of talk, sends `--dtmf`, and returns the
+/// report once the call ends.
+async fn drive(mut call: LiveCall, args: &CallArgs) -> Result<CallReport> {
+    let stop = call.commands();
     ctrlc::set_handler(move || {
         let _ = stop.try_send(Command::Hangup);
     })
     .ok();
-    let json = args.stats_json;
     let seconds = args.seconds.map(Duration::from_secs_f64);
-    let dtmf = args.dtmf.clone();
-    let watcher = tokio::spawn(async move {
-        let mut connected: Option<Instant> = None;
-        loop {
-            let deadline = match (connected, seconds) {
-                (Some(c), Some(s)) => tokio::time::Instant::from_std(c + s),
-                _ => tokio::time::Instant::now() + Duration::from_secs(3600),
-            };
-            tokio::select! {
-                e = ev_rx.recv() => {
-                    let Some(e) = e else { break };
-                    if let CallEvent::State { state } = &e {
-                        if *state == softphone_call::CallState::Connected && connected.is_none() {
-                            connected = Some(Instant::now());
-                            if let Some(d) = &dtmf {
-                                let tx = cmd_tx.clone();
-                                let digits = d.clone();
-                                tokio::spawn(async move {
-                                    tokio::time::sleep(Duration::from_secs(2)).await;
-                                    for c in digits.chars() {
-                                        let _ = tx.send(Command::Dtmf(c)).await;
-                                    }
-                                });
-                            }
+    let mut connected: Option<Instant> = None;
+    loop {
+        let deadline = match (connected, seconds) {
+            (Some(c), Some(s)) => tokio::time::Instant::from_std(c + s),
+            _ => tokio::time::Instant::now() + Duration::from_secs(3600),
+        };
+        tokio::select! {
+            e = call.next_event() => {
+                let Some(e) = e else { break };
+                if let CallEvent::State { state: CallState::Connected } = &e {
+                    if connected.is_none() {
+                        connected = Some(Instant::now());
+                        if let Some(digits) = args.dtmf.clone() {
+                            let tx = call.commands();
+                            tokio::spawn(async move {
+                                tokio::time::sleep(Duration::from_secs(2)).await;
+                                for c in digits.chars() {
+                                    let _ = tx.send(Command::Dtmf(c)).await;
+                                }
+                            });
                         }
                     }
-                    print_event(&e, json);
                 }
-                _ = tokio::time::sleep_until(deadline) => {
-                    let _ = cmd_tx.send(Command::Hangup).await;
-                    connected = None;
-                }
+                print_event(&e, args.stats_json);
+            }
+            _ = tokio::time::sleep_until(deadline) => {
+                call.send(Command::Hangup).await;
+                connected = None;
             }
         }
-    });
-    let report = run_call(&mut session.signal, machine, dial_to, setup, cmd_rx, ev_tx).await;
-    let _ = watcher.await;
-    let _ = session.signal.close().await;
+    }
+    let (report, phone) = call.finish().await;
+    phone.close().await;
     Ok(report)
 }
 
-fn finish(
-    report: &CallReport,
-    args: &CallArgs,
-    profile: Option<&Path>,
-    agent_id: Uuid,
-) -> Result<()> {
+fn finish(report: &CallReport, args: &CallArgs, agent: Option<&Agent>) -> Result<()> {
     if args.stats_json {
         println!(
             "{}",
@@ -313,78 +245,23 @@ fn finish(
     if let Some(e) = &report.recording_error {
         eprintln!("warning: the recording failed: {e}");
     }
-    store_record(report, args, profile, agent_id)?;
-    match &report.end_reason {
-        EndReason::LocalHangup | EndReason::RemoteHangup => Ok(()),
-        other => bail!(
+    let saved = save_call(agent, report, args.lead)?;
+    if !args.stats_json {
+        match &saved {
+            SavedCall::Store => println!("call record saved to the local store (pending sync)"),
+            SavedCall::File(p) => println!("call record written to {}", p.display()),
+            SavedCall::Nothing => {}
+        }
+    }
+    if !ended_normally(&report.end_reason) {
+        bail!(
             "call ended: {}{}",
-            other.as_str(),
-            match other {
+            report.end_reason.as_str(),
+            match &report.end_reason {
                 EndReason::Failed(d) => format!(" ({d})"),
                 _ => String::new(),
             }
-        ),
-    }
-}
-
-/// The call record: the local store (synced) when there is a lead and a signed-in
-/// profile, else `RECORDING.json` beside the recording.
-fn store_record(
-    report: &CallReport,
-    args: &CallArgs,
-    profile: Option<&Path>,
-    agent_id: Uuid,
-) -> Result<()> {
-    let upsert = CallUpsert {
-        lead_id: args.lead.unwrap_or(Uuid::nil()),
-        direction: if report.outgoing {
-            CallDirection::Outbound
-        } else {
-            CallDirection::Inbound
-        },
-        remote: report.remote.clone(),
-        started_at_ms: report.started_at_ms,
-        answered_at_ms: report.answered_at_ms,
-        ended_at_ms: Some(report.ended_at_ms),
-        duration_ms: Some(report.duration_ms),
-        end_reason: Some(report.end_reason.as_str().to_string()),
-        disposition: None,
-        quality: report.quality.clone(),
-    };
-    let signed_in =
-        profile.filter(|p| matches!(softphone_store::credentials::settings(p), Ok(Some(_))));
-    if let (Some(lead), Some(profile)) = (args.lead, signed_in) {
-        let (mut store, _) = softphone_store::Store::open(profile)?;
-        let call = Call {
-            id: report.call_id,
-            lead_id: lead,
-            direction: upsert.direction,
-            agent_id,
-            remote: upsert.remote.clone(),
-            started_at_ms: upsert.started_at_ms,
-            answered_at_ms: upsert.answered_at_ms,
-            ended_at_ms: upsert.ended_at_ms,
-            duration_ms: upsert.duration_ms,
-            end_reason: upsert.end_reason.clone(),
-            disposition: None,
-            quality: upsert.quality.clone(),
-            has_recording: false,
-            version: 0,
-            updated_at: 0,
-        };
-        store.queue::<Call>(report.call_id, Some(lead), &call, &upsert)?;
-        if let Some(r) = &report.recording {
-            store.add_recording(report.call_id, &r.path, r.duration_ms, 2)?;
-        }
-        if !args.stats_json {
-            println!("call record saved to the local store (pending sync)");
-        }
-    } else if let Some(r) = &report.recording {
-        let path = r.path.with_extension("json");
-        std::fs::write(&path, serde_json::to_vec_pretty(report)?)?;
-        if !args.stats_json {
-            println!("call record written to {}", path.display());
-        }
+        );
     }
     Ok(())
 }
@@ -399,50 +276,28 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 /// `softphone call TARGET …`.
 pub fn call(target: &str, args: &CallArgs, profile: Option<&Path>) -> Result<()> {
     runtime()?.block_on(async {
-        let session = connect(args, profile).await?;
-        let to = resolve(target, &session.members)?;
-        let agent = session.user_id;
-        let machine = CallMachine::outgoing(Uuid::now_v7(), Instant::now(), Timeouts::default());
-        let report = drive(session, machine, Some(to), args, false).await?;
-        finish(&report, args, profile, agent)
+        let (account, agent) = account(args, profile).await?;
+        let setup = args.setup(&account.settings.email)?;
+        let phone = account.phone().await?;
+        let call = phone.dial(target, setup)?;
+        let report = drive(call, args).await?;
+        finish(&report, args, agent.as_ref())
     })
 }
 
 /// `softphone answer …`: waits for one incoming call (up to `wait` seconds) and answers it.
 pub fn answer(args: &CallArgs, wait: f64, profile: Option<&Path>) -> Result<()> {
     runtime()?.block_on(async {
-        let mut session = connect(args, profile).await?;
+        let (account, agent) = account(args, profile).await?;
+        let setup = args.setup(&account.settings.email)?;
+        let phone = account.phone().await?;
         if !args.stats_json {
             println!("waiting for a call…");
         }
-        let deadline = tokio::time::Instant::now() + Duration::from_secs_f64(wait);
-        let machine = loop {
-            match tokio::time::timeout_at(deadline, session.signal.recv()).await {
-                Err(_) => bail!("no call within {wait} s"),
-                Ok(Ok(Some(ServerMsg::Incoming {
-                    call_id,
-                    from,
-                    from_name,
-                    offer,
-                }))) => {
-                    if !args.stats_json {
-                        println!("incoming call from {from_name} ({from})");
-                    }
-                    break CallMachine::incoming(
-                        call_id,
-                        from.to_string(),
-                        offer,
-                        Instant::now(),
-                        Timeouts::default(),
-                    );
-                }
-                Ok(Ok(Some(_))) => continue,
-                Ok(Ok(None)) => bail!("the server closed the signaling connection"),
-                Ok(Err(e)) => return Err(e.into()),
-            }
-        };
-        let agent = session.user_id;
-        let report = drive(session, machine, None, args, true).await?;
-        finish(&report, args, profile, agent)
+        let call = phone
+            .answer_next(Duration::from_secs_f64(wait), setup)
+            .await?;
+        let report = drive(call, args).await?;
+        finish(&report, args, agent.as_ref())
     })
 }

@@ -9,6 +9,8 @@
 //! on every platform). A device failure never loses the recording: the session
 //! finishes the file with what it has and reports the failure as an event.
 
+pub mod agent;
+
 use serde::Serialize;
 use softphone_audio::{
     AudioError, AudioSource, CpalSource, Frame, LevelMeter, MeterReading, NullSource, WavSource,

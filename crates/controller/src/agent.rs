@@ -1,0 +1,526 @@
+//! The signed-in agent: the account (token in the OS keyring), the offline-first local
+//! store and its sync worker, the signaling line and calls. The CLI, the Tauri shell
+//! and the headless scenario drive calls and notes only through this module, so a call
+//! placed from a test is stored, recorded and synced exactly as one placed in the app.
+//!
+//! Async (tokio): every caller already runs a runtime (Tauri's, the CLI's, a test's).
+
+use softphone_call::machine::{CallMachine, Timeouts};
+use softphone_call::{run_call, CallEvent, CallReport, CallSetup, Command, EndReason};
+use softphone_client::{Client, ClientError, SignalConn};
+use softphone_proto::signal::ServerMsg;
+use softphone_proto::{Call, CallDirection, CallLink, CallUpsert, CreateLink, Lead, Note};
+use softphone_store::credentials::{self, CredentialError, Settings};
+use softphone_store::sync::{PullReport, PushReport, Status, SyncOptions, Syncer};
+use softphone_store::{Store, StoreError};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+/// Errors of the signed-in agent, each with a stable [`AgentError::code`].
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// The server refused or could not be reached.
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    /// The local store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Not signed in, or the keyring is unavailable.
+    #[error(transparent)]
+    Credentials(#[from] CredentialError),
+    /// The signaling line broke or said something unexpected.
+    #[error("signaling: {0}")]
+    Signal(String),
+    /// A call target that names nobody (or several people).
+    #[error("{0}")]
+    UnknownTarget(String),
+    /// Nothing happened within the time asked for.
+    #[error("{0}")]
+    Timeout(String),
+}
+
+impl AgentError {
+    /// Stable error code for the UI, e.g. `client.network`, `agent.unknown_target`.
+    pub fn code(&self) -> &str {
+        match self {
+            AgentError::Client(e) => e.code(),
+            AgentError::Store(e) => e.code(),
+            AgentError::Credentials(CredentialError::NotLoggedIn) => "auth.not_signed_in",
+            AgentError::Credentials(CredentialError::Keyring(_)) => "auth.keyring",
+            AgentError::Credentials(CredentialError::Settings { .. }) => "auth.settings",
+            AgentError::Signal(_) => "agent.signal",
+            AgentError::UnknownTarget(_) => "agent.unknown_target",
+            AgentError::Timeout(_) => "agent.timeout",
+        }
+    }
+}
+
+/// Result of this module.
+pub type Result<T, E = AgentError> = std::result::Result<T, E>;
+
+/// A signed-in server account: its settings and a client holding the token.
+#[derive(Clone)]
+pub struct Account {
+    /// Server URL, e-mail, user id, display name.
+    pub settings: Settings,
+    client: Client,
+}
+
+impl Account {
+    /// Signs in with e-mail and password. Nothing is saved; see [`Account::remember`].
+    ///
+    /// Errors: `auth.*` codes from the server (wrong password, rate limited),
+    /// `client.network` when it is unreachable.
+    pub async fn sign_in(server: &str, email: &str, password: &str) -> Result<Account> {
+        let mut client = Client::new(server)?;
+        let resp = client.login(email, password).await?;
+        Ok(Account {
+            settings: Settings {
+                server_url: server.trim_end_matches('/').to_string(),
+                email: resp.user.email.clone(),
+                user_id: resp.user.id,
+                display_name: resp.user.display_name.clone(),
+            },
+            client,
+        })
+    }
+
+    /// The session saved in `profile` (settings file + token from the OS keyring).
+    pub fn from_profile(profile: &Path) -> Result<Account> {
+        let (settings, token) = credentials::load(profile)?;
+        let client = Client::new(&settings.server_url)?.with_token(token);
+        Ok(Account { settings, client })
+    }
+
+    /// Keeps this session for the next start: settings in `profile/settings.json`, the
+    /// token only in the OS keyring.
+    pub fn remember(&self, profile: &Path) -> Result<()> {
+        let token = self.client.token().ok_or(CredentialError::NotLoggedIn)?;
+        credentials::save(profile, &self.settings, token)?;
+        Ok(())
+    }
+
+    /// The API client (logged in).
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Opens the signaling line and waits for the server's welcome.
+    pub async fn phone(&self) -> Result<Phone> {
+        let mut signal = self.client.signal().await?;
+        match signal.recv().await? {
+            Some(ServerMsg::Welcome { user_id, presence }) => Ok(Phone {
+                signal,
+                user_id,
+                members: presence
+                    .into_iter()
+                    .map(|p| (p.user_id, p.display_name))
+                    .collect(),
+            }),
+            other => Err(AgentError::Signal(format!(
+                "expected the server's welcome, got {other:?}"
+            ))),
+        }
+    }
+
+    /// A browser call link for a prospect (optionally tied to a lead). The prospect
+    /// opens `link.url`; the agent then dials `link.id`.
+    pub async fn create_link(&self, lead: Option<Uuid>) -> Result<CallLink> {
+        Ok(self
+            .client
+            .create_link(&CreateLink {
+                lead_id: lead,
+                ttl_secs: None,
+            })
+            .await?)
+    }
+}
+
+/// The signaling line: where calls are placed and incoming calls arrive.
+pub struct Phone {
+    signal: SignalConn,
+    /// Our user id.
+    pub user_id: Uuid,
+    /// Colleagues online at connect time (and browser guests): (id, display name).
+    pub members: Vec<(Uuid, String)>,
+}
+
+impl Phone {
+    /// `echo`, a user or link id, or a colleague's display name (case-insensitive) to
+    /// the dial string the server routes.
+    ///
+    /// Errors: `agent.unknown_target` when the name matches nobody or several people.
+    pub fn resolve(&self, target: &str) -> Result<String> {
+        if target == "echo" || Uuid::parse_str(target).is_ok() {
+            return Ok(target.to_string());
+        }
+        let found: Vec<_> = self
+            .members
+            .iter()
+            .filter(|(_, n)| n.eq_ignore_ascii_case(target))
+            .collect();
+        match found.as_slice() {
+            [(id, _)] => Ok(id.to_string()),
+            [] => Err(AgentError::UnknownTarget(format!(
+                "no colleague called `{target}`: use `echo`, a user id or a display name"
+            ))),
+            _ => Err(AgentError::UnknownTarget(format!(
+                "several colleagues are called `{target}`: use the user id"
+            ))),
+        }
+    }
+
+    /// Waits until `id` (a colleague or a browser link) is online, up to `wait`.
+    pub async fn wait_online(&mut self, id: Uuid, wait: Duration) -> Result<()> {
+        if self.members.iter().any(|(m, _)| *m == id) {
+            return Ok(());
+        }
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match tokio::time::timeout_at(deadline, self.signal.recv()).await {
+                Err(_) => return Err(AgentError::Timeout(format!("{id} did not come online"))),
+                Ok(Ok(Some(ServerMsg::Presence(p)))) => {
+                    let online = p.user_id == id;
+                    self.members.push((p.user_id, p.display_name));
+                    if online {
+                        return Ok(());
+                    }
+                }
+                Ok(Ok(Some(_))) => continue,
+                Ok(Ok(None)) => {
+                    return Err(AgentError::Signal("the server closed the line".into()))
+                }
+                Ok(Err(e)) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Places a call to `target` (see [`Phone::resolve`]). The phone is busy until the
+    /// call's [`LiveCall::finish`] hands it back. A recording in `setup` gets this
+    /// call's id in its metadata.
+    pub fn dial(self, target: &str, setup: CallSetup) -> Result<LiveCall> {
+        let to = self.resolve(target)?;
+        let machine = CallMachine::outgoing(Uuid::now_v7(), Instant::now(), Timeouts::default());
+        Ok(LiveCall::start(self, machine, Some(to), setup, false))
+    }
+
+    /// Waits up to `wait` for an incoming call and answers it at once.
+    pub async fn answer_next(mut self, wait: Duration, setup: CallSetup) -> Result<LiveCall> {
+        let deadline = tokio::time::Instant::now() + wait;
+        let machine = loop {
+            match tokio::time::timeout_at(deadline, self.signal.recv()).await {
+                Err(_) => return Err(AgentError::Timeout(format!("no call within {wait:?}"))),
+                Ok(Ok(Some(ServerMsg::Incoming {
+                    call_id,
+                    from,
+                    offer,
+                    ..
+                }))) => {
+                    break CallMachine::incoming(
+                        call_id,
+                        from.to_string(),
+                        offer,
+                        Instant::now(),
+                        Timeouts::default(),
+                    )
+                }
+                Ok(Ok(Some(_))) => continue,
+                Ok(Ok(None)) => {
+                    return Err(AgentError::Signal("the server closed the line".into()))
+                }
+                Ok(Err(e)) => return Err(e.into()),
+            }
+        };
+        Ok(LiveCall::start(self, machine, None, setup, true))
+    }
+
+    /// Closes the signaling line (the server marks us offline).
+    pub async fn close(self) {
+        let _ = self.signal.close().await;
+    }
+}
+
+/// A call in progress: send [`Command`]s, read [`CallEvent`]s, then [`LiveCall::finish`].
+pub struct LiveCall {
+    /// Call id (UUIDv7 for calls we placed, the caller's for incoming ones).
+    pub call_id: Uuid,
+    cmd: mpsc::Sender<Command>,
+    events: mpsc::Receiver<CallEvent>,
+    task: JoinHandle<(CallReport, Phone)>,
+}
+
+impl LiveCall {
+    fn start(
+        mut phone: Phone,
+        machine: CallMachine,
+        dial_to: Option<String>,
+        mut setup: CallSetup,
+        accept: bool,
+    ) -> LiveCall {
+        let call_id = machine.call_id;
+        // The recording's metadata names the call the machine actually runs.
+        if let Some(r) = setup.record.as_mut() {
+            r.meta.call_id = call_id.to_string();
+        }
+        let (cmd, cmd_rx) = mpsc::channel(16);
+        let (ev_tx, events) = mpsc::channel(256);
+        if accept {
+            let _ = cmd.try_send(Command::Accept);
+        }
+        let task = tokio::spawn(async move {
+            let report = run_call(&mut phone.signal, machine, dial_to, setup, cmd_rx, ev_tx).await;
+            (report, phone)
+        });
+        LiveCall {
+            call_id,
+            cmd,
+            events,
+            task,
+        }
+    }
+
+    /// A sender for commands (mute, hold, DTMF, hang-up), e.g. for a Ctrl-C handler.
+    pub fn commands(&self) -> mpsc::Sender<Command> {
+        self.cmd.clone()
+    }
+
+    /// Sends one command; false when the call has already ended.
+    pub async fn send(&self, c: Command) -> bool {
+        self.cmd.send(c).await.is_ok()
+    }
+
+    /// The next event; `None` once the call has ended and every event was read.
+    pub async fn next_event(&mut self) -> Option<CallEvent> {
+        self.events.recv().await
+    }
+
+    /// Waits up to `wait` for an event matching `f`, returning it (events before it are
+    /// passed to `seen`).
+    pub async fn wait_for(
+        &mut self,
+        wait: Duration,
+        mut seen: impl FnMut(&CallEvent),
+        f: impl Fn(&CallEvent) -> bool,
+    ) -> Result<CallEvent> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match tokio::time::timeout_at(deadline, self.events.recv()).await {
+                Err(_) => return Err(AgentError::Timeout(format!("nothing within {wait:?}"))),
+                Ok(None) => return Err(AgentError::Signal("the call ended".into())),
+                Ok(Some(e)) => {
+                    seen(&e);
+                    if f(&e) {
+                        return Ok(e);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Waits for the end (send [`Command::Hangup`] first to end it) and returns the
+    /// report and the phone. Events not yet read are dropped.
+    pub async fn finish(mut self) -> (CallReport, Phone) {
+        self.events.close();
+        while self.events.recv().await.is_some() {}
+        match self.task.await {
+            Ok(r) => r,
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        }
+    }
+}
+
+/// What one sync round did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SyncRound {
+    /// The push pass.
+    pub push: PushReport,
+    /// Changes applied by the pull, or why it failed.
+    pub pull: std::result::Result<PullReport, String>,
+    /// Status after the round.
+    pub status: Status,
+}
+
+/// Where a finished call's record went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SavedCall {
+    /// Queued in the local store (synced with its recording).
+    Store,
+    /// No lead: the report as JSON beside the recording.
+    File(PathBuf),
+    /// No lead and no recording: nothing kept.
+    Nothing,
+}
+
+/// The agent in a profile folder: account, local store and sync.
+pub struct Agent {
+    profile: PathBuf,
+    account: Account,
+    store: Arc<Mutex<Store>>,
+    sync_opts: SyncOptions,
+}
+
+impl Agent {
+    /// Opens `profile` for `account`. When the local database was unreadable it is moved
+    /// aside and its unsynced changes salvaged (the returned report says so).
+    pub fn open(profile: &Path, account: Account) -> Result<(Agent, softphone_store::OpenReport)> {
+        let (store, report) = Store::open(profile)?;
+        Ok((
+            Agent {
+                profile: profile.to_path_buf(),
+                account,
+                store: Arc::new(Mutex::new(store)),
+                sync_opts: SyncOptions::default(),
+            },
+            report,
+        ))
+    }
+
+    /// The saved session in `profile` (see [`Account::from_profile`]).
+    pub fn resume(profile: &Path) -> Result<Agent> {
+        Ok(Agent::open(profile, Account::from_profile(profile)?)?.0)
+    }
+
+    /// Sync settings (retention, backoff) for the rounds and workers started after this.
+    pub fn set_sync_options(&mut self, opts: SyncOptions) {
+        self.sync_opts = opts;
+    }
+
+    /// The account.
+    pub fn account(&self) -> &Account {
+        &self.account
+    }
+
+    /// The profile folder.
+    pub fn profile(&self) -> &Path {
+        &self.profile
+    }
+
+    fn store(&self) -> std::sync::MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Leads in the local store (as last pulled).
+    pub fn leads(&self) -> Result<Vec<Lead>> {
+        Ok(self.store().list::<Lead>()?)
+    }
+
+    /// Notes on a lead, local ones included (pending or synced).
+    pub fn notes(&self, lead: Uuid) -> Result<Vec<Note>> {
+        Ok(self.store().notes_for(lead)?)
+    }
+
+    /// Writes a note: saved locally at once, queued for sync (works offline).
+    ///
+    /// Errors: `store.invalid` for an empty note.
+    pub fn write_note(&self, lead: Uuid, call: Option<Uuid>, body: &str) -> Result<Note> {
+        let author = self.account.settings.user_id;
+        Ok(self.store().write_note(author, lead, call, body)?)
+    }
+
+    /// Online/offline, pending and parked entries, recording bytes left.
+    pub fn status(&self) -> Result<Status> {
+        Ok(self.store().status()?)
+    }
+
+    /// A sync worker over this agent's store (for `Syncer::run` in the background).
+    pub fn syncer(&self) -> Syncer {
+        Syncer::new(
+            self.store.clone(),
+            self.account.client.clone(),
+            self.sync_opts.clone(),
+        )
+    }
+
+    /// One round: push everything pending (ignoring retry back-off), then pull.
+    pub async fn sync_once(&self) -> Result<SyncRound> {
+        let syncer = self.syncer();
+        let push = syncer.push(true).await;
+        let pull = syncer.pull().await.map_err(|e| e.to_string());
+        Ok(SyncRound {
+            push,
+            pull,
+            status: self.status()?,
+        })
+    }
+
+    /// Keeps a finished call: with a lead, the call record (and its recording) goes to
+    /// the store and syncs; without one, the report goes to `RECORDING.json` beside the
+    /// recording.
+    pub fn save_call(&self, report: &CallReport, lead: Option<Uuid>) -> Result<SavedCall> {
+        save_call(Some(self), report, lead)
+    }
+}
+
+/// [`Agent::save_call`] for callers that may have no profile (a one-off CLI call).
+pub fn save_call(
+    agent: Option<&Agent>,
+    report: &CallReport,
+    lead: Option<Uuid>,
+) -> Result<SavedCall> {
+    match (agent, lead) {
+        (Some(agent), Some(lead)) => {
+            let upsert = call_upsert(report, lead);
+            let call = Call {
+                id: report.call_id,
+                lead_id: lead,
+                direction: upsert.direction,
+                agent_id: agent.account.settings.user_id,
+                remote: upsert.remote.clone(),
+                started_at_ms: upsert.started_at_ms,
+                answered_at_ms: upsert.answered_at_ms,
+                ended_at_ms: upsert.ended_at_ms,
+                duration_ms: upsert.duration_ms,
+                end_reason: upsert.end_reason.clone(),
+                disposition: None,
+                quality: upsert.quality.clone(),
+                has_recording: false,
+                version: 0,
+                updated_at: 0,
+            };
+            let mut store = agent.store();
+            store.queue::<Call>(report.call_id, Some(lead), &call, &upsert)?;
+            if let Some(r) = &report.recording {
+                store.add_recording(report.call_id, &r.path, r.duration_ms, 2)?;
+            }
+            Ok(SavedCall::Store)
+        }
+        _ => match &report.recording {
+            Some(r) => {
+                let path = r.path.with_extension("json");
+                let json = serde_json::to_vec_pretty(report).map_err(StoreError::from)?;
+                std::fs::write(&path, json).map_err(StoreError::from)?;
+                Ok(SavedCall::File(path))
+            }
+            None => Ok(SavedCall::Nothing),
+        },
+    }
+}
+
+fn call_upsert(report: &CallReport, lead: Uuid) -> CallUpsert {
+    CallUpsert {
+        lead_id: lead,
+        direction: if report.outgoing {
+            CallDirection::Outbound
+        } else {
+            CallDirection::Inbound
+        },
+        remote: report.remote.clone(),
+        started_at_ms: report.started_at_ms,
+        answered_at_ms: report.answered_at_ms,
+        ended_at_ms: Some(report.ended_at_ms),
+        duration_ms: Some(report.duration_ms),
+        end_reason: Some(report.end_reason.as_str().to_string()),
+        disposition: None,
+        quality: report.quality.clone(),
+    }
+}
+
+/// True for the ends a user chose (either side hung up); anything else is a failure
+/// worth reporting.
+pub fn ended_normally(reason: &EndReason) -> bool {
+    matches!(reason, EndReason::LocalHangup | EndReason::RemoteHangup)
+}
