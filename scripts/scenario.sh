@@ -7,6 +7,8 @@
 # Arguments go to `softphone-scenario` (e.g. --seconds 30 --keep --json).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# A fresh rustup install (scripts/setup-debian.sh) is not on this shell's PATH yet.
+command -v cargo >/dev/null || . "$HOME/.cargo/env"
 SESSION_SCRIPT="$PWD/scripts/scenario.sh"
 # shellcheck source=scripts/session-env.sh
 source scripts/session-env.sh

@@ -3,6 +3,8 @@
 # PulseAudio virtual devices, and the docs. Starts the services it needs itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# A fresh rustup install (scripts/setup-debian.sh) is not on this shell's PATH yet.
+command -v cargo >/dev/null || . "$HOME/.cargo/env"
 
 # Private D-Bus + unlocked gnome-keyring, and a private PulseAudio with virtual devices.
 SESSION_SCRIPT="$PWD/scripts/test-all.sh"

@@ -12,6 +12,7 @@ use tauri::Manager;
 pub fn run() {
     tauri::Builder::default()
         .manage(commands::AppState::default())
+        .manage(commands::account::AgentSlot::default())
         .setup(|app| {
             // Recordings a crash left unfinished are repaired before anything else.
             if let Ok(dir) = app.path().app_data_dir() {
@@ -26,6 +27,12 @@ pub fn run() {
             commands::list_devices,
             commands::start_meter,
             commands::stop_meter,
+            commands::account::account,
+            commands::account::sign_in,
+            commands::account::leads,
+            commands::account::notes,
+            commands::account::write_note,
+            commands::account::sync_now,
         ])
         .run(tauri::generate_context!())
         .expect("error while running Agent Softphone");

@@ -20,8 +20,7 @@ pub fn profile_dir(arg: Option<PathBuf>) -> Result<PathBuf> {
     if let Some(p) = arg {
         return Ok(p);
     }
-    dirs::data_dir()
-        .map(|d| d.join("agent-softphone"))
+    softphone_controller::agent::default_profile()
         .context("no data folder on this system: pass --profile DIR")
 }
 

@@ -62,6 +62,17 @@ impl AgentError {
 /// Result of this module.
 pub type Result<T, E = AgentError> = std::result::Result<T, E>;
 
+/// The profile folder (local store and account settings): `SOFTPHONE_PROFILE`, else the
+/// platform's data folder (`~/.local/share/agent-softphone` on Linux,
+/// `~/Library/Application Support/agent-softphone` on macOS, `%APPDATA%\agent-softphone`
+/// on Windows). `None` only on a system without a data folder.
+pub fn default_profile() -> Option<PathBuf> {
+    match std::env::var_os("SOFTPHONE_PROFILE") {
+        Some(p) if !p.is_empty() => Some(PathBuf::from(p)),
+        _ => dirs::data_dir().map(|d| d.join("agent-softphone")),
+    }
+}
+
 /// A signed-in server account: its settings and a client holding the token.
 #[derive(Clone)]
 pub struct Account {

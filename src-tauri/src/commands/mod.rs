@@ -1,6 +1,8 @@
 //! Tauri commands: translate arguments, delegate to `softphone-controller`, and map
 //! errors to `{ code, message }` with stable codes the UI can switch on.
 
+pub mod account;
+
 use serde::Serialize;
 use softphone_controller::{
     start_capture, CaptureRequest, ControllerError, Event, InputSpec, SessionHandle,
