@@ -549,9 +549,12 @@ impl AudioSink for CpalSink {
             }
             std::thread::sleep(Duration::from_millis(5));
         }
-        // Let the device play out its own ~10 ms buffer.
-        std::thread::sleep(Duration::from_millis(50));
+        // Everything queued was handed to the device: stop counting underruns before
+        // letting it play out its own ~10 ms buffer (the silence it pulls meanwhile
+        // is the end of the stream, not a gap; counting it reported 40-50 ms of
+        // underruns after every clean playback).
         self.state.started.store(false, Ordering::Relaxed);
+        std::thread::sleep(Duration::from_millis(50));
         Ok(())
     }
 

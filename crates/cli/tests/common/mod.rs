@@ -208,6 +208,39 @@ pub fn align(hay: &[f32], needle: &[f32]) -> (usize, f64) {
     fine
 }
 
+/// Correlations of each 250 ms chunk of speech in `needle` with `hay`, following the
+/// audio from `offset` (where `needle` starts in `hay`): each chunk is searched within
+/// ±60 ms of where the previous one ended, so a gap shifts the rest without ruining it.
+/// Sorted ascending. For device tests: PulseAudio's null sink, late on a loaded 2-core
+/// machine, sometimes catches up by pulling more than the playback ring holds, and
+/// paplay feeding the virtual microphone can stall the same way; one such gap costs one
+/// chunk here, while a garbled stream (resampling or framing bugs) fails every chunk.
+pub fn chunk_scores(hay: &[f32], needle: &[f32], offset: usize) -> Vec<f64> {
+    const CHUNK: usize = 12_000;
+    const SLACK: usize = 2_880;
+    let mut at = offset;
+    let mut out = vec![];
+    for chunk in needle.chunks(CHUNK) {
+        if chunk.len() == CHUNK && energy_db(chunk) > -45.0 {
+            let lo = at.saturating_sub(SLACK);
+            let hi = (at + CHUNK + SLACK).min(hay.len());
+            if hi < lo + CHUNK {
+                out.push(0.0);
+                at += CHUNK;
+                continue;
+            }
+            let (found, c) = align(&hay[lo..hi], chunk);
+            out.push(c);
+            if c > 0.5 {
+                at = lo + found;
+            }
+        }
+        at += chunk.len();
+    }
+    out.sort_by(|a, b| a.total_cmp(b));
+    out
+}
+
 /// Device tests need the PulseAudio virtual devices (tests/scripts/pulse-virtual.sh).
 /// Without them the test fails, unless SOFTPHONE_SKIP_DEVICE_TESTS=1 says to skip.
 pub fn require_pulse() -> bool {
