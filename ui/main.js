@@ -67,6 +67,7 @@ function errText(e) {
 function showAccount(a) {
   $("signin").hidden = !!a;
   $("work").hidden = !a;
+  $("call").hidden = !a;
   $("who").hidden = !a;
   if (!a) return;
   $("who-name").textContent = `${a.display_name} at ${a.server_url}`;
@@ -158,3 +159,120 @@ refreshAccount()
   .then(() => ($("work").hidden ? null : loadLeads()))
   .catch(showWorkError);
 setInterval(() => { if (!$("work").hidden) syncNow().catch(() => {}); }, 15000);
+
+// The call panel: commands to the controller, its events drawn at most once per frame.
+let callStart = null;
+let timer = null;
+let muted = false;
+let held = false;
+const levels = { mic: null, remote: null };
+
+function drawLevels() {
+  for (const [key, id] of [["mic", "call-mic"], ["remote", "call-remote"]]) {
+    const r = levels[key];
+    if (!r) continue;
+    levels[key] = null;
+    const el = $(id);
+    el.firstElementChild.style.transform = `scaleX(${r.level / 100})`;
+    el.setAttribute("aria-valuenow", String(Math.round(r.level)));
+  }
+}
+
+function inCall(on) {
+  $("dialer").hidden = on;
+  $("in-call").hidden = !on;
+  if (!on) {
+    clearInterval(timer);
+    callStart = null;
+  }
+}
+
+function fmtTime(ms) {
+  const s = Math.floor(ms / 1000);
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+}
+
+listen("call-event", (ev) => {
+  const e = ev.payload;
+  if (e.event === "mic_level" || e.event === "remote_level") {
+    if (!levels.mic && !levels.remote) requestAnimationFrame(drawLevels);
+    levels[e.event === "mic_level" ? "mic" : "remote"] = e;
+  } else if (e.event === "state") {
+    // CallState is internally tagged: {state: "ringing_out"}, {state: "ended", reason: …}.
+    const st = e.state.state;
+    $("call-state").textContent = st.replace(/_/g, " ");
+    if (st === "connected" && !callStart) {
+      callStart = Date.now();
+      timer = setInterval(() => ($("call-timer").textContent = fmtTime(Date.now() - callStart)), 500);
+    }
+  } else if (e.event === "quality") {
+    const q = $("call-quality");
+    q.textContent = e.level;
+    q.title = `jitter ${e.jitter_ms.toFixed(1)} ms · loss ${e.packet_loss_pct.toFixed(1)} % · RTT ${e.rtt_ms == null ? "-" : e.rtt_ms.toFixed(0) + " ms"} · MOS ${e.mos.toFixed(2)}`;
+  } else if (e.event === "notice") {
+    $("call-error").textContent = `${e.message} (${e.code})`;
+    $("call-error").hidden = false;
+  }
+});
+
+listen("call-ended", (ev) => {
+  const r = ev.payload;
+  inCall(false);
+  const q = r.quality ? ` · MOS ${r.quality.mos.toFixed(2)} (${r.quality.level})` : "";
+  $("call-summary").textContent =
+    `Call ended (${r.end_reason.replace(/_/g, " ")}) after ${fmtTime(r.duration_ms)}${q}` +
+    (r.recording ? " · recorded" : "") + (r.saved_to_store ? " · saved to the lead" : "");
+  $("call-summary").hidden = false;
+  refreshAccount().catch(() => {});
+});
+
+async function callCommand(command) {
+  try {
+    await invoke("call_command", { command });
+  } catch (e) {
+    $("call-error").textContent = errText(e);
+    $("call-error").hidden = false;
+  }
+}
+
+$("dial").addEventListener("click", async () => {
+  $("call-error").hidden = true;
+  $("call-summary").hidden = true;
+  muted = held = false;
+  $("mute").setAttribute("aria-pressed", "false");
+  $("hold").setAttribute("aria-pressed", "false");
+  $("call-state").textContent = "Dialing";
+  $("call-timer").textContent = "0:00";
+  $("call-quality").textContent = "";
+  inCall(true);
+  try {
+    await invoke("start_call", {
+      target: $("target").value.trim(),
+      lead: $("about-lead").checked && $("lead").value ? $("lead").value : null,
+      record: $("record").checked,
+    });
+  } catch (e) {
+    inCall(false);
+    $("call-error").textContent = errText(e);
+    $("call-error").hidden = false;
+  }
+});
+$("mute").addEventListener("click", () => {
+  muted = !muted;
+  $("mute").setAttribute("aria-pressed", String(muted));
+  $("mute").textContent = muted ? "Unmute" : "Mute";
+  callCommand(muted ? "mute" : "unmute");
+});
+$("hold").addEventListener("click", () => {
+  held = !held;
+  $("hold").setAttribute("aria-pressed", String(held));
+  $("hold").textContent = held ? "Resume" : "Hold";
+  callCommand(held ? "hold" : "resume");
+});
+$("hangup").addEventListener("click", () => callCommand("hangup"));
+// Keyboard: Ctrl+M mute, Ctrl+H hang up.
+document.addEventListener("keydown", (ev) => {
+  if ($("in-call").hidden || !ev.ctrlKey) return;
+  if (ev.key === "m") { ev.preventDefault(); $("mute").click(); }
+  if (ev.key === "h") { ev.preventDefault(); $("hangup").click(); }
+});

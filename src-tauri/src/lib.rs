@@ -13,6 +13,7 @@ pub fn run() {
     tauri::Builder::default()
         .manage(commands::AppState::default())
         .manage(commands::account::AgentSlot::default())
+        .manage(commands::call::CallSlot::default())
         .setup(|app| {
             // Recordings a crash left unfinished are repaired before anything else.
             if let Ok(dir) = app.path().app_data_dir() {
@@ -33,6 +34,8 @@ pub fn run() {
             commands::account::notes,
             commands::account::write_note,
             commands::account::sync_now,
+            commands::call::start_call,
+            commands::call::call_command,
         ])
         .run(tauri::generate_context!())
         .expect("error while running Agent Softphone");

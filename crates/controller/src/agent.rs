@@ -214,8 +214,14 @@ impl Phone {
     /// call's [`LiveCall::finish`] hands it back. A recording in `setup` gets this
     /// call's id in its metadata.
     pub fn dial(self, target: &str, setup: CallSetup) -> Result<LiveCall> {
+        self.dial_as(Uuid::now_v7(), target, setup)
+    }
+
+    /// [`Phone::dial`] with a call id chosen by the caller (a fresh UUIDv7), e.g. to name
+    /// the recording file after the call before it starts.
+    pub fn dial_as(self, call_id: Uuid, target: &str, setup: CallSetup) -> Result<LiveCall> {
         let to = self.resolve(target)?;
-        let machine = CallMachine::outgoing(Uuid::now_v7(), Instant::now(), Timeouts::default());
+        let machine = CallMachine::outgoing(call_id, Instant::now(), Timeouts::default());
         Ok(LiveCall::start(self, machine, Some(to), setup, false))
     }
 

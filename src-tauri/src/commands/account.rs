@@ -23,7 +23,7 @@ impl From<AgentError> for UiError {
 pub struct AgentSlot(Mutex<Option<Arc<Agent>>>);
 
 impl AgentSlot {
-    fn get(&self) -> Result<Arc<Agent>, UiError> {
+    pub(crate) fn get(&self) -> Result<Arc<Agent>, UiError> {
         self.0
             .lock()
             .expect("agent lock")

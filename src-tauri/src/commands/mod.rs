@@ -2,6 +2,7 @@
 //! errors to `{ code, message }` with stable codes the UI can switch on.
 
 pub mod account;
+pub mod call;
 
 use serde::Serialize;
 use softphone_controller::{
