@@ -210,7 +210,8 @@ pub fn align(hay: &[f32], needle: &[f32]) -> (usize, f64) {
 
 /// Correlations of each 250 ms chunk of speech in `needle` with `hay`, following the
 /// audio from `offset` (where `needle` starts in `hay`): each chunk is searched within
-/// ±60 ms of where the previous one ended, so a gap shifts the rest without ruining it.
+/// ±60 ms of where the previous one ended (anywhere in `hay` when that finds no good
+/// match), so a gap or a jump shifts the rest without ruining it.
 /// Sorted ascending. For device tests: PulseAudio's null sink, late on a loaded 2-core
 /// machine, sometimes catches up by pulling more than the playback ring holds, and
 /// paplay feeding the virtual microphone can stall the same way; one such gap costs one
@@ -229,10 +230,19 @@ pub fn chunk_scores(hay: &[f32], needle: &[f32], offset: usize) -> Vec<f64> {
                 at += CHUNK;
                 continue;
             }
-            let (found, c) = align(&hay[lo..hi], chunk);
+            let (mut found, mut c) = align(&hay[lo..hi], chunk);
+            found += lo;
+            if c < 0.9 {
+                // A jump beyond the window (the monitor chain dropped or repeated a
+                // block): look everywhere, and follow the audio from there.
+                let (f, g) = align(hay, chunk);
+                if g > c {
+                    (found, c) = (f, g);
+                }
+            }
             out.push(c);
             if c > 0.5 {
-                at = lo + found;
+                at = found;
             }
         }
         at += chunk.len();
