@@ -13,6 +13,33 @@ source scripts/session-env.sh
 
 echo "== rustfmt";  cargo fmt --all -- --check
 echo "== clippy";   cargo clippy --workspace --all-targets --locked -- -D warnings
-echo "== tests";    cargo test --workspace --locked
+echo "== tests"
+# The real-time device tests (crates/cli/tests/devices.rs, call_devices.rs) judge speech
+# through PulseAudio's virtual devices, whose monitor chain sometimes loses blocks on a
+# loaded 2-core machine with no underrun on our side (docs/benchmarks.md, issue notes).
+# Those two binaries, and only they, get one more run when they fail; it is logged as
+# FLAKY so it stays visible. Any other failure, or a second failure, fails the run.
+LOG="$(mktemp -t softphone-tests.XXXXXX)"
+set +e
+cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$LOG"
+status=${PIPESTATUS[0]}
+set -e
+if [ "$status" -ne 0 ]; then
+  # cargo names each failed target as `-p PACKAGE --test NAME` (or --lib, --bin …).
+  mapfile -t failed < <(grep -oE '`-p [^`]*`' "$LOG" | tr -d '`' | sort -u)
+  [ "${#failed[@]}" -gt 0 ] || { echo "tests failed"; exit 1; }
+  for f in "${failed[@]}"; do
+    case "$f" in
+      "-p softphone-cli --test devices"|"-p softphone-cli --test call_devices") ;;
+      *) echo "tests failed: $f"; exit 1 ;;
+    esac
+  done
+  for f in "${failed[@]}"; do
+    echo "== FLAKY: $f failed once; running it again"
+    # shellcheck disable=SC2086
+    cargo test --locked $f
+  done
+fi
+rm -f "$LOG"
 echo "== docs";     RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 echo "== all checks passed"
