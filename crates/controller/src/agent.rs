@@ -9,7 +9,7 @@ use softphone_call::machine::{CallMachine, Timeouts};
 use softphone_call::{run_call, CallEvent, CallReport, CallSetup, Command, EndReason};
 use softphone_client::{Client, ClientError, SignalConn};
 use softphone_proto::signal::ServerMsg;
-use softphone_proto::{Call, CallDirection, CallLink, CallUpsert, CreateLink, Lead, Note};
+use softphone_proto::{Call, CallDirection, CallLink, CallUpsert, Change, CreateLink, Lead, Note};
 use softphone_store::credentials::{self, CredentialError, Settings};
 use softphone_store::sync::{PullReport, PushReport, Status, SyncOptions, Syncer};
 use softphone_store::{Store, StoreError};
@@ -438,6 +438,50 @@ impl Agent {
         Ok(self.store().write_note(author, lead, call, body)?)
     }
 
+    /// A lead's timeline, oldest first: its notes, messages and calls, each with whether
+    /// the server has it yet and, for a call, its local recording.
+    pub fn timeline(&self, lead: Uuid) -> Result<Vec<TimelineEntry>> {
+        let store = self.store();
+        let mut out = Vec::new();
+        for item in store.timeline(lead)? {
+            let (pending, recording) = match &item {
+                Change::Note(n) if n.deleted => continue,
+                Change::Note(n) => (n.version == 0, None),
+                Change::Message(m) => (m.version == 0, None),
+                Change::Call(c) => (
+                    c.version == 0,
+                    store.recording(c.id)?.map(|r| RecordingState {
+                        local: r.path.exists(),
+                        path: r.path,
+                        duration_ms: r.duration_ms,
+                        bytes: r.bytes,
+                        uploaded_bytes: r.uploaded_bytes,
+                        uploaded: r.uploaded,
+                    }),
+                ),
+                _ => (false, None),
+            };
+            out.push(TimelineEntry {
+                item,
+                pending,
+                recording,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The local recording file of a call, when this device has it.
+    ///
+    /// Errors: `store.*` when the store fails; `Ok(None)` when the call has no local
+    /// recording (never made here, or pruned after upload).
+    pub fn recording_path(&self, call: Uuid) -> Result<Option<PathBuf>> {
+        Ok(self
+            .store()
+            .recording(call)?
+            .map(|r| r.path)
+            .filter(|p| p.exists()))
+    }
+
     /// Online/offline, pending and parked entries, recording bytes left.
     pub fn status(&self) -> Result<Status> {
         Ok(self.store().status()?)
@@ -470,6 +514,34 @@ impl Agent {
     pub fn save_call(&self, report: &CallReport, lead: Option<Uuid>) -> Result<SavedCall> {
         save_call(Some(self), report, lead)
     }
+}
+
+/// One entry of [`Agent::timeline`].
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TimelineEntry {
+    /// The note, message or call (`{"entity": "note", "data": {…}}`).
+    pub item: Change,
+    /// True until the server has acknowledged it (version 0).
+    pub pending: bool,
+    /// For a call recorded on this device: the file and its upload progress.
+    pub recording: Option<RecordingState>,
+}
+
+/// A call's local recording and its upload (tus) progress.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RecordingState {
+    /// The Ogg Opus file.
+    pub path: PathBuf,
+    /// False when the file was pruned after upload (it plays from the server then).
+    pub local: bool,
+    /// Duration, ms.
+    pub duration_ms: u64,
+    /// Size, bytes.
+    pub bytes: u64,
+    /// Bytes the server has acknowledged.
+    pub uploaded_bytes: u64,
+    /// True once the server confirmed the whole file (sha256 checked).
+    pub uploaded: bool,
 }
 
 /// [`Agent::save_call`] for callers that may have no profile (a one-off CLI call).

@@ -10,6 +10,7 @@
 //! finishes the file with what it has and reports the failure as an event.
 
 pub mod agent;
+pub mod player;
 
 use serde::Serialize;
 use softphone_audio::{

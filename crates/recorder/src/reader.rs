@@ -108,22 +108,74 @@ impl DecodedAudio {
     }
 }
 
-/// Decodes every packet of a parsed file.
+/// Decodes every packet of a parsed file into memory (about 384 KiB per minute and
+/// channel: for long files prefer [`decode_blocks`]).
 pub fn decode_file(file: &OggOpusFile) -> Result<DecodedAudio, RecorderError> {
-    let h = &file.head;
-    let mut dec = MsDecoder::new(h.channels, h.streams, h.coupled, &h.mapping)?;
-    let ch = usize::from(h.channels);
-    let mut buf = vec![0.0f32; 5760 * ch];
-    let mut out = Vec::with_capacity(file.packets.len() * 960 * ch);
-    for p in &file.packets {
-        let n = dec.decode(p, &mut buf)?;
-        out.extend_from_slice(&buf[..n * ch]);
+    let ch = usize::from(file.head.channels);
+    let mut samples = Vec::with_capacity(file.playable_samples() as usize * ch);
+    for block in decode_blocks(file)? {
+        samples.extend_from_slice(&block?);
     }
-    let skip = usize::from(h.pre_skip) * ch;
-    let keep = file.playable_samples() as usize * ch;
-    let end = (skip + keep).min(out.len());
     Ok(DecodedAudio {
         channels: ch,
-        samples: out[skip.min(end)..end].to_vec(),
+        samples,
     })
+}
+
+/// Decodes a file packet by packet, so playback and waveforms of long calls never hold
+/// the whole decoded file: each item is one packet's interleaved 48 kHz samples, with the
+/// pre-skip removed from the start and the end trimmed to the last granule position
+/// (RFC 7845 §4.2, §4.4). Blocks that fall entirely into the pre-skip are not yielded.
+///
+/// Errors: [`RecorderError::Codec`] from libopus for a corrupt packet (the
+/// iterator yields the error; the caller decides whether to stop).
+pub fn decode_blocks(file: &OggOpusFile) -> Result<Blocks<'_>, RecorderError> {
+    let h = &file.head;
+    Ok(Blocks {
+        file,
+        dec: MsDecoder::new(h.channels, h.streams, h.coupled, &h.mapping)?,
+        channels: usize::from(h.channels),
+        next: 0,
+        skip: usize::from(h.pre_skip),
+        left: file.playable_samples(),
+        buf: vec![0.0; 5760 * usize::from(h.channels)],
+    })
+}
+
+/// Iterator returned by [`decode_blocks`].
+pub struct Blocks<'a> {
+    file: &'a OggOpusFile,
+    dec: MsDecoder,
+    channels: usize,
+    next: usize,
+    /// Samples per channel of pre-skip still to drop.
+    skip: usize,
+    /// Playable samples per channel still to yield.
+    left: u64,
+    buf: Vec<f32>,
+}
+
+impl Iterator for Blocks<'_> {
+    type Item = Result<Vec<f32>, RecorderError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while self.left > 0 {
+            let packet = self.file.packets.get(self.next)?;
+            self.next += 1;
+            let n = match self.dec.decode(packet, &mut self.buf) {
+                Ok(n) => n,
+                Err(e) => return Some(Err(e)),
+            };
+            let drop = self.skip.min(n);
+            self.skip -= drop;
+            let keep = ((n - drop) as u64).min(self.left) as usize;
+            if keep == 0 {
+                continue;
+            }
+            self.left -= keep as u64;
+            let ch = self.channels;
+            return Some(Ok(self.buf[drop * ch..(drop + keep) * ch].to_vec()));
+        }
+        None
+    }
 }
