@@ -27,7 +27,7 @@ function draw() {
   const r = pending;
   pending = null;
   if (!r) return;
-  $("meter-fill").style.transform = `scaleX(${r.level / 100})`;
+  $("meter-fill").style.transform = `scaleX(${1 - r.level / 100})`;
   $("meter").setAttribute("aria-valuenow", String(Math.round(r.level)));
   $("level").textContent = r.level.toFixed(0);
   $("dbfs").textContent = r.rms_dbfs.toFixed(1);
@@ -88,25 +88,153 @@ async function loadLeads() {
   for (const l of leads) {
     select.add(new Option(l.company ? `${l.name} (${l.company})` : l.name, l.id, false, l.id === current));
   }
-  await loadNotes();
+  await loadTimeline();
 }
 
-async function loadNotes() {
-  const lead = $("lead").value;
-  const list = $("notes");
-  list.replaceChildren();
-  if (!lead) return;
-  for (const n of await invoke("notes", { lead })) {
-    if (n.deleted) continue;
-    const li = document.createElement("li");
-    li.textContent = n.body;
-    const tag = document.createElement("span");
-    tag.className = "tag";
-    tag.textContent = n.version === 0 ? "pending" : "synced";
-    li.classList.toggle("pending", n.version === 0);
-    li.append(tag);
-    list.append(li);
+// The lead's timeline: notes, messages and calls (with their recordings), oldest first.
+const waveforms = new Map(); // call id -> Waveform, fetched once per recording
+let playing = null; // { call, position_ms, duration_ms }
+
+function fmtWhen(ms) {
+  return new Date(ms).toLocaleString([], { dateStyle: "short", timeStyle: "short" });
+}
+
+function tag(text, cls) {
+  const t = document.createElement("span");
+  t.className = `tag ${cls || ""}`;
+  t.textContent = text;
+  return t;
+}
+
+function renderNote(n, pending) {
+  const li = document.createElement("li");
+  li.className = "note";
+  const body = document.createElement("p");
+  body.textContent = n.body;
+  li.append(body, tag(pending ? "pending" : "synced", pending ? "pending" : ""));
+  return li;
+}
+
+function renderMessage(m, pending) {
+  const li = document.createElement("li");
+  li.className = `message ${m.direction === "INBOUND" ? "in" : "out"}`;
+  const body = document.createElement("p");
+  body.textContent = m.body || `(${m.kind})`;
+  li.append(body, tag(`${m.channel.toLowerCase()} · ${m.status.toLowerCase()}`), pending ? tag("pending", "pending") : "");
+  return li;
+}
+
+function renderCall(c, pending, rec) {
+  const li = document.createElement("li");
+  li.className = "call";
+  li.dataset.call = c.id;
+  const head = document.createElement("p");
+  const who = c.remote === "echo" ? "echo test" : c.remote;
+  const dir = c.direction === "INBOUND" ? "Call from" : "Call to";
+  const q = c.quality ? ` · MOS ${c.quality.mos.toFixed(2)} (${c.quality.level})` : "";
+  head.textContent = `${dir} ${who} · ${fmtTime(c.duration_ms || 0)} · ${(c.end_reason || "").replace(/_/g, " ")}${q}`;
+  li.append(head, tag(fmtWhen(c.started_at_ms)), tag(pending ? "pending" : "synced", pending ? "pending" : ""));
+  if (rec && rec.local) {
+    const player = document.createElement("div");
+    player.className = "player";
+    const play = document.createElement("button");
+    play.type = "button";
+    play.className = "play small";
+    play.textContent = playing && playing.call === c.id ? "Stop" : "Play";
+    play.setAttribute("aria-label", `Play the recording of the call to ${who}`);
+    play.addEventListener("click", () => togglePlay(c.id).catch(showWorkError));
+    const canvas = document.createElement("canvas");
+    canvas.className = "wave";
+    canvas.width = 300;
+    canvas.height = 48;
+    canvas.setAttribute("role", "img");
+    canvas.setAttribute("aria-label", "Waveform: you on the top row (left track), them on the bottom row (right track)");
+    const labels = document.createElement("div");
+    labels.className = "wave-labels";
+    labels.innerHTML = "<span>You · L</span><span>Them · R</span>";
+    player.append(play, labels, canvas);
+    const up = rec.uploaded ? "recording uploaded"
+      : `recording uploading ${rec.bytes ? Math.floor((100 * rec.uploaded_bytes) / rec.bytes) : 0} %`;
+    li.append(player, tag(up, rec.uploaded ? "" : "pending"));
+    drawWave(canvas, c.id).catch(() => {});
+  } else if (c.has_recording) {
+    li.append(tag("recording on the server"));
   }
+  return li;
+}
+
+async function drawWave(canvas, call) {
+  let w = waveforms.get(call);
+  if (!w) {
+    w = await invoke("recording_waveform", { call, buckets: canvas.width / 2 });
+    waveforms.set(call, w);
+  }
+  const g = canvas.getContext("2d");
+  const style = getComputedStyle(document.documentElement);
+  g.clearRect(0, 0, canvas.width, canvas.height);
+  const rowH = canvas.height / 2;
+  const colors = [style.getPropertyValue("--left").trim(), style.getPropertyValue("--right").trim()];
+  w.tracks.forEach((track, row) => {
+    g.fillStyle = colors[row] || colors[0];
+    const bw = canvas.width / track.length;
+    track.forEach((v, i) => {
+      const h = Math.max(1, v * (rowH - 2));
+      g.fillRect(i * bw, row * rowH + (rowH - h) / 2, Math.max(1, bw - 0.5), h);
+    });
+  });
+  if (playing && playing.call === call && w.duration_ms) {
+    g.fillStyle = style.getPropertyValue("--fg").trim();
+    g.fillRect((playing.position_ms / w.duration_ms) * canvas.width, 0, 2, canvas.height);
+  }
+}
+
+async function togglePlay(call) {
+  if (playing && playing.call === call) {
+    await invoke("stop_playback");
+    return;
+  }
+  await invoke("play_recording", { call, output: $("output-device").value || null, fromMs: 0 });
+  playing = { call, position_ms: 0 };
+  updatePlayButtons();
+}
+
+function updatePlayButtons() {
+  for (const li of document.querySelectorAll("#timeline li.call")) {
+    const b = li.querySelector("button.play");
+    if (b) b.textContent = playing && playing.call === li.dataset.call ? "Stop" : "Play";
+  }
+}
+
+listen("playback", (ev) => {
+  const e = ev.payload;
+  if (e.event === "position") {
+    playing = { call: e.call_id, position_ms: e.position_ms };
+  } else if (e.event === "finished") {
+    if (playing && playing.call === e.call_id) playing = null;
+    updatePlayButtons();
+  } else if (e.event === "error") {
+    showWorkError(e);
+  }
+  const canvas = document.querySelector(`#timeline li[data-call="${e.call_id}"] canvas`);
+  if (canvas) drawWave(canvas, e.call_id).catch(() => {});
+});
+
+async function loadTimeline() {
+  const lead = $("lead").value;
+  const list = $("timeline");
+  if (!lead) {
+    list.replaceChildren();
+    return;
+  }
+  const entries = await invoke("timeline", { lead });
+  const items = [];
+  for (const { item, pending, recording } of entries) {
+    if (item.entity === "note") items.push(renderNote(item.data, pending));
+    else if (item.entity === "message") items.push(renderMessage(item.data, pending));
+    else if (item.entity === "call") items.push(renderCall(item.data, pending, recording));
+  }
+  list.replaceChildren(...items);
+  $("timeline-empty").hidden = items.length > 0;
 }
 
 $("signin-form").addEventListener("submit", async (ev) => {
@@ -124,7 +252,7 @@ $("signin-form").addEventListener("submit", async (ev) => {
   }
 });
 
-$("lead").addEventListener("change", () => loadNotes().catch((e) => showWorkError(e)));
+$("lead").addEventListener("change", () => loadTimeline().catch((e) => showWorkError(e)));
 
 function showWorkError(e) {
   $("work-error").textContent = errText(e);
@@ -136,7 +264,7 @@ $("note-save").addEventListener("click", async () => {
   try {
     await invoke("write_note", { lead: $("lead").value, body: $("note-body").value });
     $("note-body").value = "";
-    await loadNotes();
+    await loadTimeline();
     await refreshAccount();
     syncNow();
   } catch (e) {
@@ -151,8 +279,12 @@ async function syncNow() {
     // Offline is a state, not an error: the header says so and notes stay pending.
   }
   await refreshAccount();
-  await loadNotes();
+  await loadTimeline();
 }
+listen("sync-changed", () => {
+  refreshAccount().catch(() => {});
+  loadTimeline().catch(() => {});
+});
 $("sync-now").addEventListener("click", () => syncNow().catch(showWorkError));
 
 refreshAccount()
@@ -173,7 +305,7 @@ function drawLevels() {
     if (!r) continue;
     levels[key] = null;
     const el = $(id);
-    el.firstElementChild.style.transform = `scaleX(${r.level / 100})`;
+    el.firstElementChild.style.transform = `scaleX(${1 - r.level / 100})`;
     el.setAttribute("aria-valuenow", String(Math.round(r.level)));
   }
 }
@@ -224,6 +356,7 @@ listen("call-ended", (ev) => {
     (r.recording ? " · recorded" : "") + (r.saved_to_store ? " · saved to the lead" : "");
   $("call-summary").hidden = false;
   refreshAccount().catch(() => {});
+  loadTimeline().catch(() => {});
 });
 
 async function callCommand(command) {
@@ -244,12 +377,23 @@ $("dial").addEventListener("click", async () => {
   $("call-state").textContent = "Dialing";
   $("call-timer").textContent = "0:00";
   $("call-quality").textContent = "";
+  $("dtmf-sent").textContent = "";
+  for (const id of ["call-mic", "call-remote"]) {
+    $(id).firstElementChild.style.transform = "scaleX(1)";
+    $(id).setAttribute("aria-valuenow", "0");
+  }
+  $("keypad").hidden = true;
+  $("keypad-toggle").setAttribute("aria-expanded", "false");
   inCall(true);
   try {
     await invoke("start_call", {
-      target: $("target").value.trim(),
-      lead: $("about-lead").checked && $("lead").value ? $("lead").value : null,
-      record: $("record").checked,
+      request: {
+        target: $("target").value.trim(),
+        lead: $("about-lead").checked && $("lead").value ? $("lead").value : null,
+        record: $("record").checked,
+        input: $("input-device").value || null,
+        output: $("output-device").value || null,
+      },
     });
   } catch (e) {
     inCall(false);
@@ -270,9 +414,31 @@ $("hold").addEventListener("click", () => {
   callCommand(held ? "hold" : "resume");
 });
 $("hangup").addEventListener("click", () => callCommand("hangup"));
+$("keypad-toggle").addEventListener("click", () => {
+  const open = $("keypad").hidden;
+  $("keypad").hidden = !open;
+  $("keypad-toggle").setAttribute("aria-expanded", String(open));
+});
+function sendDigit(d) {
+  $("dtmf-sent").textContent += d;
+  invoke("call_command", { command: "dtmf", digit: d }).catch((e) => {
+    $("call-error").textContent = errText(e);
+    $("call-error").hidden = false;
+  });
+}
+for (const b of document.querySelectorAll("#keypad button")) {
+  b.addEventListener("click", () => sendDigit(b.dataset.digit));
+}
 // Keyboard: Ctrl+M mute, Ctrl+H hang up.
 document.addEventListener("keydown", (ev) => {
-  if ($("in-call").hidden || !ev.ctrlKey) return;
+  if ($("in-call").hidden) return;
+  // Digits typed with the keypad open go out as DTMF (RFC 4733), as on a desk phone.
+  if (!$("keypad").hidden && !ev.ctrlKey && /^[0-9*#]$/.test(ev.key) && ev.target.tagName !== "INPUT") {
+    ev.preventDefault();
+    sendDigit(ev.key);
+    return;
+  }
+  if (!ev.ctrlKey) return;
   if (ev.key === "m") { ev.preventDefault(); $("mute").click(); }
   if (ev.key === "h") { ev.preventDefault(); $("hangup").click(); }
 });

@@ -14,6 +14,7 @@ pub fn run() {
         .manage(commands::AppState::default())
         .manage(commands::account::AgentSlot::default())
         .manage(commands::call::CallSlot::default())
+        .manage(commands::timeline::PlayerSlot::default())
         .setup(|app| {
             // Recordings a crash left unfinished are repaired before anything else.
             if let Ok(dir) = app.path().app_data_dir() {
@@ -36,6 +37,10 @@ pub fn run() {
             commands::account::sync_now,
             commands::call::start_call,
             commands::call::call_command,
+            commands::timeline::timeline,
+            commands::timeline::recording_waveform,
+            commands::timeline::play_recording,
+            commands::timeline::stop_playback,
         ])
         .run(tauri::generate_context!())
         .expect("error while running Agent Softphone");

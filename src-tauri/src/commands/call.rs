@@ -6,7 +6,7 @@
 
 use super::account::AgentSlot;
 use super::UiError;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use softphone_call::{AudioIn, AudioOut, CallSetup, Command, RecordSpec};
 use softphone_controller::agent::{ended_normally, SavedCall};
 use softphone_recorder::{RecorderConfig, RecordingMeta};
@@ -38,9 +38,23 @@ pub struct CallEnded {
     pub saved_to_store: bool,
 }
 
-/// Dials `target` (`echo`, a colleague's name or id, a browser link id) on the default
-/// devices, recording both directions to the profile's `recordings/` folder when
-/// `record`. `lead` ties the call record to a lead (then it syncs). Returns the call id.
+/// What the dialer asks for.
+#[derive(Debug, Deserialize)]
+pub struct DialRequest {
+    /// `echo`, a colleague's name or id, or a browser link id.
+    pub target: String,
+    /// The lead the call is about: the call record is stored and synced with it.
+    pub lead: Option<Uuid>,
+    /// Record both directions (agent left, remote right) to the profile's `recordings/`.
+    pub record: bool,
+    /// Capture device id from `list_devices`; `None` = the system default.
+    pub input: Option<String>,
+    /// Playback device id from `list_devices`; `None` = the system default.
+    pub output: Option<String>,
+}
+
+/// Dials `request.target` on the chosen devices. Returns the call id; `call-event`s
+/// follow, then `call-ended`.
 ///
 /// Errors: `auth.not_signed_in`, `agent.unknown_target`, `call.busy` while another call
 /// runs, `client.*` when the server is unreachable.
@@ -49,10 +63,15 @@ pub async fn start_call(
     app: AppHandle,
     agents: State<'_, AgentSlot>,
     calls: State<'_, CallSlot>,
-    target: String,
-    lead: Option<Uuid>,
-    record: bool,
+    request: DialRequest,
 ) -> Result<Uuid, UiError> {
+    let DialRequest {
+        target,
+        lead,
+        record,
+        input,
+        output,
+    } = request;
     if calls.0.lock().expect("call lock").is_some() {
         return Err(UiError {
             code: "call.busy".into(),
@@ -84,8 +103,8 @@ pub async fn start_call(
         None
     };
     let setup = CallSetup {
-        input: AudioIn::Device(None),
-        output: AudioOut::Device(None),
+        input: AudioIn::Device(input),
+        output: AudioOut::Device(output),
         record,
         ..CallSetup::default()
     };
@@ -116,6 +135,7 @@ pub async fn start_call(
         }
         let _ = app.emit("call-ended", &ended);
         let _ = agent.sync_once().await;
+        let _ = app.emit("sync-changed", ());
     });
     Ok(call_id)
 }

@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod call;
+pub mod timeline;
 
 use serde::Serialize;
 use softphone_controller::{
