@@ -53,10 +53,12 @@ command -v moto_server >/dev/null || { echo "moto_server install failed" >&2; ex
 python3 -c "import openapi_spec_validator" 2>/dev/null || python3 -m pip install -q --disable-pip-version-check "openapi-spec-validator>=0.7,<0.10" 2>&1 | grep -v "Running pip as the 'root'" || true
 python3 -c "import openapi_spec_validator" || { echo "openapi-spec-validator install failed" >&2; exit 1; }
 
-# npm packages (package-lock.json): tauri-driver for the WebDriver end-to-end test, and
-# the Tauri CLI to bundle installers (`npx tauri build`). Prebuilt binaries, seconds.
+# npm packages (versions pinned by package-lock.json): tauri-driver for the WebDriver
+# end-to-end test, and the Tauri CLI to bundle installers (`npx tauri build`). Prebuilt
+# binaries, seconds. `npm install --no-save` rather than `npm ci`: some npm mirrors lack
+# the other platforms' optional binary packages, which `npm ci` insists on finding.
 cd "$(dirname "$0")/.."
 if [ ! -x node_modules/.bin/tauri-driver ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm ci --no-audit --no-fund --loglevel=error
+  npm install --no-save --no-audit --no-fund --loglevel=error
 fi
 echo "setup complete"

@@ -11,6 +11,13 @@ SESSION_SCRIPT="$PWD/scripts/test-all.sh"
 # shellcheck source=scripts/session-env.sh
 source scripts/session-env.sh
 
+# With arguments, only `cargo test ARGS` runs in that environment, e.g.
+# `bash scripts/test-all.sh -p agent-softphone --test e2e`.
+if [ "$#" -gt 0 ]; then
+  cargo test --locked "$@"
+  exit
+fi
+
 echo "== rustfmt";  cargo fmt --all -- --check
 echo "== clippy";   cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== tests"
