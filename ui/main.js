@@ -57,7 +57,7 @@ $("meter-toggle").addEventListener("click", async () => {
   }
 });
 
-loadDevices().catch(showError);
+loadDevices().then(() => sendPrefs()).catch(showError);
 
 // Account, leads and notes: the signed-in agent lives in the controller.
 function errText(e) {
@@ -80,8 +80,10 @@ async function refreshAccount() {
   showAccount(await invoke("account"));
 }
 
+let allLeads = [];
 async function loadLeads() {
   const leads = await invoke("leads");
+  allLeads = leads;
   const select = $("lead");
   const current = select.value;
   select.replaceChildren();
@@ -289,7 +291,94 @@ $("sync-now").addEventListener("click", () => syncNow().catch(showWorkError));
 
 refreshAccount()
   .then(() => ($("work").hidden ? null : loadLeads()))
-  .catch(showWorkError);
+  .catch(showWorkError)
+  // The first screen is drawn and usable (logged for the start-up benchmark).
+  .finally(() => invoke("ui_ready").catch(() => {}));
+
+// Search: leads by name or company, and the local full-text index of notes and messages
+// (works offline). Picking a result opens that lead's timeline.
+const fold = (t) => t.normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase();
+let searchSeq = 0;
+
+function resultItem(text, snippet, lead) {
+  const li = document.createElement("li");
+  const b = document.createElement("button");
+  b.type = "button";
+  b.className = "result";
+  const title = document.createElement("span");
+  title.textContent = text;
+  b.append(title);
+  if (snippet) {
+    const p = document.createElement("span");
+    p.className = "snippet";
+    // The store marks the match with [ ]: shown as <mark>, built as text nodes.
+    snippet.split(/(\[[^\]]*\])/).forEach((part) => {
+      if (part.startsWith("[") && part.endsWith("]")) {
+        const m = document.createElement("mark");
+        m.textContent = part.slice(1, -1);
+        p.append(m);
+      } else {
+        p.append(part);
+      }
+    });
+    b.append(p);
+  }
+  b.addEventListener("click", () => {
+    $("lead").value = lead;
+    $("search").value = "";
+    $("search-results").hidden = true;
+    loadTimeline().catch(showWorkError);
+    $("lead").focus();
+  });
+  li.append(b);
+  return li;
+}
+
+async function runSearch() {
+  const q = $("search").value.trim();
+  const seq = ++searchSeq;
+  const list = $("search-results");
+  if (!q) {
+    list.hidden = true;
+    list.replaceChildren();
+    return;
+  }
+  const names = new Map(allLeads.map((l) => [l.id, l.name]));
+  const items = allLeads
+    .filter((l) => fold(`${l.name} ${l.company || ""}`).includes(fold(q)))
+    .slice(0, 5)
+    .map((l) => resultItem(l.company ? `${l.name} (${l.company})` : l.name, null, l.id));
+  for (const h of await invoke("search", { query: q })) {
+    items.push(resultItem(`${h.entity} · ${names.get(h.lead_id) || "lead"}`, h.snippet, h.lead_id));
+  }
+  if (seq !== searchSeq) return; // a newer keystroke already answered
+  if (!items.length) {
+    const li = document.createElement("li");
+    li.className = "empty";
+    li.textContent = "Nothing matches.";
+    items.push(li);
+  }
+  list.replaceChildren(...items);
+  list.hidden = false;
+}
+
+let searchTimer = null;
+$("search").addEventListener("input", () => {
+  clearTimeout(searchTimer);
+  searchTimer = setTimeout(() => runSearch().catch(showWorkError), 120);
+});
+$("search").addEventListener("keydown", (ev) => {
+  if (ev.key === "Escape") {
+    $("search").value = "";
+    runSearch().catch(() => {});
+  }
+});
+document.addEventListener("keydown", (ev) => {
+  if (ev.ctrlKey && ev.key === "k" && !$("work").hidden) {
+    ev.preventDefault();
+    $("search").focus();
+  }
+});
 setInterval(() => { if (!$("work").hidden) syncNow().catch(() => {}); }, 15000);
 
 // The call panel: commands to the controller, its events drawn at most once per frame.
@@ -333,6 +422,10 @@ listen("call-event", (ev) => {
     // CallState is internally tagged: {state: "ringing_out"}, {state: "ended", reason: …}.
     const st = e.state.state;
     $("call-state").textContent = st.replace(/_/g, " ");
+    if (st !== "ringing_in" && !$("incoming").hidden && st !== "ended") {
+      $("incoming").hidden = true;
+      inCall(true);
+    }
     if (st === "connected" && !callStart) {
       callStart = Date.now();
       timer = setInterval(() => ($("call-timer").textContent = fmtTime(Date.now() - callStart)), 500);
@@ -347,8 +440,31 @@ listen("call-event", (ev) => {
   }
 });
 
+// Incoming calls: the app rings (natively, on the chosen speaker) until answered,
+// declined, or the caller gives up.
+listen("incoming-call", (ev) => {
+  const c = ev.payload;
+  $("incoming-from").textContent = c.from_name;
+  $("incoming").hidden = false;
+  $("dialer").hidden = true;
+  $("call-summary").hidden = true;
+  $("call-error").hidden = true;
+  resetCallPanel();
+  $("accept").focus();
+});
+$("accept").addEventListener("click", () => {
+  $("incoming").hidden = true;
+  inCall(true);
+  callCommand("accept");
+});
+$("reject").addEventListener("click", () => {
+  $("incoming").hidden = true;
+  callCommand("reject");
+});
+
 listen("call-ended", (ev) => {
   const r = ev.payload;
+  $("incoming").hidden = true;
   inCall(false);
   const q = r.quality ? ` · MOS ${r.quality.mos.toFixed(2)} (${r.quality.level})` : "";
   $("call-summary").textContent =
@@ -371,19 +487,7 @@ async function callCommand(command) {
 $("dial").addEventListener("click", async () => {
   $("call-error").hidden = true;
   $("call-summary").hidden = true;
-  muted = held = false;
-  $("mute").setAttribute("aria-pressed", "false");
-  $("hold").setAttribute("aria-pressed", "false");
-  $("call-state").textContent = "Dialing";
-  $("call-timer").textContent = "0:00";
-  $("call-quality").textContent = "";
-  $("dtmf-sent").textContent = "";
-  for (const id of ["call-mic", "call-remote"]) {
-    $(id).firstElementChild.style.transform = "scaleX(1)";
-    $(id).setAttribute("aria-valuenow", "0");
-  }
-  $("keypad").hidden = true;
-  $("keypad-toggle").setAttribute("aria-expanded", "false");
+  resetCallPanel();
   inCall(true);
   try {
     await invoke("start_call", {
@@ -401,6 +505,36 @@ $("dial").addEventListener("click", async () => {
     $("call-error").hidden = false;
   }
 });
+function resetCallPanel() {
+  muted = held = false;
+  $("mute").setAttribute("aria-pressed", "false");
+  $("mute").textContent = "Mute";
+  $("hold").setAttribute("aria-pressed", "false");
+  $("hold").textContent = "Hold";
+  $("call-state").textContent = "Dialing";
+  $("call-timer").textContent = "0:00";
+  $("call-quality").textContent = "";
+  $("dtmf-sent").textContent = "";
+  $("keypad").hidden = true;
+  $("keypad-toggle").setAttribute("aria-expanded", "false");
+  for (const id of ["call-mic", "call-remote"]) {
+    $(id).firstElementChild.style.transform = "scaleX(1)";
+    $(id).setAttribute("aria-valuenow", "0");
+  }
+}
+
+// Calls (incoming ones too) use the devices and recording choice shown here.
+function sendPrefs() {
+  invoke("set_call_prefs", {
+    prefs: {
+      input: $("input-device").value || null,
+      output: $("output-device").value || null,
+      record: $("record").checked,
+    },
+  }).catch(() => {});
+}
+for (const id of ["input-device", "output-device", "record"]) $(id).addEventListener("change", sendPrefs);
+
 $("mute").addEventListener("click", () => {
   muted = !muted;
   $("mute").setAttribute("aria-pressed", String(muted));
@@ -429,8 +563,13 @@ function sendDigit(d) {
 for (const b of document.querySelectorAll("#keypad button")) {
   b.addEventListener("click", () => sendDigit(b.dataset.digit));
 }
-// Keyboard: Ctrl+M mute, Ctrl+H hang up.
+// Keyboard: Ctrl+Enter answer, Ctrl+M mute, Ctrl+H hang up (or decline while ringing).
 document.addEventListener("keydown", (ev) => {
+  if (!$("incoming").hidden && ev.ctrlKey && (ev.key === "Enter" || ev.key === "h")) {
+    ev.preventDefault();
+    $(ev.key === "Enter" ? "accept" : "reject").click();
+    return;
+  }
   if ($("in-call").hidden) return;
   // Digits typed with the keypad open go out as DTMF (RFC 4733), as on a desk phone.
   if (!$("keypad").hidden && !ev.ctrlKey && /^[0-9*#]$/.test(ev.key) && ev.target.tagName !== "INPUT") {

@@ -10,6 +10,15 @@ use tauri::Manager;
 
 /// Builds and runs the app (blocks until the last window closes).
 pub fn run() {
+    let _ = commands::STARTED.set(std::time::Instant::now());
+    // Logs to stderr; RUST_LOG overrides (e.g. `RUST_LOG=debug`).
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "warn,agent_softphone_lib=info".into()),
+        )
+        .try_init();
     tauri::Builder::default()
         .manage(commands::AppState::default())
         .manage(commands::account::AgentSlot::default())
@@ -26,6 +35,8 @@ pub fn run() {
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
+            commands::ui_ready,
+            commands::account::search,
             commands::list_devices,
             commands::start_meter,
             commands::stop_meter,
@@ -37,6 +48,7 @@ pub fn run() {
             commands::account::sync_now,
             commands::call::start_call,
             commands::call::call_command,
+            commands::call::set_call_prefs,
             commands::timeline::timeline,
             commands::timeline::recording_waveform,
             commands::timeline::play_recording,

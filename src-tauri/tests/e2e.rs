@@ -1,5 +1,10 @@
 //! The desktop app end to end, through WebDriver, as an agent uses it.
 //!
+//! Steps: sign in; a colleague calls (ringtone on the speaker, answer, hear him, hang
+//! up); an echo call (mic meter in silence, speech and mute; keypad; hang up); the call
+//! and its recording in the timeline; a note written with the server down, pending,
+//! then synced once; search.
+//!
 //! Real parts only: the app binary cargo built for this test (assets embedded) in a
 //! real WebKitGTK window under a private Xvfb, driven by `tauri-driver` (npm
 //! `@crabnebula/tauri-driver`, installed by `npm ci`) over WebKitWebDriver; the real
@@ -11,194 +16,46 @@
 //! Screenshots of the main screens go to `$SOFTPHONE_SCREENSHOTS` (default: a folder in
 //! the temp dir; `docs/screenshots/` holds the committed ones).
 
-use fantoccini::{elements::Element, Client, ClientBuilder, Locator};
+mod harness;
+
+use fantoccini::{Client, Locator};
+use harness::*;
+use softphone_call::{AudioIn, AudioOut, CallSetup, EndReason};
 use softphone_controller::agent::Account;
 use softphone_proto::Change;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
-
-/// A helper process, stopped with SIGTERM (tauri-driver leaves orphans on SIGKILL),
-/// then SIGKILL if it lingers.
-struct Proc(Child, &'static str);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let pid = self.0.id() as i32;
-        // SAFETY: signalling our own child's process group.
-        unsafe { libc::kill(-pid, libc::SIGTERM) };
-        let end = Instant::now() + Duration::from_secs(3);
-        while Instant::now() < end {
-            if matches!(self.0.try_wait(), Ok(Some(_))) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
+/// Records the virtual speaker for `ms` and returns its RMS and the Goertzel power at
+/// the ringtone's 440 + 480 Hz and at 1 kHz (a control frequency).
+fn tone_on_speaker(ms: u64) -> Result<(f64, f64, f64)> {
+    let out = Command::new("timeout")
+        .arg(format!("{:.1}", ms as f64 / 1000.0))
+        .args(["parecord", "-d", "speaker.monitor", "--raw", "--rate=48000"])
+        .args(["--channels=1", "--format=float32le"])
+        .output()?;
+    let x: Vec<f64> = out
+        .stdout
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64)
+        .collect();
+    if x.len() < 4800 {
+        return Err(format!("parecord gave {} samples", x.len()).into());
+    }
+    let goertzel = |f: f64| {
+        let w = std::f64::consts::TAU * f / 48_000.0;
+        let (mut s1, mut s2) = (0.0, 0.0);
+        for v in &x {
+            let s0 = v + 2.0 * w.cos() * s1 - s2;
+            s2 = s1;
+            s1 = s0;
         }
-        eprintln!("{} ignored SIGTERM; killing it", self.1);
-        unsafe { libc::kill(-pid, libc::SIGKILL) };
-        let _ = self.0.wait();
-    }
-}
-
-fn spawn(cmd: &mut Command, name: &'static str) -> Result<Proc> {
-    use std::os::unix::process::CommandExt;
-    let child = cmd
-        .process_group(0)
-        .spawn()
-        .map_err(|e| format!("starting {name}: {e} (run scripts/setup-debian.sh)"))?;
-    Ok(Proc(child, name))
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-fn wait_port(port: u16, what: &str) -> Result<()> {
-    let end = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if Instant::now() > end {
-            return Err(format!("{what} did not listen on {port}").into());
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Ok(())
-}
-
-/// A private X server: the first free display from :90.
-fn start_xvfb() -> Result<(Proc, String)> {
-    for n in 90..130 {
-        if Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
-            || Path::new(&format!("/tmp/.X{n}-lock")).exists()
-        {
-            continue;
-        }
-        let display = format!(":{n}");
-        let x = spawn(
-            Command::new("Xvfb")
-                .args([&display, "-screen", "0", "1280x1024x24", "-nolisten", "tcp"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null()),
-            "Xvfb",
-        )?;
-        let end = Instant::now() + Duration::from_secs(10);
-        while !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() {
-            if Instant::now() > end {
-                return Err(format!("Xvfb {display} did not start").into());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        return Ok((x, display));
-    }
-    Err("no free X display between :90 and :129".into())
-}
-
-fn tool(cmd: &mut Command) -> Result<()> {
-    let out = cmd
-        .output()
-        .map_err(|e| format!("{:?}: {e} (run scripts/setup-debian.sh)", cmd.get_program()))?;
-    if !out.status.success() {
-        return Err(format!(
-            "{:?} failed: {}",
-            cmd.get_program(),
-            String::from_utf8_lossy(&out.stderr)
-        )
-        .into());
-    }
-    Ok(())
-}
-
-/// About 17 s of real recorded speech (alsa-utils' six voices, twice) at 48 kHz mono.
-fn speech(dir: &Path) -> Result<PathBuf> {
-    let out = dir.join("agent-voice.wav");
-    let mut sox = Command::new("sox");
-    for v in [
-        "Front_Center",
-        "Front_Left",
-        "Front_Right",
-        "Rear_Center",
-        "Rear_Left",
-        "Rear_Right",
-    ] {
-        sox.arg(format!("/usr/share/sounds/alsa/{v}.wav"));
-    }
-    tool(
-        sox.args(["-r", "48000", "-c", "1", "-b", "16"])
-            .arg(&out)
-            .args(["repeat", "1"]),
-    )?;
-    Ok(out)
-}
-
-async fn start_server(data: &Path, listen: SocketAddr) -> Result<softphone_server::Running> {
-    let mut cfg = softphone_server::Config::new(data.to_path_buf());
-    cfg.listen = listen;
-    cfg.media_udp_addrs = vec!["127.0.0.1:0".into()];
-    Ok(softphone_server::start(&cfg).await?)
-}
-
-async fn find(c: &Client, css: &str) -> Result<Element> {
-    Ok(c.wait()
-        .at_most(Duration::from_secs(15))
-        .for_element(locator(css))
-        .await
-        .map_err(|e| format!("no `{css}` on screen: {e}"))?)
-}
-
-/// A CSS selector, or an XPath when it starts with `(` or `/`.
-fn locator(sel: &str) -> Locator<'_> {
-    if sel.starts_with('(') || sel.starts_with('/') {
-        Locator::XPath(sel)
-    } else {
-        Locator::Css(sel)
-    }
-}
-
-/// The newest call in the timeline (the list is oldest first).
-const LAST_CALL: &str = "(//ol[@id='timeline']/li[contains(@class,'call')])[last()]";
-
-/// Waits until the text of `sel` (see [`locator`]) satisfies `ok`; returns it.
-async fn wait_text(c: &Client, sel: &str, secs: u64, ok: impl Fn(&str) -> bool) -> Result<String> {
-    let end = Instant::now() + Duration::from_secs(secs);
-    let mut last = String::new();
-    while Instant::now() < end {
-        if let Ok(e) = c.find(locator(sel)).await {
-            if let Ok(t) = e.text().await {
-                if ok(&t) {
-                    return Ok(t);
-                }
-                last = t;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(150)).await;
-    }
-    Err(
-        format!("`{sel}` never showed what was expected within {secs} s; last text: {last:?}")
-            .into(),
-    )
-}
-
-/// Reads a meter's `aria-valuenow` (0-100) as fast as WebDriver allows for `ms`.
-async fn sample_meter(c: &Client, id: &str, ms: u64) -> Result<Vec<f64>> {
-    let el = c.find(Locator::Id(id)).await?;
-    let end = Instant::now() + Duration::from_millis(ms);
-    let mut out = Vec::new();
-    while Instant::now() < end {
-        if let Some(v) = el.attr("aria-valuenow").await? {
-            out.push(v.parse::<f64>()?);
-        }
-        tokio::time::sleep(Duration::from_millis(40)).await;
-    }
-    Ok(out)
-}
-
-fn max(v: &[f64]) -> f64 {
-    v.iter().copied().fold(0.0, f64::max)
+        s1 * s1 + s2 * s2 - 2.0 * w.cos() * s1 * s2
+    };
+    let rms = (x.iter().map(|v| v * v).sum::<f64>() / x.len() as f64).sqrt();
+    Ok((rms, goertzel(440.0) + goertzel(480.0), goertzel(1000.0)))
 }
 
 struct Shots(PathBuf);
@@ -224,15 +81,6 @@ impl Shots {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_signs_in_calls_echo_and_keeps_notes_through_an_outage() -> Result<()> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let driver = root.join("node_modules/.bin/tauri-driver");
-    if !driver.exists() {
-        return Err(format!(
-            "{} missing: run `npm ci` (scripts/setup-debian.sh does)",
-            driver.display()
-        )
-        .into());
-    }
     if std::env::var_os("PULSE_SERVER").is_none()
         || std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none()
     {
@@ -264,34 +112,16 @@ async fn an_agent_signs_in_calls_echo_and_keeps_notes_through_an_outage() -> Res
 
     // Display, driver, app.
     let (_xvfb, display) = start_xvfb()?;
-    let (port, native) = (free_port(), free_port());
-    let _driver = spawn(
-        Command::new(&driver)
-            .args([
-                "--port",
-                &port.to_string(),
-                "--native-port",
-                &native.to_string(),
-            ])
-            .args(["--native-driver", "/usr/bin/WebKitWebDriver"])
-            .env("DISPLAY", &display)
-            .env("SOFTPHONE_PROFILE", tmp.path().join("profile"))
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null()),
-        "tauri-driver",
-    )?;
-    wait_port(port, "tauri-driver")?;
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "tauri:options".into(),
-        serde_json::json!({ "application": env!("CARGO_BIN_EXE_agent-softphone") }),
-    );
-    caps.insert("browserName".into(), "wry".into());
-    let http = hyper_util::client::legacy::connect::HttpConnector::new();
-    let c = ClientBuilder::new(http)
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{port}"))
-        .await?;
+    let profile = tmp.path().join("profile");
+    let (_driver, c) = launch_app(
+        &display,
+        &[
+            ("SOFTPHONE_PROFILE", profile.as_os_str()),
+            ("RUST_LOG", "warn".as_ref()),
+        ],
+        &tmp.path().join("app.log"),
+    )
+    .await?;
     let outcome = drive(&c, &shots, &voice, server, &data, addr, &url, email).await;
     if outcome.is_err() {
         let _ = shots.take(&c, "failure").await;
@@ -336,6 +166,49 @@ async fn drive(
     assert!(who.contains(url), "{who}");
     let leads = c.find_all(Locator::Css("#lead option")).await?;
     assert_eq!(leads.len(), 10, "Ana's demo leads");
+
+    // 2. A colleague calls Ana: the app rings on her speaker, she answers, hears him, and
+    //    hangs up; his side ends with a remote hang-up.
+    let ana = Account::sign_in(url, email, softphone_server::demo::PASSWORD).await?;
+    let (col_email, col_name, _) = softphone_server::demo::ACCOUNTS[0];
+    let colleague = Account::sign_in(url, col_email, softphone_server::demo::PASSWORD).await?;
+    let mut line = colleague.phone().await?;
+    line.wait_online(ana.settings.user_id, Duration::from_secs(20))
+        .await
+        .map_err(|e| format!("the app's incoming-call line never came online: {e}"))?;
+    let setup = CallSetup {
+        input: AudioIn::Wav(voice.to_path_buf()),
+        output: AudioOut::Discard,
+        ..CallSetup::default()
+    };
+    let mut his = line.dial(&ana.settings.user_id.to_string(), setup)?;
+    let ringing = wait_text(c, "#incoming", 15, |t| t.contains(col_name)).await?;
+    assert!(ringing.contains("Incoming call"), "{ringing}");
+    let (ring, f_ring, f_other) = tone_on_speaker(1500)?;
+    assert!(
+        ring > 0.01 && f_ring > 50.0 * f_other,
+        "no ringtone on the speaker: RMS {ring:.4}, 440+480 Hz power {f_ring:.3e} vs 1 kHz {f_other:.3e}"
+    );
+    shots.take(c, "incoming").await?;
+    find(c, "#accept").await?.click().await?;
+    wait_text(c, "#call-state", 20, |t| {
+        t.eq_ignore_ascii_case("connected")
+    })
+    .await?;
+    let heard = sample_meter(c, "call-remote", 2500).await?;
+    assert!(
+        max(&heard) > 25.0,
+        "remote meter with the colleague talking: {heard:?}"
+    );
+    find(c, "#hangup").await?.click().await?;
+    wait_text(c, "#call-summary", 20, |t| t.contains("Call ended")).await?;
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while his.next_event().await.is_some() {}
+    })
+    .await?;
+    let (report, line) = his.finish().await;
+    assert_eq!(report.end_reason, EndReason::RemoteHangup, "{report:?}");
+    line.close().await;
 
     // 2. Call echo (recorded, about the first lead) on the virtual devices.
     let target = find(c, "#target").await?;
@@ -444,6 +317,19 @@ async fn drive(
         t.contains("online") && t.contains("all synced")
     })
     .await?;
+
+    // 6. Search, from another lead: the note's words find it and bring its lead back.
+    let lead = find(c, "#lead").await?.prop("value").await?;
+    find(c, "#lead option:nth-child(2)").await?.click().await?;
+    wait_text(c, "#timeline", 10, |t| !t.contains(&body)).await?;
+    let word = std::process::id().to_string();
+    find(c, "#search").await?.send_keys(&word).await?;
+    let hit = format!("//ul[@id='search-results']//button[contains(., '{word}')]");
+    let hit_text = wait_text(c, &hit, 10, |t| t.starts_with("note")).await?;
+    assert!(hit_text.contains("Offline note"), "{hit_text}");
+    find(c, &hit).await?.click().await?;
+    assert_eq!(find(c, "#lead").await?.prop("value").await?, lead);
+    wait_text(c, "#timeline", 10, |t| t.contains(&body)).await?;
 
     // On the server exactly once.
     let fresh = Account::sign_in(url, email, softphone_server::demo::PASSWORD).await?;

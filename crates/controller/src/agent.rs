@@ -227,23 +227,37 @@ impl Phone {
 
     /// Waits up to `wait` for an incoming call and answers it at once.
     pub async fn answer_next(mut self, wait: Duration, setup: CallSetup) -> Result<LiveCall> {
+        let incoming = self.next_incoming(wait).await?;
+        Ok(self.take_call(incoming, setup, true))
+    }
+
+    /// Waits up to `wait` for the next incoming call; the phone stays usable after a
+    /// timeout. Presence updates that arrive meanwhile are kept in [`Phone::members`].
+    ///
+    /// Errors: `agent.timeout` when nobody called; `agent.signal` when the server closed
+    /// the line; `client.*` for a broken connection.
+    pub async fn next_incoming(&mut self, wait: Duration) -> Result<Incoming> {
         let deadline = tokio::time::Instant::now() + wait;
-        let machine = loop {
+        loop {
             match tokio::time::timeout_at(deadline, self.signal.recv()).await {
                 Err(_) => return Err(AgentError::Timeout(format!("no call within {wait:?}"))),
                 Ok(Ok(Some(ServerMsg::Incoming {
                     call_id,
                     from,
+                    from_name,
                     offer,
-                    ..
                 }))) => {
-                    break CallMachine::incoming(
+                    return Ok(Incoming {
                         call_id,
-                        from.to_string(),
+                        from,
+                        from_name,
                         offer,
-                        Instant::now(),
-                        Timeouts::default(),
-                    )
+                    })
+                }
+                Ok(Ok(Some(ServerMsg::Presence(p)))) => {
+                    if !self.members.iter().any(|(m, _)| *m == p.user_id) {
+                        self.members.push((p.user_id, p.display_name));
+                    }
                 }
                 Ok(Ok(Some(_))) => continue,
                 Ok(Ok(None)) => {
@@ -251,14 +265,39 @@ impl Phone {
                 }
                 Ok(Err(e)) => return Err(e.into()),
             }
-        };
-        Ok(LiveCall::start(self, machine, None, setup, true))
+        }
+    }
+
+    /// Takes a ringing call. With `accept` it is answered at once; otherwise it keeps
+    /// ringing (state `ringing_in`) until [`Command::Accept`] or [`Command::Reject`] is
+    /// sent, the caller cancels, or the ring timeout ends it (`no_answer`).
+    pub fn take_call(self, incoming: Incoming, setup: CallSetup, accept: bool) -> LiveCall {
+        let machine = CallMachine::incoming(
+            incoming.call_id,
+            incoming.from.to_string(),
+            incoming.offer,
+            Instant::now(),
+            Timeouts::default(),
+        );
+        LiveCall::start(self, machine, None, setup, accept)
     }
 
     /// Closes the signaling line (the server marks us offline).
     pub async fn close(self) {
         let _ = self.signal.close().await;
     }
+}
+
+/// A call ringing in (signaling `incoming`), before anyone took it.
+#[derive(Debug, Clone)]
+pub struct Incoming {
+    /// The caller's call id.
+    pub call_id: Uuid,
+    /// Caller user id.
+    pub from: Uuid,
+    /// Caller name, as the server knows it.
+    pub from_name: String,
+    offer: Option<String>,
 }
 
 /// A call in progress: send [`Command`]s, read [`CallEvent`]s, then [`LiveCall::finish`].
@@ -468,6 +507,13 @@ impl Agent {
             });
         }
         Ok(out)
+    }
+
+    /// Full-text search over the local notes and messages (works offline), best match
+    /// first, at most `limit` hits; each names its lead and carries a snippet with the
+    /// match in `[` `]`.
+    pub fn search(&self, query: &str, limit: usize) -> Result<Vec<softphone_store::search::Hit>> {
+        Ok(self.store().search(query, limit)?)
     }
 
     /// The local recording file of a call, when this device has it.

@@ -13,7 +13,7 @@ pub const MIGRATION_1: &str = "CREATE VIRTUAL TABLE search USING fts5(
 );";
 
 /// One match.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Hit {
     /// `note` or `message`.
     pub entity: String,

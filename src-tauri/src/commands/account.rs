@@ -6,7 +6,7 @@ use serde::Serialize;
 use softphone_controller::agent::{default_profile, Account, Agent, AgentError, SyncRound};
 use softphone_proto::{Lead, Note};
 use std::sync::{Arc, Mutex};
-use tauri::State;
+use tauri::{AppHandle, State};
 use uuid::Uuid;
 
 impl From<AgentError> for UiError {
@@ -66,15 +66,18 @@ fn profile() -> Result<std::path::PathBuf, UiError> {
 }
 
 /// The saved session (keyring) when there is one; `null` when signed out.
+/// Signed in, the agent is reachable: the incoming-call line starts (once).
 #[tauri::command]
-pub fn account(slot: State<'_, AgentSlot>) -> Result<Option<AccountView>, UiError> {
+pub fn account(app: AppHandle, slot: State<'_, AgentSlot>) -> Result<Option<AccountView>, UiError> {
     if let Ok(agent) = slot.get() {
         return Ok(Some(view(&agent)?));
     }
     match Agent::resume(&profile()?) {
         Ok(agent) => {
             let v = view(&agent)?;
-            *slot.0.lock().expect("agent lock") = Some(Arc::new(agent));
+            let agent = Arc::new(agent);
+            *slot.0.lock().expect("agent lock") = Some(agent.clone());
+            super::call::start_line(app, agent);
             Ok(Some(v))
         }
         Err(AgentError::Credentials(_)) => Ok(None),
@@ -85,6 +88,7 @@ pub fn account(slot: State<'_, AgentSlot>) -> Result<Option<AccountView>, UiErro
 /// Signs in, keeps the session in the OS keyring and pulls the agent's data.
 #[tauri::command]
 pub async fn sign_in(
+    app: AppHandle,
     slot: State<'_, AgentSlot>,
     server: String,
     email: String,
@@ -95,6 +99,7 @@ pub async fn sign_in(
     account.remember(&profile)?;
     let agent = Arc::new(Agent::open(&profile, account)?.0);
     *slot.0.lock().expect("agent lock") = Some(agent.clone());
+    super::call::start_line(app, agent.clone());
     agent.sync_once().await?;
     view(&agent)
 }
@@ -117,6 +122,16 @@ pub fn notes(slot: State<'_, AgentSlot>, lead: Uuid) -> Result<Vec<Note>, UiErro
 #[tauri::command]
 pub fn write_note(slot: State<'_, AgentSlot>, lead: Uuid, body: String) -> Result<Note, UiError> {
     Ok(slot.get()?.write_note(lead, None, &body)?)
+}
+
+/// Full-text search over the agent's local notes and messages (offline too): at most 20
+/// hits, best first, each with its lead id and a snippet (match in `[` `]`).
+#[tauri::command]
+pub fn search(
+    slot: State<'_, AgentSlot>,
+    query: String,
+) -> Result<Vec<softphone_store::search::Hit>, UiError> {
+    Ok(slot.get()?.search(&query, 20)?)
 }
 
 /// One sync round: push what is pending, pull what is new.

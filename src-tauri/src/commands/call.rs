@@ -1,23 +1,45 @@
-//! Calls from the app: dial through the signed-in agent's `Phone`, forward the engine's
-//! events to the webview, keep the call record (store + sync) when it ends.
+//! Calls in the app: dial through the signed-in agent's `Phone`, take incoming calls on
+//! a signaling line kept open while signed in, forward the engine's events to the
+//! webview, keep the call record (store + sync) when a call ends.
 //!
-//! Events: `call-event` (every `CallEvent`: state, quality each second, mic and remote
-//! levels at most 20/s each, DTMF, notices) and `call-ended` (a summary).
+//! Events: `incoming-call` (`{call_id, from, from_name}`, while the ringtone plays),
+//! `call-event` (every `CallEvent`: state, quality each second, mic and remote levels at
+//! most 20/s each, DTMF, notices), `call-ended` (a summary) and `sync-changed` once the
+//! call record and recording have been offered to the server.
 
 use super::account::AgentSlot;
 use super::UiError;
 use serde::{Deserialize, Serialize};
-use softphone_call::{AudioIn, AudioOut, CallSetup, Command, RecordSpec};
-use softphone_controller::agent::{ended_normally, SavedCall};
+use softphone_call::{AudioIn, AudioOut, CallEvent, CallSetup, CallState, Command, RecordSpec};
+use softphone_controller::agent::{ended_normally, Agent, AgentError, LiveCall, Phone, SavedCall};
+use softphone_controller::player::Ringtone;
 use softphone_recorder::{RecorderConfig, RecordingMeta};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tauri::{AppHandle, Emitter, Manager, State};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-/// The call in progress: where its commands go.
+/// The call in progress (where its commands go), the devices and recording choice calls
+/// use, and whether the incoming-call line runs.
 #[derive(Default)]
-pub struct CallSlot(Mutex<Option<mpsc::Sender<Command>>>);
+pub struct CallSlot {
+    current: Mutex<Option<mpsc::Sender<Command>>>,
+    prefs: Mutex<CallPrefs>,
+    line: AtomicBool,
+}
+
+/// Devices and recording for calls (the dialer's and the settings' choices).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct CallPrefs {
+    /// Capture device id from `list_devices`; `None` = the system default.
+    pub input: Option<String>,
+    /// Playback device id (also rings there); `None` = the system default.
+    pub output: Option<String>,
+    /// Record calls (agent left, remote right).
+    pub record: bool,
+}
 
 /// What the UI shows when a call ends.
 #[derive(Debug, Clone, Serialize)]
@@ -72,15 +94,56 @@ pub async fn start_call(
         input,
         output,
     } = request;
-    if calls.0.lock().expect("call lock").is_some() {
-        return Err(UiError {
-            code: "call.busy".into(),
-            message: "a call is already in progress".into(),
-        });
-    }
     let agent = agents.get()?;
+    let prefs = CallPrefs {
+        input,
+        output,
+        record,
+    };
+    *calls.prefs.lock().expect("prefs lock") = prefs.clone();
+    {
+        let mut current = calls.current.lock().expect("call lock");
+        if current.is_some() {
+            return Err(UiError {
+                code: "call.busy".into(),
+                message: "a call is already in progress".into(),
+            });
+        }
+        // Holds the slot while dialing, so a second click or an incoming call sees it
+        // busy.
+        *current = Some(mpsc::channel(1).0);
+    }
     let call_id = Uuid::now_v7();
-    let record = if record {
+    let dialed = async {
+        let setup = setup_for(&agent, call_id, lead, &prefs)?;
+        let phone = agent.account().phone().await?;
+        Ok::<_, UiError>(phone.dial_as(call_id, &target, setup)?)
+    }
+    .await;
+    let call = match dialed {
+        Ok(c) => c,
+        Err(e) => {
+            calls.current.lock().expect("call lock").take();
+            return Err(e);
+        }
+    };
+    *calls.current.lock().expect("call lock") = Some(call.commands());
+    tauri::async_runtime::spawn(async move {
+        let phone = run_to_end(&app, &agent, call, lead, None).await;
+        phone.close().await;
+    });
+    Ok(call_id)
+}
+
+/// The call's recording spec when `prefs.record`: `recordings/<call id>.opus` in the
+/// profile, the agent on the left.
+fn setup_for(
+    agent: &Agent,
+    call_id: Uuid,
+    lead: Option<Uuid>,
+    prefs: &CallPrefs,
+) -> Result<CallSetup, UiError> {
+    let record = if prefs.record {
         let dir = agent.profile().join("recordings");
         std::fs::create_dir_all(&dir).map_err(|e| UiError {
             code: "recorder.io".into(),
@@ -102,46 +165,170 @@ pub async fn start_call(
     } else {
         None
     };
-    let setup = CallSetup {
-        input: AudioIn::Device(input),
-        output: AudioOut::Device(output),
+    Ok(CallSetup {
+        input: AudioIn::Device(prefs.input.clone()),
+        output: AudioOut::Device(prefs.output.clone()),
         record,
         ..CallSetup::default()
-    };
-    let phone = agent.account().phone().await?;
-    let mut call = phone.dial_as(call_id, &target, setup)?;
-    *calls.0.lock().expect("call lock") = Some(call.commands());
-    tauri::async_runtime::spawn(async move {
-        while let Some(e) = call.next_event().await {
-            let _ = app.emit("call-event", &e);
-        }
-        let (report, phone) = call.finish().await;
-        phone.close().await;
-        let saved = agent.save_call(&report, lead);
-        let ended = CallEnded {
-            call_id: report.call_id,
-            end_reason: report.end_reason.as_str().to_string(),
-            normal: ended_normally(&report.end_reason),
-            duration_ms: report.duration_ms,
-            quality: report.quality.clone(),
-            recording: report
-                .recording
-                .as_ref()
-                .map(|r| r.path.display().to_string()),
-            saved_to_store: matches!(saved, Ok(SavedCall::Store)),
-        };
-        if let Some(calls) = app.try_state::<CallSlot>() {
-            calls.0.lock().expect("call lock").take();
-        }
-        let _ = app.emit("call-ended", &ended);
-        let _ = agent.sync_once().await;
-        let _ = app.emit("sync-changed", ());
-    });
-    Ok(call_id)
+    })
 }
 
-/// Sends one command to the call in progress: `mute`, `unmute`, `hold`, `resume`,
-/// `hangup`, or `dtmf` with `digit` (0-9, *, #, A-D; RFC 4733).
+/// Forwards a call's events until it ends (stopping `ring` once it is no longer
+/// ringing), then keeps the record, frees the slot, tells the UI and syncs. Returns
+/// the phone for the next call.
+async fn run_to_end(
+    app: &AppHandle,
+    agent: &Arc<Agent>,
+    mut call: LiveCall,
+    lead: Option<Uuid>,
+    mut ring: Option<Ringtone>,
+) -> Phone {
+    while let Some(e) = call.next_event().await {
+        if let CallEvent::State { state } = &e {
+            if !matches!(state, CallState::RingingIn) {
+                // Dropping only flags the ringtone thread: it stops within 20 ms.
+                ring.take();
+            }
+        }
+        let _ = app.emit("call-event", &e);
+    }
+    drop(ring);
+    let (report, phone) = call.finish().await;
+    let saved = agent.save_call(&report, lead);
+    let ended = CallEnded {
+        call_id: report.call_id,
+        end_reason: report.end_reason.as_str().to_string(),
+        normal: ended_normally(&report.end_reason),
+        duration_ms: report.duration_ms,
+        quality: report.quality.clone(),
+        recording: report
+            .recording
+            .as_ref()
+            .map(|r| r.path.display().to_string()),
+        saved_to_store: matches!(saved, Ok(SavedCall::Store)),
+    };
+    if let Some(calls) = app.try_state::<CallSlot>() {
+        calls.current.lock().expect("call lock").take();
+    }
+    let _ = app.emit("call-ended", &ended);
+    let _ = agent.sync_once().await;
+    let _ = app.emit("sync-changed", ());
+    phone
+}
+
+/// What the UI shows while a call rings in.
+#[derive(Debug, Clone, Serialize)]
+struct IncomingCall {
+    call_id: Uuid,
+    from: Uuid,
+    from_name: String,
+}
+
+/// Keeps the signed-in agent reachable (once per app run): a signaling line waits for
+/// incoming calls, reconnecting with back-off (1 s doubling to 30 s) when it breaks. A
+/// call that arrives while another runs is rejected as busy.
+pub fn start_line(app: AppHandle, agent: Arc<Agent>) {
+    let Some(calls) = app.try_state::<CallSlot>() else {
+        return;
+    };
+    if calls.line.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    tauri::async_runtime::spawn(async move {
+        let mut backoff = Duration::from_secs(1);
+        loop {
+            let mut phone = match agent.account().phone().await {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::warn!(error = %e, "signaling line down; retrying in {backoff:?}");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                    continue;
+                }
+            };
+            backoff = Duration::from_secs(1);
+            loop {
+                let incoming = match phone.next_incoming(Duration::from_secs(3600)).await {
+                    Ok(i) => i,
+                    Err(AgentError::Timeout(_)) => continue,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "signaling line lost; reconnecting");
+                        break;
+                    }
+                };
+                let busy = app
+                    .state::<CallSlot>()
+                    .current
+                    .lock()
+                    .expect("call lock")
+                    .is_some();
+                if busy {
+                    let quiet = CallSetup {
+                        input: AudioIn::Silence,
+                        output: AudioOut::Discard,
+                        ..CallSetup::default()
+                    };
+                    let call = phone.take_call(incoming, quiet, false);
+                    let _ = call.commands().send(Command::Reject).await;
+                    let (_, p) = call.finish().await;
+                    phone = p;
+                    continue;
+                }
+                let prefs = app
+                    .state::<CallSlot>()
+                    .prefs
+                    .lock()
+                    .expect("prefs lock")
+                    .clone();
+                let setup = match setup_for(&agent, incoming.call_id, None, &prefs) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::warn!(code = %e.code, "recording unavailable: {}", e.message);
+                        setup_for(
+                            &agent,
+                            incoming.call_id,
+                            None,
+                            &CallPrefs {
+                                record: false,
+                                ..prefs.clone()
+                            },
+                        )
+                        .expect("no recording, no I/O")
+                    }
+                };
+                let shown = IncomingCall {
+                    call_id: incoming.call_id,
+                    from: incoming.from,
+                    from_name: incoming.from_name.clone(),
+                };
+                let call = phone.take_call(incoming, setup, false);
+                *app.state::<CallSlot>().current.lock().expect("call lock") = Some(call.commands());
+                let _ = app.emit("incoming-call", &shown);
+                if let Some(w) = app.get_webview_window("main") {
+                    let _ = w.request_user_attention(Some(tauri::UserAttentionType::Critical));
+                }
+                let ring = match Ringtone::start(prefs.output.clone()) {
+                    Ok(r) => Some(r),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "no ringtone");
+                        None
+                    }
+                };
+                phone = run_to_end(&app, &agent, call, None, ring).await;
+            }
+        }
+    });
+}
+
+/// Sets the devices and recording choice for calls (incoming ones included).
+#[tauri::command]
+pub fn set_call_prefs(calls: State<'_, CallSlot>, prefs: CallPrefs) {
+    *calls.prefs.lock().expect("prefs lock") = prefs;
+}
+
+/// Sends one command to the call in progress: `accept` or `reject` (ringing in), `mute`,
+/// `unmute`, `hold`, `resume`, `hangup`, or `dtmf` with `digit` (0-9, *, #, A-D;
+/// RFC 4733).
 ///
 /// Errors: `call.none` without a call, `controller.invalid` for an unknown command.
 #[tauri::command]
@@ -151,6 +338,8 @@ pub async fn call_command(
     digit: Option<char>,
 ) -> Result<(), UiError> {
     let cmd = match (command.as_str(), digit) {
+        ("accept", _) => Command::Accept,
+        ("reject", _) => Command::Reject,
         ("mute", _) => Command::Mute(true),
         ("unmute", _) => Command::Mute(false),
         ("hold", _) => Command::Hold(true),
@@ -164,7 +353,7 @@ pub async fn call_command(
             })
         }
     };
-    let tx = calls.0.lock().expect("call lock").clone();
+    let tx = calls.current.lock().expect("call lock").clone();
     match tx {
         Some(tx) if tx.send(cmd).await.is_ok() => Ok(()),
         _ => Err(UiError {

@@ -42,6 +42,18 @@ pub struct AppState {
     meter: Mutex<Option<SessionHandle>>,
 }
 
+/// When the app started (set first thing in `run`), for [`ui_ready`].
+pub static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
+/// The front end calls this once its first screen is drawn and usable: the app logs
+/// `window usable` with the time since start (ms), which the start-up benchmark reads.
+#[tauri::command]
+pub fn ui_ready() {
+    if let Some(t) = STARTED.get() {
+        tracing::info!(elapsed_ms = t.elapsed().as_millis() as u64, "window usable");
+    }
+}
+
 /// Lists capture and playback devices.
 #[tauri::command]
 pub fn list_devices() -> Result<Vec<softphone_audio::DeviceInfo>, UiError> {
