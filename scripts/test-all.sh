@@ -18,6 +18,7 @@ if [ "$#" -gt 0 ]; then
   exit
 fi
 
+echo "== front-end unit tests (node --test)"; node --test ui/tests/
 echo "== rustfmt";  cargo fmt --all -- --check
 echo "== clippy";   cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== tests"

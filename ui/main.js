@@ -1,4 +1,10 @@
-// Thin view over the Rust controller: commands in, events out.
+// Thin view over the Rust controller: commands in, events out. What to show is decided
+// in logic.js (unit-tested with `node --test ui/tests/`); this file draws it.
+import {
+  callLine, fmtTime, matchLeads, micWarnings, mosPoints, qualityTitle, snippetParts,
+  syncText, uploadLabel,
+} from "./logic.js";
+
 const { invoke } = window.__TAURI__.core;
 const { listen } = window.__TAURI__.event;
 
@@ -72,8 +78,7 @@ function showAccount(a) {
   if (!a) return;
   $("who-name").textContent = `${a.display_name} at ${a.server_url}`;
   const st = a.status;
-  $("sync-state").textContent =
-    (st.online ? "online" : "offline") + (st.pending ? ` · ${st.pending} pending` : " · all synced");
+  $("sync-state").textContent = syncText(st);
 }
 
 async function refreshAccount() {
@@ -132,9 +137,7 @@ function renderCall(c, pending, rec) {
   li.dataset.call = c.id;
   const head = document.createElement("p");
   const who = c.remote === "echo" ? "echo test" : c.remote;
-  const dir = c.direction === "INBOUND" ? "Call from" : "Call to";
-  const q = c.quality ? ` · MOS ${c.quality.mos.toFixed(2)} (${c.quality.level})` : "";
-  head.textContent = `${dir} ${who} · ${fmtTime(c.duration_ms || 0)} · ${(c.end_reason || "").replace(/_/g, " ")}${q}`;
+  head.textContent = callLine(c);
   li.append(head, tag(fmtWhen(c.started_at_ms)), tag(pending ? "pending" : "synced", pending ? "pending" : ""));
   if (rec && rec.local) {
     const player = document.createElement("div");
@@ -155,9 +158,7 @@ function renderCall(c, pending, rec) {
     labels.className = "wave-labels";
     labels.innerHTML = "<span>You · L</span><span>Them · R</span>";
     player.append(play, labels, canvas);
-    const up = rec.uploaded ? "recording uploaded"
-      : `recording uploading ${rec.bytes ? Math.floor((100 * rec.uploaded_bytes) / rec.bytes) : 0} %`;
-    li.append(player, tag(up, rec.uploaded ? "" : "pending"));
+    li.append(player, tag(uploadLabel(rec), rec.uploaded ? "" : "pending"));
     drawWave(canvas, c.id).catch(() => {});
   } else if (c.has_recording) {
     li.append(tag("recording on the server"));
@@ -297,7 +298,6 @@ refreshAccount()
 
 // Search: leads by name or company, and the local full-text index of notes and messages
 // (works offline). Picking a result opens that lead's timeline.
-const fold = (t) => t.normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase();
 let searchSeq = 0;
 
 function resultItem(text, snippet, lead) {
@@ -312,15 +312,15 @@ function resultItem(text, snippet, lead) {
     const p = document.createElement("span");
     p.className = "snippet";
     // The store marks the match with [ ]: shown as <mark>, built as text nodes.
-    snippet.split(/(\[[^\]]*\])/).forEach((part) => {
-      if (part.startsWith("[") && part.endsWith("]")) {
+    for (const part of snippetParts(snippet)) {
+      if (part.mark) {
         const m = document.createElement("mark");
-        m.textContent = part.slice(1, -1);
+        m.textContent = part.text;
         p.append(m);
       } else {
-        p.append(part);
+        p.append(part.text);
       }
-    });
+    }
     b.append(p);
   }
   b.addEventListener("click", () => {
@@ -344,9 +344,7 @@ async function runSearch() {
     return;
   }
   const names = new Map(allLeads.map((l) => [l.id, l.name]));
-  const items = allLeads
-    .filter((l) => fold(`${l.name} ${l.company || ""}`).includes(fold(q)))
-    .slice(0, 5)
+  const items = matchLeads(allLeads, q)
     .map((l) => resultItem(l.company ? `${l.name} (${l.company})` : l.name, null, l.id));
   for (const h of await invoke("search", { query: q })) {
     items.push(resultItem(`${h.entity} · ${names.get(h.lead_id) || "lead"}`, h.snippet, h.lead_id));
@@ -408,16 +406,17 @@ function inCall(on) {
   }
 }
 
-function fmtTime(ms) {
-  const s = Math.floor(ms / 1000);
-  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
-}
 
 listen("call-event", (ev) => {
   const e = ev.payload;
   if (e.event === "mic_level" || e.event === "remote_level") {
     if (!levels.mic && !levels.remote) requestAnimationFrame(drawLevels);
     levels[e.event === "mic_level" ? "mic" : "remote"] = e;
+    if (e.event === "mic_level") {
+      const w = micWarnings(e, muted);
+      $("call-low").hidden = !w.includes("low");
+      $("call-clip").hidden = !w.includes("clip");
+    }
   } else if (e.event === "state") {
     // CallState is internally tagged: {state: "ringing_out"}, {state: "ended", reason: …}.
     const st = e.state.state;
@@ -433,7 +432,8 @@ listen("call-event", (ev) => {
   } else if (e.event === "quality") {
     const q = $("call-quality");
     q.textContent = e.level;
-    q.title = `jitter ${e.jitter_ms.toFixed(1)} ms · loss ${e.packet_loss_pct.toFixed(1)} % · RTT ${e.rtt_ms == null ? "-" : e.rtt_ms.toFixed(0) + " ms"} · MOS ${e.mos.toFixed(2)}`;
+    q.title = qualityTitle(e);
+    qualitySamples.push(e);
   } else if (e.event === "notice") {
     $("call-error").textContent = `${e.message} (${e.code})`;
     $("call-error").hidden = false;
@@ -471,6 +471,7 @@ listen("call-ended", (ev) => {
     `Call ended (${r.end_reason.replace(/_/g, " ")}) after ${fmtTime(r.duration_ms)}${q}` +
     (r.recording ? " · recorded" : "") + (r.saved_to_store ? " · saved to the lead" : "");
   $("call-summary").hidden = false;
+  drawQualityGraph();
   refreshAccount().catch(() => {});
   loadTimeline().catch(() => {});
 });
@@ -505,7 +506,36 @@ $("dial").addEventListener("click", async () => {
     $("call-error").hidden = false;
   }
 });
+// The call's MOS over time, drawn once it ends (one point per second of quality).
+let qualitySamples = [];
+function drawQualityGraph() {
+  const canvas = $("quality-graph");
+  const pts = mosPoints(qualitySamples, canvas.width, canvas.height);
+  canvas.hidden = pts.length < 2;
+  if (canvas.hidden) return;
+  const g = canvas.getContext("2d");
+  const style = getComputedStyle(document.documentElement);
+  g.clearRect(0, 0, canvas.width, canvas.height);
+  // Level bands (seed 001): MOS >= 4 excellent, >= 3.6 good, >= 3.1 fair.
+  g.fillStyle = style.getPropertyValue("--track").trim();
+  for (const mos of [4, 3.6, 3.1]) {
+    const y = canvas.height - ((mos - 1) / 3.5) * canvas.height;
+    g.fillRect(0, y, canvas.width, 1);
+  }
+  g.strokeStyle = style.getPropertyValue("--accent").trim();
+  g.lineWidth = 2;
+  g.beginPath();
+  pts.forEach((p, i) => (i ? g.lineTo(p.x, p.y) : g.moveTo(p.x, p.y)));
+  g.stroke();
+  const min = Math.min(...qualitySamples.map((q) => q.mos));
+  canvas.setAttribute("aria-label", `MOS over the call: lowest ${min.toFixed(2)}, ${qualitySamples.length} seconds`);
+}
+
 function resetCallPanel() {
+  qualitySamples = [];
+  $("quality-graph").hidden = true;
+  $("call-low").hidden = true;
+  $("call-clip").hidden = true;
   muted = held = false;
   $("mute").setAttribute("aria-pressed", "false");
   $("mute").textContent = "Mute";
@@ -530,10 +560,17 @@ function sendPrefs() {
       input: $("input-device").value || null,
       output: $("output-device").value || null,
       record: $("record").checked,
+      bitrate_kbps: Number($("bitrate").value),
     },
   }).catch(() => {});
 }
-for (const id of ["input-device", "output-device", "record"]) $(id).addEventListener("change", sendPrefs);
+// The choices are kept in the webview's storage (device ids and numbers only).
+for (const id of ["bitrate"]) {
+  const saved = localStorage.getItem(`pref.${id}`);
+  if (saved) $(id).value = saved;
+  $(id).addEventListener("change", () => localStorage.setItem(`pref.${id}`, $(id).value));
+}
+for (const id of ["input-device", "output-device", "record", "bitrate"]) $(id).addEventListener("change", sendPrefs);
 
 $("mute").addEventListener("click", () => {
   muted = !muted;

@@ -278,6 +278,13 @@ async fn drive(
         summary.contains("recorded") && summary.contains("saved to the lead"),
         "{summary}"
     );
+    let graph = find(c, "#quality-graph").await?;
+    assert!(
+        graph.is_displayed().await?,
+        "no quality graph after the call"
+    );
+    let label = graph.attr("aria-label").await?.unwrap_or_default();
+    assert!(label.contains("seconds"), "{label}");
     let call = wait_text(c, LAST_CALL, 20, |t| t.contains("echo test")).await?;
     assert!(call.contains("local hangup"), "{call}");
     assert!(!quality.is_empty());

@@ -39,6 +39,9 @@ pub struct CallPrefs {
     pub output: Option<String>,
     /// Record calls (agent left, remote right).
     pub record: bool,
+    /// Recording bitrate per track, kbit/s (6-256; `None` = the recorder's default, 32).
+    #[serde(default)]
+    pub bitrate_kbps: Option<u32>,
 }
 
 /// What the UI shows when a call ends.
@@ -99,6 +102,7 @@ pub async fn start_call(
         input,
         output,
         record,
+        bitrate_kbps: calls.prefs.lock().expect("prefs lock").bitrate_kbps,
     };
     *calls.prefs.lock().expect("prefs lock") = prefs.clone();
     {
@@ -160,7 +164,14 @@ fn setup_for(
                 right: "remote".into(),
                 extra: vec![],
             },
-            config: RecorderConfig::default(),
+            config: RecorderConfig {
+                bitrate_per_channel: prefs
+                    .bitrate_kbps
+                    .map_or(RecorderConfig::default().bitrate_per_channel, |k| {
+                        k.clamp(6, 256) as i32 * 1000
+                    }),
+                ..RecorderConfig::default()
+            },
         })
     } else {
         None

@@ -1,0 +1,91 @@
+// Unit tests of the front end's state logic: `node --test ui/tests/` (Node's own runner).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import {
+  callLine, fmtTime, fold, matchLeads, micWarnings, mosPoints, qualityTitle, snippetParts,
+  syncText, uploadLabel,
+} from "../logic.js";
+
+test("durations read as m:ss", () => {
+  assert.equal(fmtTime(0), "0:00");
+  assert.equal(fmtTime(59_999), "0:59");
+  assert.equal(fmtTime(61_000), "1:01");
+  assert.equal(fmtTime(3_600_000), "60:00");
+  assert.equal(fmtTime(-5), "0:00");
+});
+
+test("search folds case and diacritics", () => {
+  assert.equal(fold("Lucía ÑANDÚ"), "lucia nandu");
+  const leads = [
+    { id: 1, name: "Lucía Fernández", company: "Café Sol" },
+    { id: 2, name: "Aiko Tanaka", company: "Tanaka Design" },
+    { id: 3, name: "Luca Rossi", company: null },
+  ];
+  assert.deepEqual(matchLeads(leads, "luc").map((l) => l.id), [1, 3]);
+  assert.deepEqual(matchLeads(leads, "cafe").map((l) => l.id), [1]);
+  assert.deepEqual(matchLeads(leads, "  "), []);
+  assert.deepEqual(matchLeads(leads, "a", 2).map((l) => l.id), [1, 2]);
+});
+
+test("snippets keep their text and mark the matches", () => {
+  assert.deepEqual(snippetParts("send [pricing] by [WhatsApp]…"), [
+    { text: "send ", mark: false },
+    { text: "pricing", mark: true },
+    { text: " by ", mark: false },
+    { text: "WhatsApp", mark: true },
+    { text: "…", mark: false },
+  ]);
+  assert.deepEqual(snippetParts("no match"), [{ text: "no match", mark: false }]);
+  // Text that only looks like markup stays text: the caller builds text nodes.
+  assert.deepEqual(snippetParts("<b>[x]</b>").map((p) => p.text), ["<b>", "x", "</b>"]);
+});
+
+test("the sync line says online/offline, what is pending and what is left to upload", () => {
+  assert.equal(syncText({ online: true, pending: 0, bytes_left: 0 }), "online · all synced");
+  assert.equal(
+    syncText({ online: false, pending: 4, bytes_left: 150_000 }),
+    "offline · 4 pending · 147 KiB of recordings to upload",
+  );
+});
+
+test("a call's line names the other side, length, end and quality", () => {
+  const call = {
+    remote: "echo", direction: "OUTBOUND", duration_ms: 8_400, end_reason: "local_hangup",
+    quality: { mos: 4.431, level: "excellent" },
+  };
+  assert.equal(callLine(call), "Call to echo test · 0:08 · local hangup · MOS 4.43 (excellent)");
+  assert.equal(
+    callLine({ remote: "+34600000000", direction: "INBOUND", duration_ms: null, end_reason: "no_answer", quality: null }),
+    "Call from +34600000000 · 0:00 · no answer",
+  );
+});
+
+test("upload progress rounds down and never divides by zero", () => {
+  assert.equal(uploadLabel({ uploaded: true, bytes: 10, uploaded_bytes: 10 }), "recording uploaded");
+  assert.equal(uploadLabel({ uploaded: false, bytes: 1000, uploaded_bytes: 999 }), "recording uploading 99 %");
+  assert.equal(uploadLabel({ uploaded: false, bytes: 0, uploaded_bytes: 0 }), "recording uploading 0 %");
+});
+
+test("quality hover text, with and without RTT", () => {
+  const q = { jitter_ms: 0.74, packet_loss_pct: 0, rtt_ms: 1.2, mos: 4.43 };
+  assert.equal(qualityTitle(q), "jitter 0.7 ms · loss 0.0 % · RTT 1 ms · MOS 4.43");
+  assert.equal(qualityTitle({ ...q, rtt_ms: null }), "jitter 0.7 ms · loss 0.0 % · RTT - · MOS 4.43");
+});
+
+test("mic warnings: low unless muted, clipping always", () => {
+  assert.deepEqual(micWarnings({ low: true, clip: false }, false), ["low"]);
+  assert.deepEqual(micWarnings({ low: true, clip: false }, true), []);
+  assert.deepEqual(micWarnings({ low: false, clip: true }, true), ["clip"]);
+});
+
+test("the MOS graph spans the box: 4.5 at the top, 1 at the bottom, clamped", () => {
+  const pts = mosPoints(
+    [{ t_s: 1, mos: 4.5 }, { t_s: 2, mos: 2.75 }, { t_s: 3, mos: 0.5 }, { t_s: 5, mos: 9 }],
+    100,
+    35,
+  );
+  assert.deepEqual(pts.map((p) => p.x), [0, 25, 50, 100]);
+  assert.deepEqual(pts.map((p) => Math.round(p.y * 100) / 100), [0, 17.5, 35, 0]);
+  assert.deepEqual(mosPoints([], 100, 35), []);
+  assert.deepEqual(mosPoints([{ t_s: 7, mos: 4.5 }], 100, 35), [{ x: 0, y: 0 }]);
+});
