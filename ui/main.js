@@ -288,6 +288,13 @@ listen("sync-changed", () => {
   refreshAccount().catch(() => {});
   loadTimeline().catch(() => {});
 });
+// Presence: colleagues' calls fail with "busy" unless the agent is available.
+$("presence").addEventListener("change", () => {
+  $("presence").dataset.status = $("presence").value;
+  invoke("set_presence", { status: $("presence").value }).catch(showWorkError);
+});
+$("presence").dataset.status = $("presence").value;
+
 $("sync-now").addEventListener("click", () => syncNow().catch(showWorkError));
 
 refreshAccount()

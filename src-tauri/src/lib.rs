@@ -49,6 +49,7 @@ pub fn run() {
             commands::call::start_call,
             commands::call::call_command,
             commands::call::set_call_prefs,
+            commands::call::set_presence,
             commands::timeline::timeline,
             commands::timeline::recording_waveform,
             commands::timeline::play_recording,

@@ -31,7 +31,9 @@ use std::time::Duration;
 /// Records the virtual speaker for `ms` and returns its RMS and the Goertzel power at
 /// the ringtone's 440 + 480 Hz and at 1 kHz (a control frequency).
 fn tone_on_speaker(ms: u64) -> Result<(f64, f64, f64)> {
+    // SIGINT, not timeout's default SIGTERM: parecord then flushes what it has.
     let out = Command::new("timeout")
+        .args(["-s", "INT"])
         .arg(format!("{:.1}", ms as f64 / 1000.0))
         .args(["parecord", "-d", "speaker.monitor", "--raw", "--rate=48000"])
         .args(["--channels=1", "--format=float32le"])
@@ -149,6 +151,9 @@ async fn drive(
     c.set_window_size(440, 900).await?;
 
     // 1. Sign in.
+    // The form is in the page from the start but shown only once the app has checked
+    // for a saved session.
+    wait_visible(c, "#signin").await?;
     let server_field = find(c, "#server").await?;
     server_field.clear().await?;
     server_field.send_keys(url).await?;
@@ -208,6 +213,32 @@ async fn drive(
     .await?;
     let (report, line) = his.finish().await;
     assert_eq!(report.end_reason, EndReason::RemoteHangup, "{report:?}");
+
+    // Presence: busy, his call fails at once with `busy` and the app does not ring;
+    // available again, calls ring again.
+    let presence = find(c, "#presence").await?;
+    presence.select_by_value("busy").await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let quiet = || CallSetup {
+        input: AudioIn::Silence,
+        output: AudioOut::Discard,
+        ..CallSetup::default()
+    };
+    let busy = line.dial(&ana.settings.user_id.to_string(), quiet())?;
+    let (report, line) = busy.finish().await;
+    assert_eq!(report.end_reason, EndReason::Busy, "{report:?}");
+    assert!(!find(c, "#incoming").await?.is_displayed().await?);
+    presence.select_by_value("available").await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut again = line.dial(&ana.settings.user_id.to_string(), quiet())?;
+    wait_text(c, "#incoming", 15, |t| t.contains(col_name)).await?;
+    find(c, "#reject").await?.click().await?;
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while again.next_event().await.is_some() {}
+    })
+    .await?;
+    let (report, line) = again.finish().await;
+    assert_eq!(report.end_reason, EndReason::Rejected, "{report:?}");
     line.close().await;
 
     // 2. Call echo (recorded, about the first lead) on the virtual devices.

@@ -8,7 +8,7 @@
 use softphone_call::machine::{CallMachine, Timeouts};
 use softphone_call::{run_call, CallEvent, CallReport, CallSetup, Command, EndReason};
 use softphone_client::{Client, ClientError, SignalConn};
-use softphone_proto::signal::ServerMsg;
+use softphone_proto::signal::{Presence, ServerMsg};
 use softphone_proto::{Call, CallDirection, CallLink, CallUpsert, Change, CreateLink, Lead, Note};
 use softphone_store::credentials::{self, CredentialError, Settings};
 use softphone_store::sync::{PullReport, PushReport, Status, SyncOptions, Syncer};
@@ -280,6 +280,18 @@ impl Phone {
             Timeouts::default(),
         );
         LiveCall::start(self, machine, None, setup, accept)
+    }
+
+    /// Sets this agent's presence for the whole organisation: `available` takes calls,
+    /// `busy` and `wrap_up` make calls to the agent fail with `busy` (the server's rule).
+    ///
+    /// Errors: `client.*` when the line is broken; the server answers `offline` with a
+    /// `signal.malformed` error frame (close the phone instead).
+    pub async fn set_presence(&mut self, status: Presence) -> Result<()> {
+        self.signal
+            .send(&softphone_proto::signal::ClientMsg::Presence { status })
+            .await?;
+        Ok(())
     }
 
     /// Closes the signaling line (the server marks us offline).

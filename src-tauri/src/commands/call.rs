@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use softphone_call::{AudioIn, AudioOut, CallEvent, CallSetup, CallState, Command, RecordSpec};
 use softphone_controller::agent::{ended_normally, Agent, AgentError, LiveCall, Phone, SavedCall};
 use softphone_controller::player::Ringtone;
+use softphone_proto::signal::Presence;
 use softphone_recorder::{RecorderConfig, RecordingMeta};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -28,6 +29,9 @@ pub struct CallSlot {
     current: Mutex<Option<mpsc::Sender<Command>>>,
     prefs: Mutex<CallPrefs>,
     line: AtomicBool,
+    /// The presence the agent chose; the line (re)announces it.
+    presence: Mutex<Option<Presence>>,
+    presence_tx: Mutex<Option<mpsc::UnboundedSender<Presence>>>,
 }
 
 /// Devices and recording for calls (the dialer's and the settings' choices).
@@ -245,6 +249,8 @@ pub fn start_line(app: AppHandle, agent: Arc<Agent>) {
     if calls.line.swap(true, Ordering::AcqRel) {
         return;
     }
+    let (presence_tx, mut presence_rx) = mpsc::unbounded_channel();
+    *calls.presence_tx.lock().expect("presence lock") = Some(presence_tx);
     tauri::async_runtime::spawn(async move {
         let mut backoff = Duration::from_secs(1);
         loop {
@@ -258,8 +264,27 @@ pub fn start_line(app: AppHandle, agent: Arc<Agent>) {
                 }
             };
             backoff = Duration::from_secs(1);
+            // A new connection starts `available`: say again what the agent chose.
+            let chosen = *app
+                .state::<CallSlot>()
+                .presence
+                .lock()
+                .expect("presence lock");
+            if let Some(p) = chosen {
+                if let Err(e) = phone.set_presence(p).await {
+                    tracing::warn!(error = %e, "cannot set presence; reconnecting");
+                    continue;
+                }
+            }
             loop {
-                let incoming = match phone.next_incoming(Duration::from_secs(3600)).await {
+                let next = tokio::select! {
+                    next = phone.next_incoming(Duration::from_secs(3600)) => next,
+                    Some(p) = presence_rx.recv() => match phone.set_presence(p).await {
+                        Ok(()) => continue,
+                        Err(e) => Err(e),
+                    },
+                };
+                let incoming = match next {
                     Ok(i) => i,
                     Err(AgentError::Timeout(_)) => continue,
                     Err(e) => {
@@ -329,6 +354,30 @@ pub fn start_line(app: AppHandle, agent: Arc<Agent>) {
             }
         }
     });
+}
+
+/// Sets the agent's presence: `available`, `busy` or `wrap_up` (calls to a busy or
+/// wrapping-up agent fail with `busy`). Kept for reconnects.
+///
+/// Errors: `controller.invalid` for another value.
+#[tauri::command]
+pub fn set_presence(calls: State<'_, CallSlot>, status: String) -> Result<(), UiError> {
+    let p = match status.as_str() {
+        "available" => Presence::Available,
+        "busy" => Presence::Busy,
+        "wrap_up" => Presence::WrapUp,
+        _ => {
+            return Err(UiError {
+                code: "controller.invalid".into(),
+                message: format!("unknown presence `{status}`: available, busy or wrap_up"),
+            })
+        }
+    };
+    *calls.presence.lock().expect("presence lock") = Some(p);
+    if let Some(tx) = calls.presence_tx.lock().expect("presence lock").as_ref() {
+        let _ = tx.send(p);
+    }
+    Ok(())
 }
 
 /// Sets the devices and recording choice for calls (incoming ones included).

@@ -139,6 +139,22 @@ pub async fn find(c: &Client, css: &str) -> Result<Element> {
         .map_err(|e| format!("no `{css}` on screen: {e}"))?)
 }
 
+/// Waits until `sel` is on screen (present and displayed).
+pub async fn wait_visible(c: &Client, sel: &str) -> Result<Element> {
+    let end = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Ok(e) = c.find(locator(sel)).await {
+            if e.is_displayed().await.unwrap_or(false) {
+                return Ok(e);
+            }
+        }
+        if Instant::now() > end {
+            return Err(format!("`{sel}` never became visible").into());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// A CSS selector, or an XPath when it starts with `(` or `/`.
 pub fn locator(sel: &str) -> Locator<'_> {
     if sel.starts_with('(') || sel.starts_with('/') {
