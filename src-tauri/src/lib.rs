@@ -20,6 +20,16 @@ pub fn run() {
         )
         .try_init();
     tauri::Builder::default()
+        // First: a second launch only brings the running window forward (two instances
+        // would fight over the devices and the signaling line).
+        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
+            if let Some(w) = app.get_webview_window("main") {
+                let _ = w.unminimize();
+                let _ = w.show();
+                let _ = w.set_focus();
+            }
+        }))
+        .plugin(tauri_plugin_notification::init())
         .manage(commands::AppState::default())
         .manage(commands::account::AgentSlot::default())
         .manage(commands::call::CallSlot::default())

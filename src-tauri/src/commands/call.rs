@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tauri::{AppHandle, Emitter, Manager, State};
+use tauri_plugin_notification::NotificationExt;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
@@ -342,6 +343,16 @@ pub fn start_line(app: AppHandle, agent: Arc<Agent>) {
                 let _ = app.emit("incoming-call", &shown);
                 if let Some(w) = app.get_webview_window("main") {
                     let _ = w.request_user_attention(Some(tauri::UserAttentionType::Critical));
+                    // An OS notification when the agent is in another window; without a
+                    // notification service (a bare session) the ringtone still rings.
+                    if !w.is_focused().unwrap_or(false) {
+                        let _ = app
+                            .notification()
+                            .builder()
+                            .title("Incoming call")
+                            .body(format!("{} is calling", shown.from_name))
+                            .show();
+                    }
                 }
                 let ring = match Ringtone::start(prefs.output.clone()) {
                     Ok(r) => Some(r),
