@@ -291,6 +291,10 @@ listen("sync-changed", () => {
 // Presence: colleagues' calls fail with "busy" unless the agent is available.
 $("presence").addEventListener("change", () => {
   $("presence").dataset.status = $("presence").value;
+listen("presence-changed", (ev) => {
+  $("presence").value = ev.payload;
+  $("presence").dataset.status = ev.payload;
+});
   invoke("set_presence", { status: $("presence").value }).catch(showWorkError);
 });
 $("presence").dataset.status = $("presence").value;

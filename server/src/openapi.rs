@@ -61,7 +61,9 @@ use utoipa::OpenApi;
         Presence,
         PresenceEntry,
         IceCandidate,
-        SdpKind
+        SdpKind,
+        CreateLink,
+        CallLink
     ))
 )]
 struct Doc;
@@ -294,6 +296,18 @@ fn operations() -> Vec<Op> {
             body: None,
             ok: ("101", None),
             errors: &["401"],
+        },
+        Op {
+            method: HttpMethod::Post,
+            path: link_routes::LINKS,
+            id: "create_link".into(),
+            tag: "calls",
+            summary: "A browser call link for a prospect: open `url` in a browser, then dial `id`",
+            auth: true,
+            params: &[],
+            body: Some("CreateLink"),
+            ok: ("200", Some("CallLink".into())),
+            errors: &["400", "401", "415", "422", "429"],
         },
         Op {
             method: HttpMethod::Get,

@@ -5,6 +5,7 @@
 //! Tauri events; no audio, recording or storage logic lives here.
 
 pub mod commands;
+mod tray;
 
 use tauri::Manager;
 
@@ -14,6 +15,7 @@ pub fn run() {
     // Logs to stderr; RUST_LOG overrides (e.g. `RUST_LOG=debug`).
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "warn,agent_softphone_lib=info".into()),
@@ -35,6 +37,9 @@ pub fn run() {
         .manage(commands::call::CallSlot::default())
         .manage(commands::timeline::PlayerSlot::default())
         .setup(|app| {
+            if let Err(e) = tray::build(app) {
+                tracing::warn!(error = %e, "no tray icon");
+            }
             // Recordings a crash left unfinished are repaired before anything else.
             if let Ok(dir) = app.path().app_data_dir() {
                 let recordings = dir.join("recordings");

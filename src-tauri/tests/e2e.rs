@@ -31,20 +31,43 @@ use std::time::Duration;
 /// Records the virtual speaker for `ms` and returns its RMS and the Goertzel power at
 /// the ringtone's 440 + 480 Hz and at 1 kHz (a control frequency).
 fn tone_on_speaker(ms: u64) -> Result<(f64, f64, f64)> {
-    // SIGINT, not timeout's default SIGTERM: parecord then flushes what it has.
-    let out = Command::new("timeout")
-        .args(["-s", "INT"])
-        .arg(format!("{:.1}", ms as f64 / 1000.0))
-        .args(["parecord", "-d", "speaker.monitor", "--raw", "--rate=48000"])
-        .args(["--channels=1", "--format=float32le"])
-        .output()?;
-    let x: Vec<f64> = out
-        .stdout
+    // parecord writes into its file as audio arrives; SIGINT ends it cleanly. Without
+    // `--latency-msec` the server hands a record stream its audio in fragments of up to
+    // 2 s, so a 1.5 s recording often got nothing at all (seen here).
+    let file = std::env::temp_dir().join(format!("softphone-e2e-ring-{}.raw", std::process::id()));
+    let mut rec = Command::new("parecord")
+        .args(["-d", "speaker.monitor", "--raw", "--format=float32le"])
+        .args(["--rate=48000", "--channels=1", "--latency-msec=20"])
+        .arg(&file)
+        .stderr(std::fs::File::create(file.with_extension("log"))?)
+        .spawn()?;
+    std::thread::sleep(Duration::from_millis(ms));
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(rec.id() as i32, libc::SIGINT) };
+    rec.wait()?;
+    let log = std::fs::read_to_string(file.with_extension("log")).unwrap_or_default();
+    let _ = std::fs::remove_file(file.with_extension("log"));
+    let bytes = std::fs::read(&file)?;
+    let _ = std::fs::remove_file(&file);
+    let x: Vec<f64> = bytes
         .chunks_exact(4)
         .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64)
         .collect();
     if x.len() < 4800 {
-        return Err(format!("parecord gave {} samples", x.len()).into());
+        let pactl = |what: &str| {
+            Command::new("pactl")
+                .args(["list", "short", what])
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default()
+        };
+        return Err(format!(
+            "parecord gave {} samples: {log}\nsink inputs:\n{}\nsources:\n{}",
+            x.len(),
+            pactl("sink-inputs"),
+            pactl("sources")
+        )
+        .into());
     }
     let goertzel = |f: f64| {
         let w = std::f64::consts::TAU * f / 48_000.0;
@@ -189,6 +212,24 @@ async fn drive(
     let mut his = line.dial(&ana.settings.user_id.to_string(), setup)?;
     let ringing = wait_text(c, "#incoming", 15, |t| t.contains(col_name)).await?;
     assert!(ringing.contains("Incoming call"), "{ringing}");
+    // The ringtone's stream runs the (otherwise idle) virtual speaker.
+    let end = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let sinks = Command::new("pactl")
+            .args(["list", "short", "sinks"])
+            .output()?;
+        let sinks = String::from_utf8_lossy(&sinks.stdout).into_owned();
+        if sinks
+            .lines()
+            .any(|l| l.contains("speaker") && l.contains("RUNNING"))
+        {
+            break;
+        }
+        if std::time::Instant::now() > end {
+            return Err(format!("nothing plays on the speaker while ringing:\n{sinks}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let (ring, f_ring, f_other) = tone_on_speaker(1500)?;
     assert!(
         ring > 0.01 && f_ring > 50.0 * f_other,

@@ -366,12 +366,13 @@ impl LiveCall {
         self.events.recv().await
     }
 
-    /// Waits up to `wait` for an event matching `f`, returning it (events before it are
-    /// passed to `seen`).
+    /// Waits up to `wait` for an event matching `f` and returns it; the events before it
+    /// are dropped.
+    ///
+    /// Errors: `agent.timeout` after `wait`; `agent.signal` when the call ended first.
     pub async fn wait_for(
         &mut self,
         wait: Duration,
-        mut seen: impl FnMut(&CallEvent),
         f: impl Fn(&CallEvent) -> bool,
     ) -> Result<CallEvent> {
         let deadline = tokio::time::Instant::now() + wait;
@@ -379,12 +380,8 @@ impl LiveCall {
             match tokio::time::timeout_at(deadline, self.events.recv()).await {
                 Err(_) => return Err(AgentError::Timeout(format!("nothing within {wait:?}"))),
                 Ok(None) => return Err(AgentError::Signal("the call ended".into())),
-                Ok(Some(e)) => {
-                    seen(&e);
-                    if f(&e) {
-                        return Ok(e);
-                    }
-                }
+                Ok(Some(e)) if f(&e) => return Ok(e),
+                Ok(Some(_)) => {}
             }
         }
     }

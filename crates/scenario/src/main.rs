@@ -416,18 +416,14 @@ async fn run(opts: &Opts) -> Result<Summary> {
         ..CallSetup::default()
     };
     let mut call = phone.dial(&link.id.to_string(), setup)?;
-    call.wait_for(
-        Duration::from_secs(30),
-        |_| {},
-        |e| {
-            matches!(
-                e,
-                CallEvent::State {
-                    state: CallState::Connected
-                }
-            )
-        },
-    )
+    call.wait_for(Duration::from_secs(30), |e| {
+        matches!(
+            e,
+            CallEvent::State {
+                state: CallState::Connected
+            }
+        )
+    })
     .await
     .context("the call never connected")?;
     let t0 = Instant::now();

@@ -340,31 +340,48 @@ pub fn start_line(app: AppHandle, agent: Arc<Agent>) {
                 };
                 let call = phone.take_call(incoming, setup, false);
                 *app.state::<CallSlot>().current.lock().expect("call lock") = Some(call.commands());
+                // Opening the device blocks until the server runs the stream (up to a
+                // second or more under load): off the async workers, started first.
+                let ring = tauri::async_runtime::spawn_blocking({
+                    let output = prefs.output.clone();
+                    move || Ringtone::start(output)
+                });
                 let _ = app.emit("incoming-call", &shown);
-                if let Some(w) = app.get_webview_window("main") {
-                    let _ = w.request_user_attention(Some(tauri::UserAttentionType::Critical));
-                    // An OS notification when the agent is in another window; without a
-                    // notification service (a bare session) the ringtone still rings.
-                    if !w.is_focused().unwrap_or(false) {
-                        let _ = app
-                            .notification()
-                            .builder()
-                            .title("Incoming call")
-                            .body(format!("{} is calling", shown.from_name))
-                            .show();
-                    }
-                }
-                let ring = match Ringtone::start(prefs.output.clone()) {
-                    Ok(r) => Some(r),
-                    Err(e) => {
+                tauri::async_runtime::spawn_blocking({
+                    let app = app.clone();
+                    let from = shown.from_name.clone();
+                    move || alert(&app, &from)
+                });
+                let ring = match ring.await {
+                    Ok(Ok(r)) => Some(r),
+                    Ok(Err(e)) => {
                         tracing::warn!(error = %e, "no ringtone");
                         None
                     }
+                    Err(_) => None,
                 };
                 phone = run_to_end(&app, &agent, call, None, ring).await;
             }
         }
     });
+}
+
+/// Draws the agent's eye to a ringing call: the window asks for attention and, when it
+/// is not focused, an OS notification (without a notification service, as in a bare
+/// session, only the ringtone and the window remain).
+fn alert(app: &AppHandle, from: &str) {
+    let Some(w) = app.get_webview_window("main") else {
+        return;
+    };
+    let _ = w.request_user_attention(Some(tauri::UserAttentionType::Critical));
+    if !w.is_focused().unwrap_or(false) {
+        let _ = app
+            .notification()
+            .builder()
+            .title("Incoming call")
+            .body(format!("{from} is calling"))
+            .show();
+    }
 }
 
 /// Sets the agent's presence: `available`, `busy` or `wrap_up` (calls to a busy or
@@ -373,22 +390,30 @@ pub fn start_line(app: AppHandle, agent: Arc<Agent>) {
 /// Errors: `controller.invalid` for another value.
 #[tauri::command]
 pub fn set_presence(calls: State<'_, CallSlot>, status: String) -> Result<(), UiError> {
-    let p = match status.as_str() {
-        "available" => Presence::Available,
-        "busy" => Presence::Busy,
-        "wrap_up" => Presence::WrapUp,
-        _ => {
-            return Err(UiError {
-                code: "controller.invalid".into(),
-                message: format!("unknown presence `{status}`: available, busy or wrap_up"),
-            })
-        }
-    };
+    let p = parse_presence(&status).ok_or_else(|| UiError {
+        code: "controller.invalid".into(),
+        message: format!("unknown presence `{status}`: available, busy or wrap_up"),
+    })?;
+    apply_presence(&calls, p);
+    Ok(())
+}
+
+/// `available`, `busy`, `wrap_up` (the wire names) to a presence.
+pub(crate) fn parse_presence(status: &str) -> Option<Presence> {
+    match status {
+        "available" => Some(Presence::Available),
+        "busy" => Some(Presence::Busy),
+        "wrap_up" => Some(Presence::WrapUp),
+        _ => None,
+    }
+}
+
+/// Remembers `p` and hands it to the incoming-call line (from the UI or the tray).
+pub(crate) fn apply_presence(calls: &CallSlot, p: Presence) {
     *calls.presence.lock().expect("presence lock") = Some(p);
     if let Some(tx) = calls.presence_tx.lock().expect("presence lock").as_ref() {
         let _ = tx.send(p);
     }
-    Ok(())
 }
 
 /// Sets the devices and recording choice for calls (incoming ones included).

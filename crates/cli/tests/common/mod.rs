@@ -37,7 +37,9 @@ pub fn run_ok(cmd: &mut Command) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// A folder of speech fixtures, made once per test binary:
+/// A folder of speech fixtures, shared by every test binary and run (the files are
+/// deterministic): made in a private folder, then renamed into place, so concurrent
+/// binaries never see half-written files and nothing piles up in the temp dir.
 /// - `alsa.wav`: the recorded human voices of alsa-utils (Front_Center, Front_Left,
 ///   Front_Right, Rear_Center, Rear_Left, Rear_Right), 48 kHz mono, ~8.6 s.
 /// - `remote.wav`: the same voices in another order (Side_*, Rear_*, Front_*), ~8.7 s.
@@ -45,6 +47,11 @@ pub fn run_ok(cmd: &mut Command) -> String {
 pub fn fixtures() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
+        // Bump the version when the recipe below changes.
+        let done = std::env::temp_dir().join("softphone-fixtures-v1");
+        if done.join("espeak.wav").exists() {
+            return done;
+        }
         let dir = std::env::temp_dir().join(format!("softphone-fixtures-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         concat_alsa_voices(
@@ -82,7 +89,11 @@ pub fn fixtures() -> &'static Path {
                 .args(["-r", "48000", "-c", "1", "-b", "16"])
                 .arg(dir.join("espeak.wav")),
         );
-        dir
+        // Another binary may have won the race: then its copy is used and ours goes.
+        if std::fs::rename(&dir, &done).is_err() {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+        done
     })
 }
 
