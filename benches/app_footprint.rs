@@ -95,6 +95,34 @@ fn pss_mib(pids: &[u32]) -> f64 {
     kb as f64 / 1024.0
 }
 
+/// PSS per process name (MiB), e.g. `agent-softphone 90.1, WebKitWebProcess 150.2`.
+fn pss_by_name(pids: &[u32]) -> String {
+    let mut by: std::collections::BTreeMap<String, f64> = Default::default();
+    for p in pids {
+        *by.entry(comm(*p)).or_default() += pss_mib(&[*p]);
+    }
+    by.iter()
+        .map(|(n, v)| format!("{n} {v:.1}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// CPU % per process name over `secs`.
+async fn cpu_by_name(pids: Vec<u32>, secs: u64) -> String {
+    let a: Vec<u64> = pids.iter().map(|p| cpu_ticks(&[*p])).collect();
+    let t = Instant::now();
+    tokio::time::sleep(Duration::from_secs(secs)).await;
+    let mut by: std::collections::BTreeMap<String, f64> = Default::default();
+    for (p, a) in pids.iter().zip(a) {
+        let b = cpu_ticks(&[*p]);
+        *by.entry(comm(*p)).or_default() += b.saturating_sub(a) as f64 / t.elapsed().as_secs_f64();
+    }
+    by.iter()
+        .map(|(n, v)| format!("{n} {v:.2} %"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// utime + stime, clock ticks (1/100 s), summed over `pids`.
 fn cpu_ticks(pids: &[u32]) -> u64 {
     pids.iter()
@@ -229,6 +257,7 @@ async fn main() -> Result<()> {
     let idle_cpu = cpu_pct(|| app_processes(root), 30).await;
     let procs = app_processes(root).len();
     println!("idle, signed in: PSS {idle_pss:.1} MiB over {procs} processes, CPU {idle_cpu:.2} %");
+    println!("  PSS by process: {}", pss_by_name(&app_processes(root)));
 
     find(&c, "#dial").await?.click().await?;
     wait_text(&c, "#call-state", 20, |t| {
@@ -243,23 +272,31 @@ async fn main() -> Result<()> {
     tokio::time::sleep(Duration::from_secs(3)).await;
     let call_cpu = cpu_pct(|| app_processes(root), 20).await;
     let call_pss = pss_mib(&app_processes(root));
+    let call_split = cpu_by_name(app_processes(root), 10).await;
     drop(talk);
     find(&c, "#hangup").await?.click().await?;
     wait_text(&c, "#call-summary", 20, |t| t.contains("Call ended")).await?;
     println!(
         "in an echo call with speech, meters drawn: PSS {call_pss:.1} MiB, CPU {call_cpu:.2} %"
     );
+    println!("  CPU by process (10 s): {call_split}");
 
     // Growth over many calls (after one warm-up call).
     echo_call(&c, 1000).await?;
     tokio::time::sleep(Duration::from_secs(5)).await;
     let before = pss_mib(&app_processes(root));
+    let before_split = pss_by_name(&app_processes(root));
     let t = Instant::now();
     for _ in 0..calls {
         echo_call(&c, 1000).await?;
     }
     tokio::time::sleep(Duration::from_secs(5)).await;
     let after = pss_mib(&app_processes(root));
+    println!("  PSS by process before: {before_split}");
+    println!(
+        "  PSS by process after:  {}",
+        pss_by_name(&app_processes(root))
+    );
     println!(
         "PSS after {calls} more echo calls ({:.0} s): {before:.1} -> {after:.1} MiB ({:+.1} MiB)",
         t.elapsed().as_secs_f64(),

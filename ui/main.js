@@ -222,19 +222,63 @@ listen("playback", (ev) => {
   if (canvas) drawWave(canvas, e.call_id).catch(() => {});
 });
 
+// Entries are kept by id and redrawn only when they changed (a sync round refreshes the
+// list every 15 s): rebuilding every item, canvases included, left the web process
+// growing by megabytes per call (docs/benchmarks.md). The newest TIMELINE_LIMIT show;
+// "Show older" reveals the rest.
+const TIMELINE_LIMIT = 50;
+const rendered = new Map(); // "entity:id" -> { sig, li }
+let renderedLead = null;
+let showOlder = false;
+
 async function loadTimeline() {
   const lead = $("lead").value;
   const list = $("timeline");
+  if (lead !== renderedLead) {
+    rendered.clear();
+    renderedLead = lead;
+    showOlder = false;
+  }
   if (!lead) {
     list.replaceChildren();
     return;
   }
   const entries = await invoke("timeline", { lead });
+  const shown = showOlder ? entries : entries.slice(-TIMELINE_LIMIT);
+  const keep = new Set();
   const items = [];
-  for (const { item, pending, recording } of entries) {
-    if (item.entity === "note") items.push(renderNote(item.data, pending));
-    else if (item.entity === "message") items.push(renderMessage(item.data, pending));
-    else if (item.entity === "call") items.push(renderCall(item.data, pending, recording));
+  for (const { item, pending, recording } of shown) {
+    const key = `${item.entity}:${item.data.id}`;
+    const sig = JSON.stringify([item.data, pending, recording]);
+    keep.add(key);
+    const old = rendered.get(key);
+    if (old && old.sig === sig) {
+      items.push(old.li);
+      continue;
+    }
+    let li = null;
+    if (item.entity === "note") li = renderNote(item.data, pending);
+    else if (item.entity === "message") li = renderMessage(item.data, pending);
+    else if (item.entity === "call") li = renderCall(item.data, pending, recording);
+    if (!li) continue;
+    rendered.set(key, { sig, li });
+    items.push(li);
+  }
+  for (const key of rendered.keys()) if (!keep.has(key)) rendered.delete(key);
+  const hidden = entries.length - shown.length;
+  if (hidden > 0) {
+    const li = document.createElement("li");
+    li.className = "older";
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "small";
+    b.textContent = `Show ${hidden} older`;
+    b.addEventListener("click", () => {
+      showOlder = true;
+      loadTimeline().catch(showWorkError);
+    });
+    li.append(b);
+    items.unshift(li);
   }
   list.replaceChildren(...items);
   $("timeline-empty").hidden = items.length > 0;

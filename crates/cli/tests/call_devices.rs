@@ -31,6 +31,8 @@ async fn an_agent_on_real_devices_talks_with_a_colleague() {
             "--format=float32le",
             "--rate=48000",
             "--channels=1",
+            // Low latency for the monitored sink (see devices.rs).
+            "--latency-msec=20",
         ])
         .arg(&speaker)
         .spawn()

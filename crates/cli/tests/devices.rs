@@ -114,6 +114,10 @@ fn played_speech_correlates_with_the_source() {
             "--format=float32le",
             "--rate=48000",
             "--channels=1",
+            // A small record fragment keeps the monitored null sink at a low latency:
+            // with parecord's default (up to 2 s) the sink renders far ahead and its
+            // rewinds reach the monitor as lost and repeated blocks.
+            "--latency-msec=20",
         ])
         .arg(&raw)
         .spawn()

@@ -392,6 +392,10 @@ async fn run(opts: &Opts) -> Result<Summary> {
                 "--format=float32le",
                 "--rate=48000",
                 "--channels=1",
+                // Low latency for the monitored sink: parecord's default fragment (up
+                // to 2 s) lets the null sink render far ahead, and its rewinds reach
+                // the monitor as lost and repeated blocks.
+                "--latency-msec=20",
             ])
             .arg(&speaker_raw),
     )?;
