@@ -74,6 +74,45 @@ pub fn waveform(path: &Path, buckets: usize) -> Result<Waveform, ControllerError
     })
 }
 
+/// Runs `body` on a thread named `name` with `device` (id or name; `None` = the default
+/// output) open on it, and a stop flag; returns once the device is open. cpal streams
+/// are not `Send` everywhere, so the device is opened on the thread that writes to it.
+///
+/// Errors: `audio.device_not_found` / `audio.device_open`; `controller.crashed` when
+/// the thread died before reporting.
+fn spawn_output(
+    name: &str,
+    device: Option<String>,
+    body: impl FnOnce(&mut dyn AudioSink, &AtomicBool) + Send + 'static,
+) -> Result<(Arc<AtomicBool>, JoinHandle<()>), ControllerError> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let (ready_tx, ready_rx) = mpsc::sync_channel(1);
+    let thread = std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || match CpalSink::open(device.as_deref()) {
+            Ok(mut sink) => {
+                let _ = ready_tx.send(Ok(()));
+                body(&mut sink, &flag);
+            }
+            Err(e) => {
+                let _ = ready_tx.send(Err(e));
+            }
+        })
+        .map_err(|e| ControllerError::Invalid(format!("cannot start {name}: {e}")))?;
+    match ready_rx.recv() {
+        Ok(Ok(())) => Ok((stop, thread)),
+        Ok(Err(e)) => {
+            let _ = thread.join();
+            Err(e.into())
+        }
+        Err(_) => {
+            let _ = thread.join();
+            Err(ControllerError::Crashed(format!("{name} thread")))
+        }
+    }
+}
+
 /// What a playback reports.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -121,41 +160,15 @@ impl Playback {
         from_ms: u64,
     ) -> Result<Playback, ControllerError> {
         let file = read_file(path)?;
-        let stop = Arc::new(AtomicBool::new(false));
         let (tx, rx) = mpsc::channel();
-        let (ready_tx, ready_rx) = mpsc::sync_channel(1);
-        let flag = stop.clone();
-        let thread = std::thread::Builder::new()
-            .name("playback".into())
-            .spawn(move || {
-                let mut sink = match CpalSink::open(device.as_deref()) {
-                    Ok(s) => {
-                        let _ = ready_tx.send(Ok(()));
-                        s
-                    }
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(e));
-                        return;
-                    }
-                };
-                play(&file, &mut sink, from_ms, &flag, &tx);
-            })
-            .map_err(|e| ControllerError::Invalid(format!("cannot start playback: {e}")))?;
-        match ready_rx.recv() {
-            Ok(Ok(())) => Ok(Playback {
-                stop,
-                events: Some(rx),
-                thread: Some(thread),
-            }),
-            Ok(Err(e)) => {
-                let _ = thread.join();
-                Err(e.into())
-            }
-            Err(_) => {
-                let _ = thread.join();
-                Err(ControllerError::Crashed("playback thread".into()))
-            }
-        }
+        let (stop, thread) = spawn_output("playback", device, move |sink, stop| {
+            play(&file, sink, from_ms, stop, &tx)
+        })?;
+        Ok(Playback {
+            stop,
+            events: Some(rx),
+            thread: Some(thread),
+        })
     }
 
     /// The event channel (once; later calls return a closed channel).
@@ -303,47 +316,21 @@ impl Ringtone {
     ///
     /// Errors: `audio.device_not_found` / `audio.device_open`.
     pub fn start(device: Option<String>) -> Result<Ringtone, ControllerError> {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let (ready_tx, ready_rx) = mpsc::sync_channel(1);
-        let thread = std::thread::Builder::new()
-            .name("ringtone".into())
-            .spawn(move || {
-                let mut sink = match CpalSink::open(device.as_deref()) {
-                    Ok(s) => {
-                        let _ = ready_tx.send(Ok(()));
-                        s
-                    }
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(e));
-                        return;
-                    }
-                };
-                let mut frame: Frame = [0.0; FRAME_SAMPLES];
-                let mut n = 0u64;
-                while !flag.load(Ordering::Acquire) {
-                    ring_frame(n, &mut frame);
-                    if sink.write_frame(&frame).is_err() {
-                        break;
-                    }
-                    n += FRAME_SAMPLES as u64;
+        let (stop, thread) = spawn_output("ringtone", device, |sink, stop| {
+            let mut frame: Frame = [0.0; FRAME_SAMPLES];
+            let mut n = 0u64;
+            while !stop.load(Ordering::Acquire) {
+                ring_frame(n, &mut frame);
+                if sink.write_frame(&frame).is_err() {
+                    break;
                 }
-            })
-            .map_err(|e| ControllerError::Invalid(format!("cannot start the ringtone: {e}")))?;
-        match ready_rx.recv() {
-            Ok(Ok(())) => Ok(Ringtone {
-                stop,
-                thread: Some(thread),
-            }),
-            Ok(Err(e)) => {
-                let _ = thread.join();
-                Err(e.into())
+                n += FRAME_SAMPLES as u64;
             }
-            Err(_) => {
-                let _ = thread.join();
-                Err(ControllerError::Crashed("ringtone thread".into()))
-            }
-        }
+        })?;
+        Ok(Ringtone {
+            stop,
+            thread: Some(thread),
+        })
     }
 
     /// Stops ringing within 20 ms and waits for the device to close.
