@@ -28,8 +28,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-/// Records the virtual speaker for `ms` and returns its RMS and the Goertzel power at
-/// the ringtone's 440 + 480 Hz and at 1 kHz (a control frequency).
+/// Records `ms` of the virtual speaker's audio (waiting up to 15 s for it: parecord
+/// sometimes takes seconds to get its first audio) and returns its RMS and the
+/// Goertzel power at the ringtone's 440 + 480 Hz and at 1 kHz (a control frequency).
 fn tone_on_speaker(ms: u64) -> Result<(f64, f64, f64)> {
     // parecord writes into its file as audio arrives; SIGINT ends it cleanly. Without
     // `--latency-msec` the server hands a record stream its audio in fragments of up to
@@ -41,7 +42,13 @@ fn tone_on_speaker(ms: u64) -> Result<(f64, f64, f64)> {
         .arg(&file)
         .stderr(std::fs::File::create(file.with_extension("log"))?)
         .spawn()?;
-    std::thread::sleep(Duration::from_millis(ms));
+    let want = ms * 48 * 4; // bytes of 48 kHz mono f32
+    let end = std::time::Instant::now() + Duration::from_secs(15);
+    while std::time::Instant::now() < end
+        && std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0) < want
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
     // SAFETY: signalling our own child.
     unsafe { libc::kill(rec.id() as i32, libc::SIGINT) };
     rec.wait()?;
@@ -230,7 +237,8 @@ async fn drive(
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let (ring, f_ring, f_other) = tone_on_speaker(1500)?;
+    // 6.5 s covers at least one 2 s "on" part of the 2-in-6 s cadence wherever it starts.
+    let (ring, f_ring, f_other) = tone_on_speaker(6500)?;
     assert!(
         ring > 0.01 && f_ring > 50.0 * f_other,
         "no ringtone on the speaker: RMS {ring:.4}, 440+480 Hz power {f_ring:.3e} vs 1 kHz {f_other:.3e}"

@@ -35,6 +35,35 @@ pub struct CallSlot {
     presence_tx: Mutex<Option<mpsc::UnboundedSender<Presence>>>,
 }
 
+impl CallSlot {
+    /// Claims the slot for a new call, atomically: false when a call already runs (or
+    /// is being set up). The claim holds until [`CallSlot::set`] or
+    /// [`CallSlot::release`].
+    fn claim(&self) -> bool {
+        let mut current = self.current.lock().expect("call lock");
+        if current.is_some() {
+            return false;
+        }
+        // A placeholder until the call's own command sender exists.
+        *current = Some(mpsc::channel(1).0);
+        true
+    }
+
+    /// Where the claimed call's commands go.
+    fn set(&self, commands: mpsc::Sender<Command>) {
+        *self.current.lock().expect("call lock") = Some(commands);
+    }
+
+    /// Frees the slot (the call ended or never started).
+    fn release(&self) {
+        self.current.lock().expect("call lock").take();
+    }
+
+    fn prefs(&self) -> CallPrefs {
+        self.prefs.lock().expect("prefs lock").clone()
+    }
+}
+
 /// Devices and recording for calls (the dialer's and the settings' choices).
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct CallPrefs {
@@ -107,20 +136,15 @@ pub async fn start_call(
         input,
         output,
         record,
-        bitrate_kbps: calls.prefs.lock().expect("prefs lock").bitrate_kbps,
+        bitrate_kbps: calls.prefs().bitrate_kbps,
     };
     *calls.prefs.lock().expect("prefs lock") = prefs.clone();
-    {
-        let mut current = calls.current.lock().expect("call lock");
-        if current.is_some() {
-            return Err(UiError {
-                code: "call.busy".into(),
-                message: "a call is already in progress".into(),
-            });
-        }
-        // Holds the slot while dialing, so a second click or an incoming call sees it
-        // busy.
-        *current = Some(mpsc::channel(1).0);
+    // Held while dialing, so a second click or an incoming call sees the agent busy.
+    if !calls.claim() {
+        return Err(UiError {
+            code: "call.busy".into(),
+            message: "a call is already in progress".into(),
+        });
     }
     let call_id = Uuid::now_v7();
     let dialed = async {
@@ -132,11 +156,11 @@ pub async fn start_call(
     let call = match dialed {
         Ok(c) => c,
         Err(e) => {
-            calls.current.lock().expect("call lock").take();
+            calls.release();
             return Err(e);
         }
     };
-    *calls.current.lock().expect("call lock") = Some(call.commands());
+    calls.set(call.commands());
     tauri::async_runtime::spawn(async move {
         let phone = run_to_end(&app, &agent, call, lead, None).await;
         phone.close().await;
@@ -224,7 +248,7 @@ async fn run_to_end(
         saved_to_store: matches!(saved, Ok(SavedCall::Store)),
     };
     if let Some(calls) = app.try_state::<CallSlot>() {
-        calls.current.lock().expect("call lock").take();
+        calls.release();
     }
     let _ = app.emit("call-ended", &ended);
     let _ = agent.sync_once().await;
@@ -293,13 +317,9 @@ pub fn start_line(app: AppHandle, agent: Arc<Agent>) {
                         break;
                     }
                 };
-                let busy = app
-                    .state::<CallSlot>()
-                    .current
-                    .lock()
-                    .expect("call lock")
-                    .is_some();
-                if busy {
+                // Claimed here, released by `run_to_end`: an incoming call and a click
+                // on Call cannot both take the slot.
+                if !app.state::<CallSlot>().claim() {
                     let quiet = CallSetup {
                         input: AudioIn::Silence,
                         output: AudioOut::Discard,
@@ -311,12 +331,7 @@ pub fn start_line(app: AppHandle, agent: Arc<Agent>) {
                     phone = p;
                     continue;
                 }
-                let prefs = app
-                    .state::<CallSlot>()
-                    .prefs
-                    .lock()
-                    .expect("prefs lock")
-                    .clone();
+                let prefs = app.state::<CallSlot>().prefs();
                 let setup = match setup_for(&agent, incoming.call_id, None, &prefs) {
                     Ok(s) => s,
                     Err(e) => {
@@ -339,7 +354,7 @@ pub fn start_line(app: AppHandle, agent: Arc<Agent>) {
                     from_name: incoming.from_name.clone(),
                 };
                 let call = phone.take_call(incoming, setup, false);
-                *app.state::<CallSlot>().current.lock().expect("call lock") = Some(call.commands());
+                app.state::<CallSlot>().set(call.commands());
                 // Opening the device blocks until the server runs the stream (up to a
                 // second or more under load): off the async workers, started first.
                 let ring = tauri::async_runtime::spawn_blocking({
