@@ -312,15 +312,7 @@ async fn main() -> Result<()> {
     let profile_dir = tmp.path().join("chromium");
     let chromium = spawn(
         Command::new("/usr/bin/chromium")
-            .args([
-                "--no-sandbox",
-                "--disable-gpu",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--use-fake-ui-for-media-stream",
-            ])
+            .args(softphone_testkit::CHROMIUM_FLAGS)
             .arg(format!("--user-data-dir={}", profile_dir.display()))
             .arg(&link.url)
             .env("DISPLAY", &display)

@@ -19,6 +19,8 @@ if [ "$#" -gt 0 ]; then
 fi
 
 echo "== front-end unit tests (node --test)"; node --test ui/tests/
+# ui/bindings.d.ts is generated from the Rust types; a stale copy fails the cargo tests.
+echo "== front-end types (tsc over the generated bindings)"; node_modules/.bin/tsc -p ui
 echo "== rustfmt";  cargo fmt --all -- --check
 echo "== clippy";   cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== tests"

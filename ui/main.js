@@ -1,32 +1,60 @@
 // Thin view over the Rust controller: commands in, events out. What to show is decided
 // in logic.js (unit-tested with `node --test ui/tests/`); this file draws it.
 import {
-  callLine, fmtTime, matchLeads, micWarnings, mosPoints, qualityTitle, snippetParts,
-  syncText, uploadLabel,
+  callLine, errorText, filterLeads, fmtTime, leadDetail, matchLeads, micWarnings, mosPoints,
+  qualityTitle, snippetParts, syncText, uploadFraction, uploadLabel,
 } from "./logic.js";
 
+// Typed by env.d.ts over the generated bindings.d.ts: `tsc -p ui` checks every command
+// name, argument and result, and every event payload, against the Rust types.
 const { invoke } = window.__TAURI__.core;
 const { listen } = window.__TAURI__.event;
 
-const $ = (id) => document.getElementById(id);
+/** The element with `id` (any: the DOM's own types are not the point of the check). */
+const $ = (/** @type {string} */ id) => /** @type {any} */ (document.getElementById(id));
+/** The elements matching `sel`, as an array of HTML elements. */
+const $$ = (/** @type {string} */ sel) => /** @type {HTMLElement[]} */ ([...document.querySelectorAll(sel)]);
 let metering = false;
 
 function showError(e) {
   const el = $("error");
-  el.textContent = e && e.message ? `${e.message} (${e.code})` : String(e);
+  el.textContent = errorText(e);
   el.hidden = false;
 }
 
 async function loadDevices() {
   const devices = await invoke("list_devices");
   for (const [dir, select] of [["input", $("input-device")], ["output", $("output-device")]]) {
+    const chosen = select.value;
     select.replaceChildren();
     for (const d of devices.filter((x) => x.direction === dir)) {
-      const opt = new Option(d.name + (d.is_default ? " (default)" : ""), d.id, d.is_default, d.is_default);
-      select.add(opt);
+      const keep = chosen ? d.id === chosen : d.is_default;
+      select.add(new Option(d.name + (d.is_default ? " (default)" : ""), d.id, keep, keep));
     }
   }
+  // Without a microphone nothing else works: say so where the agent looks first.
+  $("no-mic").hidden = $("input-device").options.length > 0;
 }
+
+$("refresh-devices").addEventListener("click", () => {
+  $("error").hidden = true;
+  loadDevices().then(() => sendPrefs()).catch(showError);
+});
+
+$("test-tone").addEventListener("click", async () => {
+  const b = $("test-tone");
+  b.disabled = true;
+  $("tone-result").textContent = "Playing three rising notes…";
+  try {
+    await invoke("play_test_tone", { output: $("output-device").value || null });
+    $("tone-result").textContent = "Did you hear three rising notes? If not, pick another output device or raise the volume.";
+  } catch (e) {
+    $("tone-result").textContent = "";
+    showError(e);
+  } finally {
+    b.disabled = false;
+  }
+});
 
 let pending = null;
 function draw() {
@@ -66,37 +94,146 @@ $("meter-toggle").addEventListener("click", async () => {
 loadDevices().then(() => sendPrefs()).catch(showError);
 
 // Account, leads and notes: the signed-in agent lives in the controller.
-function errText(e) {
-  return e && e.message ? `${e.message} (${e.code})` : String(e);
+const errText = errorText;
+let syncStatus = null; // the store's sync status, for the upload labels
+
+/** The sign-in screen starts from the administrator's preset server, when there is one. */
+async function loadSignInDefaults() {
+  try {
+    const d = await invoke("sign_in_defaults");
+    if (d.server_url) $("server").value = d.server_url;
+    $("server").readOnly = d.lock_server_url;
+    $("server-locked").hidden = !d.lock_server_url;
+  } catch (e) {
+    $("signin-error").textContent = `${errText(e)} Ask your administrator to fix the file.`;
+    $("signin-error").hidden = false;
+  }
 }
 
 function showAccount(a) {
+  if (!a && $("signin").hidden) loadSignInDefaults();
   $("signin").hidden = !!a;
   $("work").hidden = !a;
   $("call").hidden = !a;
   $("who").hidden = !a;
   if (!a) return;
   $("who-name").textContent = `${a.display_name} at ${a.server_url}`;
-  const st = a.status;
-  $("sync-state").textContent = syncText(st);
+  syncStatus = a.status;
+  $("sync-state").textContent = syncText(a.status);
 }
 
 async function refreshAccount() {
   showAccount(await invoke("account"));
 }
 
-let allLeads = [];
+// The lead list: most recent activity first, with unread and pending counts; filters.
+let allLeads = []; // Lead records, for the search box
+let leadRows = []; // the `leads` command's rows
+let currentLead = null;
+let leadFilter = "all";
+let leadsSig = "";
+
 async function loadLeads() {
-  const leads = await invoke("leads");
-  allLeads = leads;
-  const select = $("lead");
-  const current = select.value;
-  select.replaceChildren();
-  for (const l of leads) {
-    select.add(new Option(l.company ? `${l.name} (${l.company})` : l.name, l.id, false, l.id === current));
+  leadRows = await invoke("leads");
+  allLeads = leadRows.map((r) => r.lead);
+  if (!currentLead && leadRows.length) {
+    currentLead = leadRows[0].lead.id;
+    showDraft();
   }
-  await loadTimeline();
+  renderLeads();
 }
+
+function renderLeads() {
+  const now = Date.now();
+  const rows = filterLeads(leadRows, leadFilter, currentLead);
+  // Rebuilt only when something shown changed (the list refreshes every sync round).
+  const sig = JSON.stringify([rows, currentLead, Math.floor(now / 60_000)]);
+  if (sig === leadsSig) return;
+  leadsSig = sig;
+  const items = rows.map((row) => {
+    const l = row.lead;
+    const li = document.createElement("li");
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "lead-row";
+    b.dataset.lead = l.id;
+    if (l.id === currentLead) b.setAttribute("aria-current", "true");
+    const name = document.createElement("span");
+    name.className = "lead-title";
+    name.textContent = l.name;
+    const detail = document.createElement("span");
+    detail.className = "lead-detail";
+    detail.textContent = leadDetail(row, now);
+    b.append(name, detail);
+    if (row.unread) {
+      const badge = document.createElement("span");
+      badge.className = "badge";
+      badge.textContent = String(row.unread);
+      badge.setAttribute("aria-label", `${row.unread} unread`);
+      b.append(badge);
+    }
+    if (row.pending) {
+      const p = document.createElement("span");
+      p.className = "tag pending";
+      p.textContent = `${row.pending} pending`;
+      b.append(p);
+    }
+    b.addEventListener("click", () => selectLead(l.id).catch(showWorkError));
+    li.append(b);
+    return li;
+  });
+  // Keyboard focus stays on the same lead across a redraw.
+  const active = /** @type {HTMLElement | null} */ (document.activeElement);
+  const focused = active && active.closest("#leads") ? active.dataset.lead : null;
+  $("leads").replaceChildren(...items);
+  if (focused) $$(`#leads button[data-lead="${focused}"]`)[0]?.focus();
+  $("leads-empty").hidden = items.length > 0;
+  const lead = leadRows.find((r) => r.lead.id === currentLead);
+  $("lead-name").textContent = lead ? `with ${lead.lead.name}` : "";
+}
+
+/** Opens a lead's timeline (which marks its messages read), then updates the list. */
+async function selectLead(id) {
+  if (id !== currentLead) {
+    // The draft of the lead being left is kept now, under its own lead.
+    clearTimeout(draftTimer);
+    storeDraft(currentLead, $("note-body").value);
+    currentLead = id;
+    showDraft();
+  }
+  renderLeads();
+  await loadTimeline();
+  await loadLeads();
+}
+
+/** Timeline first (it marks the lead read), then the list's counts. */
+async function refreshWork() {
+  if (!currentLead) await loadLeads();
+  await loadTimeline();
+  await loadLeads();
+}
+
+for (const b of $$(".filters button")) {
+  b.addEventListener("click", () => {
+    leadFilter = b.dataset.filter || "all";
+    for (const x of $$(".filters button")) {
+      x.setAttribute("aria-pressed", String(x === b));
+    }
+    renderLeads();
+  });
+}
+// Arrow keys move through the lead list, as in a mail client.
+$("leads").addEventListener("keydown", (ev) => {
+  if (ev.key !== "ArrowDown" && ev.key !== "ArrowUp") return;
+  const buttons = [...$("leads").querySelectorAll("button.lead-row")];
+  const i = buttons.indexOf(document.activeElement);
+  const next = buttons[i + (ev.key === "ArrowDown" ? 1 : -1)];
+  if (next) {
+    ev.preventDefault();
+    next.focus();
+    next.click();
+  }
+});
 
 // The lead's timeline: notes, messages and calls (with their recordings), oldest first.
 const waveforms = new Map(); // call id -> Waveform, fetched once per recording
@@ -158,7 +295,15 @@ function renderCall(c, pending, rec) {
     labels.className = "wave-labels";
     labels.innerHTML = "<span>You · L</span><span>Them · R</span>";
     player.append(play, labels, canvas);
-    li.append(player, tag(uploadLabel(rec), rec.uploaded ? "" : "pending"));
+    li.append(player);
+    if (!rec.uploaded) {
+      const bar = document.createElement("progress");
+      bar.max = 1;
+      bar.value = uploadFraction(rec);
+      bar.setAttribute("aria-label", "Recording upload");
+      li.append(bar);
+    }
+    li.append(tag(uploadLabel(rec, syncStatus), rec.uploaded ? "" : "pending"));
     drawWave(canvas, c.id).catch(() => {});
   } else if (c.has_recording) {
     li.append(tag("recording on the server"));
@@ -202,7 +347,7 @@ async function togglePlay(call) {
 }
 
 function updatePlayButtons() {
-  for (const li of document.querySelectorAll("#timeline li.call")) {
+  for (const li of $$("#timeline li.call")) {
     const b = li.querySelector("button.play");
     if (b) b.textContent = playing && playing.call === li.dataset.call ? "Stop" : "Play";
   }
@@ -232,7 +377,7 @@ let renderedLead = null;
 let showOlder = false;
 
 async function loadTimeline() {
-  const lead = $("lead").value;
+  const lead = currentLead;
   const list = $("timeline");
   if (lead !== renderedLead) {
     rendered.clear();
@@ -249,7 +394,7 @@ async function loadTimeline() {
   const items = [];
   for (const { item, pending, recording } of shown) {
     const key = `${item.entity}:${item.data.id}`;
-    const sig = JSON.stringify([item.data, pending, recording]);
+    const sig = JSON.stringify([item.data, pending, recording, recording && !recording.uploaded ? syncStatus : null]);
     keep.add(key);
     const old = rendered.get(key);
     if (old && old.sig === sig) {
@@ -265,6 +410,7 @@ async function loadTimeline() {
     items.push(li);
   }
   for (const key of rendered.keys()) if (!keep.has(key)) rendered.delete(key);
+  for (const call of waveforms.keys()) if (!keep.has(`call:${call}`)) waveforms.delete(call);
   const hidden = entries.length - shown.length;
   if (hidden > 0) {
     const li = document.createElement("li");
@@ -292,26 +438,53 @@ $("signin-form").addEventListener("submit", async (ev) => {
       server: $("server").value, email: $("email").value, password: $("password").value,
     }));
     $("password").value = "";
-    await loadLeads();
+    await refreshWork();
   } catch (e) {
     $("signin-error").textContent = errText(e);
     $("signin-error").hidden = false;
   }
 });
 
-$("lead").addEventListener("change", () => loadTimeline().catch((e) => showWorkError(e)));
 
 function showWorkError(e) {
   $("work-error").textContent = errText(e);
   $("work-error").hidden = false;
 }
 
+// Each lead keeps its unsaved draft (autosaved as the agent types, in the webview's
+// storage), so switching leads, a call or a crash loses no words.
+const draftKey = (/** @type {string | null} */ lead) => `draft.${lead}`;
+let draftTimer = undefined;
+function storeDraft(/** @type {string | null} */ lead, /** @type {string} */ body) {
+  if (!lead) return;
+  if (body.trim()) localStorage.setItem(draftKey(lead), body);
+  else localStorage.removeItem(draftKey(lead));
+}
+$("note-body").addEventListener("input", () => {
+  clearTimeout(draftTimer);
+  const lead = currentLead;
+  const body = $("note-body").value;
+  draftTimer = setTimeout(() => {
+    storeDraft(lead, body);
+    $("draft-state").textContent = body.trim() ? "Draft saved on this computer" : "";
+  }, 400);
+});
+function showDraft() {
+  clearTimeout(draftTimer);
+  const d = localStorage.getItem(draftKey(currentLead));
+  $("note-body").value = d || "";
+  $("draft-state").textContent = d ? "Draft restored" : "";
+}
+
 $("note-save").addEventListener("click", async () => {
   $("work-error").hidden = true;
   try {
-    await invoke("write_note", { lead: $("lead").value, body: $("note-body").value });
+    await invoke("write_note", { lead: currentLead, body: $("note-body").value });
+    clearTimeout(draftTimer);
+    localStorage.removeItem(draftKey(currentLead));
     $("note-body").value = "";
-    await loadTimeline();
+    $("draft-state").textContent = "";
+    await refreshWork();
     await refreshAccount();
     syncNow();
   } catch (e) {
@@ -326,27 +499,30 @@ async function syncNow() {
     // Offline is a state, not an error: the header says so and notes stay pending.
   }
   await refreshAccount();
-  await loadTimeline();
+  await refreshWork();
 }
 listen("sync-changed", () => {
   refreshAccount().catch(() => {});
-  loadTimeline().catch(() => {});
+  refreshWork().catch(() => {});
 });
+// A sync round brought inbound messages (the app also notifies when unfocused).
+listen("messages-arrived", () => loadLeads().catch(() => {}));
 // Presence: colleagues' calls fail with "busy" unless the agent is available.
 $("presence").addEventListener("change", () => {
   $("presence").dataset.status = $("presence").value;
+  invoke("set_presence", { status: $("presence").value }).catch(showWorkError);
+});
+// The tray menu sets presence too.
 listen("presence-changed", (ev) => {
   $("presence").value = ev.payload;
   $("presence").dataset.status = ev.payload;
-});
-  invoke("set_presence", { status: $("presence").value }).catch(showWorkError);
 });
 $("presence").dataset.status = $("presence").value;
 
 $("sync-now").addEventListener("click", () => syncNow().catch(showWorkError));
 
 refreshAccount()
-  .then(() => ($("work").hidden ? null : loadLeads()))
+  .then(() => ($("work").hidden ? null : refreshWork()))
   .catch(showWorkError)
   // The first screen is drawn and usable (logged for the start-up benchmark).
   .finally(() => invoke("ui_ready").catch(() => {}));
@@ -379,11 +555,15 @@ function resultItem(text, snippet, lead) {
     b.append(p);
   }
   b.addEventListener("click", () => {
-    $("lead").value = lead;
     $("search").value = "";
     $("search-results").hidden = true;
-    loadTimeline().catch(showWorkError);
-    $("lead").focus();
+    leadFilter = "all";
+    for (const x of $$(".filters button")) {
+      x.setAttribute("aria-pressed", String(x.dataset.filter === "all"));
+    }
+    selectLead(lead)
+      .then(() => $$(`#leads button[data-lead="${lead}"]`)[0]?.focus())
+      .catch(showWorkError);
   });
   li.append(b);
   return li;
@@ -439,6 +619,7 @@ let callStart = null;
 let timer = null;
 let muted = false;
 let held = false;
+/** @type {{mic: import("./bindings").MeterReading | null, remote: import("./bindings").MeterReading | null}} */
 const levels = { mic: null, remote: null };
 
 function drawLevels() {
@@ -462,17 +643,27 @@ function inCall(on) {
 }
 
 
+// While the window is hidden the app stops sending meter levels (nobody sees them).
+document.addEventListener("visibilitychange", () => {
+  invoke("meters_visible", { visible: !document.hidden }).catch(() => {});
+});
+
+// Both meters' latest readings arrive together, at most 20 times a second.
+listen("call-levels", (ev) => {
+  const { mic, remote } = ev.payload;
+  if (!levels.mic && !levels.remote) requestAnimationFrame(drawLevels);
+  if (mic) {
+    levels.mic = mic;
+    const w = micWarnings(mic, muted);
+    $("call-low").hidden = !w.includes("low");
+    $("call-clip").hidden = !w.includes("clip");
+  }
+  if (remote) levels.remote = remote;
+});
+
 listen("call-event", (ev) => {
   const e = ev.payload;
-  if (e.event === "mic_level" || e.event === "remote_level") {
-    if (!levels.mic && !levels.remote) requestAnimationFrame(drawLevels);
-    levels[e.event === "mic_level" ? "mic" : "remote"] = e;
-    if (e.event === "mic_level") {
-      const w = micWarnings(e, muted);
-      $("call-low").hidden = !w.includes("low");
-      $("call-clip").hidden = !w.includes("clip");
-    }
-  } else if (e.event === "state") {
+  if (e.event === "state") {
     // CallState is internally tagged: {state: "ringing_out"}, {state: "ended", reason: …}.
     const st = e.state.state;
     $("call-state").textContent = st.replace(/_/g, " ");
@@ -490,7 +681,7 @@ listen("call-event", (ev) => {
     q.title = qualityTitle(e);
     qualitySamples.push(e);
   } else if (e.event === "notice") {
-    $("call-error").textContent = `${e.message} (${e.code})`;
+    $("call-error").textContent = errorText(e);
     $("call-error").hidden = false;
   }
 });
@@ -528,7 +719,7 @@ listen("call-ended", (ev) => {
   $("call-summary").hidden = false;
   drawQualityGraph();
   refreshAccount().catch(() => {});
-  loadTimeline().catch(() => {});
+  refreshWork().catch(() => {});
 });
 
 async function callCommand(command) {
@@ -549,7 +740,7 @@ $("dial").addEventListener("click", async () => {
     await invoke("start_call", {
       request: {
         target: $("target").value.trim(),
-        lead: $("about-lead").checked && $("lead").value ? $("lead").value : null,
+        lead: $("about-lead").checked && currentLead ? currentLead : null,
         record: $("record").checked,
         input: $("input-device").value || null,
         output: $("output-device").value || null,
@@ -652,7 +843,7 @@ function sendDigit(d) {
     $("call-error").hidden = false;
   });
 }
-for (const b of document.querySelectorAll("#keypad button")) {
+for (const b of $$("#keypad button")) {
   b.addEventListener("click", () => sendDigit(b.dataset.digit));
 }
 // Keyboard: Ctrl+Enter answer, Ctrl+M mute, Ctrl+H hang up (or decline while ringing).
@@ -664,7 +855,7 @@ document.addEventListener("keydown", (ev) => {
   }
   if ($("in-call").hidden) return;
   // Digits typed with the keypad open go out as DTMF (RFC 4733), as on a desk phone.
-  if (!$("keypad").hidden && !ev.ctrlKey && /^[0-9*#]$/.test(ev.key) && ev.target.tagName !== "INPUT") {
+  if (!$("keypad").hidden && !ev.ctrlKey && /^[0-9*#]$/.test(ev.key) && /** @type {HTMLElement} */ (ev.target).tagName !== "INPUT") {
     ev.preventDefault();
     sendDigit(ev.key);
     return;

@@ -4,6 +4,7 @@
 //! between the webview and `softphone-controller`, and forward controller events as
 //! Tauri events; no audio, recording or storage logic lives here.
 
+mod bindings;
 pub mod commands;
 mod tray;
 
@@ -55,7 +56,9 @@ pub fn run() {
             commands::list_devices,
             commands::start_meter,
             commands::stop_meter,
+            commands::play_test_tone,
             commands::account::account,
+            commands::account::sign_in_defaults,
             commands::account::sign_in,
             commands::account::leads,
             commands::account::notes,
@@ -65,6 +68,7 @@ pub fn run() {
             commands::call::call_command,
             commands::call::set_call_prefs,
             commands::call::set_presence,
+            commands::call::meters_visible,
             commands::timeline::timeline,
             commands::timeline::recording_waveform,
             commands::timeline::play_recording,

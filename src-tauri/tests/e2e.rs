@@ -145,10 +145,17 @@ async fn an_agent_signs_in_calls_echo_and_keeps_notes_through_an_outage() -> Res
     // Display, driver, app.
     let (_xvfb, display) = start_xvfb()?;
     let profile = tmp.path().join("profile");
+    // A managed install: the administrator presets (and locks) the server URL.
+    let admin = tmp.path().join("admin-config.json");
+    std::fs::write(
+        &admin,
+        serde_json::json!({ "server_url": url, "lock_server_url": true }).to_string(),
+    )?;
     let (_driver, c) = launch_app(
         &display,
         &[
             ("SOFTPHONE_PROFILE", profile.as_os_str()),
+            ("SOFTPHONE_ADMIN_CONFIG", admin.as_os_str()),
             ("RUST_LOG", "warn".as_ref()),
         ],
         &tmp.path().join("app.log"),
@@ -184,9 +191,14 @@ async fn drive(
     // The form is in the page from the start but shown only once the app has checked
     // for a saved session.
     wait_visible(c, "#signin").await?;
+    // The server comes from the administrator's file, read-only.
     let server_field = find(c, "#server").await?;
-    server_field.clear().await?;
-    server_field.send_keys(url).await?;
+    wait_text(c, "#server-locked", 10, |t| t.contains("administrator")).await?;
+    assert_eq!(server_field.prop("value").await?.as_deref(), Some(url));
+    assert_eq!(
+        server_field.prop("readOnly").await?.as_deref(),
+        Some("true")
+    );
     find(c, "#email").await?.send_keys(email).await?;
     find(c, "#password")
         .await?
@@ -199,8 +211,61 @@ async fn drive(
         .await?;
     let who = wait_text(c, "#who", 20, |t| t.contains("Ana")).await?;
     assert!(who.contains(url), "{who}");
-    let leads = c.find_all(Locator::Css("#lead option")).await?;
-    assert_eq!(leads.len(), 10, "Ana's demo leads");
+    wait_count(c, "#leads li", 10, 10).await?;
+    // Every demo lead has inbound WhatsApp messages: all but the open one show them
+    // unread. Opening a lead reads them; the Unread filter keeps the open lead shown.
+    wait_count(c, "#leads .badge", 9, 10).await?;
+    wait_count(
+        c,
+        "#leads li:nth-child(1) button[aria-current='true']",
+        1,
+        5,
+    )
+    .await?;
+    // A half-written note stays with its lead (autosaved draft).
+    let draft = "Half-written: ask about";
+    find(c, "#note-body").await?.send_keys(draft).await?;
+    wait_text(c, "#draft-state", 5, |t| t.contains("Draft saved")).await?;
+    let second_id = attr(c, "#leads li:nth-child(2) button", "data-lead").await?;
+    click(c, &format!("#leads button[data-lead='{second_id}']")).await?;
+    wait_count(c, "#leads .badge", 8, 10).await?;
+    wait_count(
+        c,
+        &format!("#leads button[data-lead='{second_id}'] .badge"),
+        0,
+        1,
+    )
+    .await?;
+    assert_eq!(
+        find(c, "#note-body").await?.prop("value").await?.as_deref(),
+        Some("")
+    );
+    find(c, ".filters button[data-filter='unread']")
+        .await?
+        .click()
+        .await?;
+    wait_count(c, "#leads li", 9, 5).await?;
+    find(c, ".filters button[data-filter='all']")
+        .await?
+        .click()
+        .await?;
+    wait_count(c, "#leads li", 10, 5).await?;
+    click(c, "#leads li:nth-child(1) button").await?;
+    wait_count(
+        c,
+        "#leads li:nth-child(1) button[aria-current='true']",
+        1,
+        5,
+    )
+    .await?;
+    let note = find(c, "#note-body").await?;
+    assert_eq!(note.prop("value").await?.as_deref(), Some(draft));
+    note.clear().await?;
+
+    // The speaker test tone plays on the chosen (virtual) speaker.
+    find(c, "#test-tone").await?.click().await?;
+    wait_text(c, "#tone-result", 15, |t| t.contains("Did you hear")).await?;
+    assert!(!find(c, "#error").await?.is_displayed().await?);
 
     // 2. A colleague calls Ana: the app rings on her speaker, she answers, hears him, and
     //    hangs up; his side ends with a remote hang-up.
@@ -406,8 +471,9 @@ async fn drive(
     .await?;
 
     // 6. Search, from another lead: the note's words find it and bring its lead back.
-    let lead = find(c, "#lead").await?.prop("value").await?;
-    find(c, "#lead option:nth-child(2)").await?.click().await?;
+    let open = "#leads button[aria-current='true']";
+    let lead = attr(c, open, "data-lead").await?;
+    click(c, "#leads button.lead-row:not([aria-current])").await?;
     wait_text(c, "#timeline", 10, |t| !t.contains(&body)).await?;
     let word = std::process::id().to_string();
     find(c, "#search").await?.send_keys(&word).await?;
@@ -415,8 +481,46 @@ async fn drive(
     let hit_text = wait_text(c, &hit, 10, |t| t.starts_with("note")).await?;
     assert!(hit_text.contains("Offline note"), "{hit_text}");
     find(c, &hit).await?.click().await?;
-    assert_eq!(find(c, "#lead").await?.prop("value").await?, lead);
     wait_text(c, "#timeline", 10, |t| t.contains(&body)).await?;
+    assert_eq!(attr(c, open, "data-lead").await?, lead);
+
+    // At 200 % page zoom (what Ctrl+plus sets, through the same webview command) the
+    // window's default 440 px are 220 CSS px: scrolled as far right as it goes, the page
+    // must not move.
+    let zoomed = c
+        .execute(
+            "return window.__TAURI_INTERNALS__ \
+               .invoke('plugin:webview|set_webview_zoom', { label: 'main', value: 2 }) \
+               .then(() => new Promise((r) => setTimeout(r, 300))) \
+               .then(() => { window.scrollTo(100000, 0); const x = window.scrollX; \
+                             window.scrollTo(0, 0); \
+                             const wide = [...document.querySelectorAll('body *')] \
+                               .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1 \
+                                 || (e.scrollWidth > e.clientWidth + 1 && e.clientWidth > 0 \
+                                     && getComputedStyle(e).overflowX === 'visible')) \
+                               .slice(0, 8).map((e) => e.tagName + '#' + e.id + '.' + e.className); \
+                             const d = document.documentElement; \
+                             return [x, window.innerWidth, wide.join(' ') + ` sw=${d.scrollWidth} cw=${d.clientWidth} bw=${document.body.scrollWidth} vv=${window.visualViewport && window.visualViewport.width}`]; });",
+            vec![],
+        )
+        .await?;
+    let (x, width) = (zoomed[0].as_f64(), zoomed[1].as_f64().unwrap_or(0.0));
+    assert!(
+        width > 0.0 && width < 300.0,
+        "zoom not applied: {width} CSS px wide"
+    );
+    shots.take(c, "zoom-200").await?;
+    assert_eq!(
+        x,
+        Some(0.0),
+        "at 200 % the page scrolls sideways ({width} CSS px); too wide: {}",
+        zoomed[2]
+    );
+    c.execute(
+        "return window.__TAURI_INTERNALS__.invoke('plugin:webview|set_webview_zoom', { label: 'main', value: 1 });",
+        vec![],
+    )
+    .await?;
 
     // On the server exactly once.
     let fresh = Account::sign_in(url, email, softphone_server::demo::PASSWORD).await?;

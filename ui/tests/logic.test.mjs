@@ -2,8 +2,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  callLine, fmtTime, fold, matchLeads, micWarnings, mosPoints, qualityTitle, snippetParts,
-  syncText, uploadLabel,
+  callLine, errorText, filterLeads, fmtAgo, fmtTime, fold, leadDetail, matchLeads, micWarnings,
+  mosPoints, qualityTitle, snippetParts, syncText, uploadFraction, uploadLabel,
 } from "../logic.js";
 
 test("durations read as m:ss", () => {
@@ -88,4 +88,54 @@ test("the MOS graph spans the box: 4.5 at the top, 1 at the bottom, clamped", ()
   assert.deepEqual(pts.map((p) => Math.round(p.y * 100) / 100), [0, 17.5, 35, 0]);
   assert.deepEqual(mosPoints([], 100, 35), []);
   assert.deepEqual(mosPoints([{ t_s: 7, mos: 4.5 }], 100, 35), [{ x: 0, y: 0 }]);
+});
+
+test("last activity reads as time ago", () => {
+  const now = Date.UTC(2026, 11, 1, 12, 0, 0);
+  assert.equal(fmtAgo(now - 5_000, now), "just now");
+  assert.equal(fmtAgo(now + 5_000, now), "just now");
+  assert.equal(fmtAgo(now - 5 * 60_000, now), "5 min ago");
+  assert.equal(fmtAgo(now - 3 * 3_600_000, now), "3 h ago");
+  assert.equal(fmtAgo(now - 30 * 3_600_000, now), "yesterday");
+  assert.equal(fmtAgo(now - 4 * 86_400_000, now), "4 days ago");
+  assert.equal(fmtAgo(Date.UTC(2026, 9, 3, 9), now), "2026-10-03");
+});
+
+test("lead filters keep what they say, in order", () => {
+  const row = (name, unread, pending, last) => ({
+    lead: { id: name, name, company: null }, unread, pending, last_activity_ms: last, last_activity: last ? "call" : null,
+  });
+  const rows = [row("a", 2, 0, 10), row("b", 0, 1, 5), row("c", 0, 0, null), row("d", 1, 1, 1)];
+  const names = (f) => filterLeads(rows, f).map((r) => r.lead.name).join("");
+  assert.equal(names("all"), "abcd");
+  assert.equal(names("unread"), "ad");
+  assert.equal(names("pending"), "bd");
+  assert.equal(names("new"), "c");
+  assert.equal(names("bogus"), "abcd");
+  // The open lead stays whatever the filter.
+  assert.equal(filterLeads(rows, "unread", "c").map((r) => r.lead.name).join(""), "acd");
+  const now = 10 + 2 * 3_600_000;
+  assert.equal(leadDetail({ ...rows[0], lead: { name: "a", company: "Sol" } }, now), "Sol · call · 2 h ago");
+  assert.equal(leadDetail(rows[2], now), "no contact yet");
+});
+
+test("uploads show progress and say why they wait", () => {
+  const rec = { uploaded: false, bytes: 1000, uploaded_bytes: 250 };
+  assert.equal(uploadFraction(rec), 0.25);
+  assert.equal(uploadFraction({ ...rec, bytes: 0 }), 0);
+  assert.equal(uploadFraction({ ...rec, uploaded: true }), 1);
+  assert.equal(uploadLabel(rec), "recording uploading 25 %");
+  assert.equal(uploadLabel(rec, { online: true, last_error: null }), "recording uploading 25 %");
+  assert.match(uploadLabel(rec, { online: false }), /paused at 25 %.*server is back/);
+  assert.match(uploadLabel(rec, { online: true, last_error: "500" }), /failed at 25 %: retrying/);
+  assert.equal(uploadLabel({ ...rec, uploaded: true }, { online: false }), "recording uploaded");
+});
+
+test("errors say what happened and what to do", () => {
+  assert.equal(errorText("boom"), "boom");
+  const lost = errorText({ code: "audio.device_lost", message: "capture device vanished" });
+  assert.match(lost, /^capture device vanished \(audio.device_lost\)\. .*plug it back in/);
+  assert.match(errorText({ code: "network", message: "connection refused" }), /server is unreachable/);
+  assert.match(errorText({ code: "sync.conflict", message: "x" }), /retry automatically/);
+  assert.equal(errorText({ code: "zzz.unknown", message: "odd" }), "odd (zzz.unknown)");
 });

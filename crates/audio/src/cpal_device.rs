@@ -24,6 +24,7 @@ const DEVICE_BUFFER_MS: u32 = 10;
 const PLAYBACK_RING_MS: u32 = 120;
 
 /// Whether a listed device captures or plays.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DeviceDirection {
@@ -34,6 +35,7 @@ pub enum DeviceDirection {
 }
 
 /// One device as listed by `softphone devices` and the device picker.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize)]
 pub struct DeviceInfo {
     /// Stable id (`host:device`, cpal's `DeviceId`) to pass back to open the device.

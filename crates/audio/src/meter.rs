@@ -53,6 +53,7 @@ impl Default for MeterConfig {
 }
 
 /// One meter update, as sent to the UI and printed by `softphone meter --json`.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct MeterReading {
     /// Stream time at the end of the last frame included, ms since the meter started.

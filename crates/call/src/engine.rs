@@ -84,6 +84,7 @@ pub enum Command {
 }
 
 /// What the engine reports while a call runs.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum CallEvent {

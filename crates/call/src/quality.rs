@@ -12,6 +12,7 @@ use softphone_proto::CallQuality;
 pub const TICKS_PER_MS: f64 = 48.0;
 
 /// Seed 001 quality levels.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum QualityLevel {
@@ -197,6 +198,7 @@ impl ReceiveStats {
 }
 
 /// One point of a call's quality time series (one per second).
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QualitySample {
     /// Seconds since the call connected.

@@ -509,33 +509,17 @@ async fn a_prospect_joins_from_headless_chromium_through_the_link_page() {
     let profile = w.path("chromium-profile");
     let log_path = w.path("chromium.log");
     let log = std::fs::File::create(&log_path).unwrap();
-    let mut child = std::process::Command::new(browser)
-        .args([
-            "--headless=new",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--use-fake-ui-for-media-stream",
-            "--use-fake-device-for-media-stream",
-            "--allow-loopback-in-peer-connection",
-            "--autoplay-policy=no-user-gesture-required",
-            "--enable-logging=stderr",
-            "--v=0",
-        ])
-        .arg(format!(
-            "--use-file-for-fake-audio-capture={}",
-            fx.join("remote.wav").display()
-        ))
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .arg(format!("{}?autojoin=1&raw=1", link.url))
-        .stdout(std::process::Stdio::null())
-        .stderr(log)
-        .process_group(0)
-        .spawn()
-        .unwrap();
+    let mut child = softphone_testkit::chromium_peer(
+        &browser,
+        &fx.join("remote.wav"),
+        &profile,
+        &format!("{}?autojoin=1&raw=1", link.url),
+    )
+    .stdout(std::process::Stdio::null())
+    .stderr(log)
+    .process_group(0)
+    .spawn()
+    .unwrap();
 
     // The agent sees the guest come online, then dials the link like a colleague.
     let online = tokio::time::timeout(Duration::from_secs(30), async {

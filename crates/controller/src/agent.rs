@@ -399,6 +399,7 @@ impl LiveCall {
 }
 
 /// What one sync round did.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct SyncRound {
     /// The push pass.
@@ -471,6 +472,18 @@ impl Agent {
     /// Leads in the local store (as last pulled).
     pub fn leads(&self) -> Result<Vec<Lead>> {
         Ok(self.store().list::<Lead>()?)
+    }
+
+    /// The lead list: every lead with its last activity (Unix ms and kind), unread
+    /// inbound messages and pending entries, most recent activity first.
+    pub fn lead_overview(&self) -> Result<Vec<softphone_store::lead_reads::LeadOverview>> {
+        Ok(self.store().lead_overview()?)
+    }
+
+    /// Marks a lead's messages as read on this device (the agent opened its timeline);
+    /// answers how many were unread.
+    pub fn mark_read(&self, lead: Uuid) -> Result<u32> {
+        Ok(self.store().mark_read(lead)?)
     }
 
     /// Notes on a lead, local ones included (pending or synced).
@@ -572,6 +585,7 @@ impl Agent {
 }
 
 /// One entry of [`Agent::timeline`].
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct TimelineEntry {
     /// The note, message or call (`{"entity": "note", "data": {…}}`).
@@ -583,6 +597,7 @@ pub struct TimelineEntry {
 }
 
 /// A call's local recording and its upload (tus) progress.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct RecordingState {
     /// The Ogg Opus file.

@@ -9,6 +9,7 @@
 //! on every platform). A device failure never loses the recording: the session
 //! finishes the file with what it has and reports the failure as an event.
 
+pub mod admin;
 pub mod agent;
 pub mod player;
 
@@ -118,6 +119,7 @@ pub enum StopReason {
 }
 
 /// Events from a running session.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "snake_case", tag = "event")]
 pub enum Event {

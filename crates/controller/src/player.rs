@@ -18,6 +18,7 @@ use std::thread::JoinHandle;
 pub const WAVEFORM_FLOOR_DBFS: f32 = -60.0;
 
 /// Peaks of each track of a recording, for drawing.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize)]
 pub struct Waveform {
     /// Playable length, ms.
@@ -114,6 +115,7 @@ fn spawn_output(
 }
 
 /// What a playback reports.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum PlaybackEvent {
@@ -348,6 +350,67 @@ impl Drop for Ringtone {
     }
 }
 
+/// Notes of the speaker test tone, Hz: C5, E5, G5 (a rising major chord, easy to tell
+/// from the ringtone and from speech).
+const TEST_TONE_NOTES: [f32; 3] = [523.25, 659.25, 783.99];
+/// Length of each note, 48 kHz samples (400 ms).
+const TEST_TONE_NOTE: u64 = 19_200;
+/// Length of the whole test tone, 48 kHz samples (1.2 s).
+pub const TEST_TONE_SAMPLES: u64 = TEST_TONE_NOTE * TEST_TONE_NOTES.len() as u64;
+
+/// Fills `frame` with the test tone from sample `n0`: each note at -12 dBFS peak with
+/// 10 ms raised-cosine fades (no clicks), silence after [`TEST_TONE_SAMPLES`].
+fn test_tone_frame(n0: u64, frame: &mut Frame) {
+    const FADE: u64 = 480;
+    for (i, s) in frame.iter_mut().enumerate() {
+        let n = n0 + i as u64;
+        if n >= TEST_TONE_SAMPLES {
+            *s = 0.0;
+            continue;
+        }
+        let note = (n / TEST_TONE_NOTE) as usize;
+        let k = n % TEST_TONE_NOTE;
+        let edge = k.min(TEST_TONE_NOTE - 1 - k);
+        let gain = if edge < FADE {
+            0.5 - 0.5 * (std::f32::consts::PI * edge as f32 / FADE as f32).cos()
+        } else {
+            1.0
+        };
+        let t = n as f32 / 48_000.0;
+        *s = 0.25 * gain * (std::f32::consts::TAU * TEST_TONE_NOTES[note] * t).sin();
+    }
+}
+
+/// Plays the speaker test tone (1.2 s: C5, E5, G5) once on `device` (id or
+/// name; `None` = the default output) and returns when it has been handed to the
+/// device, so the settings can say "did you hear it?".
+///
+/// Errors: `audio.device_not_found` / `audio.device_open`; `audio.device_lost` when the
+/// device fails while playing.
+pub fn play_test_tone(device: Option<String>) -> Result<(), ControllerError> {
+    let (result_tx, result_rx) = mpsc::sync_channel(1);
+    let (_stop, thread) = spawn_output("test tone", device, move |sink, stop| {
+        let mut frame: Frame = [0.0; FRAME_SAMPLES];
+        let mut n = 0u64;
+        let mut result = Ok(());
+        while n < TEST_TONE_SAMPLES && !stop.load(Ordering::Acquire) {
+            test_tone_frame(n, &mut frame);
+            if let Err(e) = sink.write_frame(&frame) {
+                result = Err(e);
+                break;
+            }
+            n += FRAME_SAMPLES as u64;
+        }
+        let _ = sink.finish();
+        let _ = result_tx.send(result);
+    })?;
+    let _ = thread.join();
+    match result_rx.recv() {
+        Ok(r) => r.map_err(Into::into),
+        Err(_) => Err(ControllerError::Crashed("test tone thread".into())),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -449,5 +512,42 @@ mod tests {
         let e = waveform(&p, 10).unwrap_err();
         assert_eq!(e.code(), "recorder.format");
         assert!(Playback::start(&p, None, 0).is_err());
+    }
+
+    #[test]
+    fn the_test_tone_plays_three_rising_notes_then_stops() {
+        // Goertzel power of `f` Hz over one 20 ms frame.
+        let power = |frame: &Frame, f: f32| {
+            let w = std::f32::consts::TAU * f / 48_000.0;
+            let (mut s1, mut s2) = (0.0f32, 0.0f32);
+            for x in frame {
+                let s0 = x + 2.0 * w.cos() * s1 - s2;
+                s2 = s1;
+                s1 = s0;
+            }
+            s1 * s1 + s2 * s2 - 2.0 * w.cos() * s1 * s2
+        };
+        let mut frame: Frame = [0.0; FRAME_SAMPLES];
+        for (note, f) in TEST_TONE_NOTES.iter().enumerate() {
+            // The middle of each note: its own pitch dominates the other two.
+            test_tone_frame(note as u64 * TEST_TONE_NOTE + 9_600, &mut frame);
+            let own = power(&frame, *f);
+            for other in TEST_TONE_NOTES.iter().filter(|o| *o != f) {
+                assert!(own > 20.0 * power(&frame, *other), "note {note}");
+            }
+            let peak = frame.iter().fold(0.0f32, |m, s| m.max(s.abs()));
+            assert!((0.2..=0.25).contains(&peak), "note {note}: peak {peak}");
+        }
+        // Fades: the first sample and the one at each note boundary are near silent.
+        test_tone_frame(0, &mut frame);
+        assert!(frame[0].abs() < 1e-3);
+        test_tone_frame(TEST_TONE_SAMPLES, &mut frame);
+        assert!(frame.iter().all(|s| *s == 0.0));
+    }
+
+    #[test]
+    fn the_test_tone_on_a_missing_device_is_a_clear_error() {
+        let e = play_test_tone(Some("no such speaker 42".into())).unwrap_err();
+        assert_eq!(e.code(), "audio.device_not_found", "{e}");
     }
 }

@@ -25,6 +25,7 @@ pub trait Resource: Serialize + DeserializeOwned + Clone + Send + Sync + 'static
 /// A person reachable for a lead (a lead is the sales opportunity; a company lead may
 /// have several contacts).
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Contact {
     /// Client-generated UUIDv7.
@@ -47,6 +48,7 @@ pub struct Contact {
 
 /// `PUT /api/v1/contacts/{id}` body.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ContactUpsert {
@@ -70,6 +72,7 @@ impl Resource for Contact {
 
 /// Channel of a conversation or message.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Channel {
@@ -89,6 +92,7 @@ pub enum Channel {
 
 /// Whether a conversation needs attention.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ConversationStatus {
@@ -100,6 +104,7 @@ pub enum ConversationStatus {
 
 /// A thread with a lead on one channel.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Conversation {
     /// Client-generated UUIDv7.
@@ -128,6 +133,7 @@ pub struct Conversation {
 
 /// `PUT /api/v1/conversations/{id}` body. `last_message_at` is the server's to keep.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConversationUpsert {
@@ -155,6 +161,7 @@ impl Resource for Conversation {
 
 /// Who a message came from.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Direction {
@@ -169,6 +176,7 @@ pub enum Direction {
 /// Delivery state of a message, in the order it only moves forward
 /// (`FAILED` can replace any state).
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum MessageStatus {
@@ -186,6 +194,7 @@ pub enum MessageStatus {
 
 /// A message in a conversation.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
     /// Client-generated UUIDv7.
@@ -230,6 +239,7 @@ pub struct Message {
 
 /// `PUT /api/v1/messages/{id}` body. Status moves forward through status events.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MessageUpsert {
@@ -267,6 +277,7 @@ impl Resource for Message {
 /// with a different body answers 409. Reports arrive out of order and twice; the
 /// message's status only moves forward.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessageStatusEvent {
     /// Client-generated UUIDv7.
@@ -287,6 +298,7 @@ pub struct MessageStatusEvent {
 
 /// `PUT /api/v1/message-status-events/{id}` body.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MessageStatusEventUpsert {
@@ -308,6 +320,7 @@ impl Resource for MessageStatusEvent {
 
 /// Whether the agent placed or took the call.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum CallDirection {
@@ -320,6 +333,7 @@ pub enum CallDirection {
 /// Quality summary of a call (W3C webrtc-stats names; MOS from the simplified E-model in
 /// DESIGN.md; levels per seed 001).
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CallQuality {
     /// Mean MOS estimate, 1-4.5.
@@ -336,6 +350,7 @@ pub struct CallQuality {
 
 /// A call record.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Call {
     /// Client-generated UUIDv7 (also the recording's key).
@@ -374,6 +389,7 @@ pub struct Call {
 /// `PUT /api/v1/calls/{id}` body. `agent_id` is the caller; `has_recording` is the
 /// server's to keep.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CallUpsert {

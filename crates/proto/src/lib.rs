@@ -23,6 +23,7 @@ pub mod routes {
 
 /// Account role.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
@@ -53,6 +54,7 @@ impl Role {
 
 /// `GET /api/v1/health` response.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Health {
     /// Always `"ok"`.
@@ -63,6 +65,7 @@ pub struct Health {
 
 /// `POST /api/v1/auth/login` body.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
@@ -74,6 +77,7 @@ pub struct LoginRequest {
 
 /// `POST /api/v1/auth/login` response.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LoginResponse {
     /// Opaque bearer token (send as `Authorization: Bearer …`). The server keeps only
@@ -87,6 +91,7 @@ pub struct LoginResponse {
 
 /// An account as the API shows it.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserInfo {
     /// User id.
@@ -105,6 +110,7 @@ pub struct UserInfo {
 
 /// Body of every error response: a stable `code` to switch on, and a message for people.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiError {
     /// Stable code, e.g. `auth.invalid_credentials`, `auth.missing_token`.
@@ -132,6 +138,7 @@ pub mod sync_routes {
 
 /// A lead (prospect), as stored by the server.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lead {
     /// Client-generated UUIDv7.
@@ -154,6 +161,7 @@ pub struct Lead {
 
 /// `PUT /api/v1/leads/{id}` body. Sending the same body again changes nothing.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LeadUpsert {
@@ -171,6 +179,7 @@ pub struct LeadUpsert {
 
 /// A note: its own message (channel INTERNAL_NOTE) on a lead, optionally tied to a call.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Note {
     /// Client-generated UUIDv7.
@@ -194,6 +203,7 @@ pub struct Note {
 /// `PUT /api/v1/notes/{id}` body. Edits are last-writer-wins; the replaced text is kept
 /// in the note's history on the server, never dropped.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NoteUpsert {
@@ -210,6 +220,7 @@ pub struct NoteUpsert {
 
 /// One entry of the changes feed: the current state of a changed row.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "entity", content = "data", rename_all = "snake_case")]
 pub enum Change {
@@ -229,6 +240,7 @@ pub enum Change {
 
 /// `GET /api/v1/changes` response.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChangesPage {
     /// Changes after `since`, oldest first; a row changed several times appears once,
@@ -261,6 +273,7 @@ pub mod recording_routes {
 
 /// A stored recording.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordingInfo {
     /// The call it records.
@@ -285,6 +298,7 @@ pub struct RecordingInfo {
 
 /// A short-lived playback URL.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignedUrl {
     /// Path and query to GET on the server (HMAC-SHA256 signed).
@@ -311,6 +325,7 @@ pub mod link_routes {
 
 /// Body of `POST /api/v1/links`.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateLink {
@@ -325,6 +340,7 @@ pub struct CreateLink {
 /// A browser call link. While the prospect has the page open, the agent dials `id`
 /// like a colleague's user id.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CallLink {
     /// The link's id: the dial target.

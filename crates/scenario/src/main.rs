@@ -196,18 +196,7 @@ fn run_tool(cmd: &mut std::process::Command) -> Result<String> {
 /// both 48 kHz mono 16-bit.
 fn make_speech(dir: &Path) -> Result<(PathBuf, PathBuf)> {
     let agent = dir.join("agent-voice.wav");
-    let mut sox = std::process::Command::new("sox");
-    for v in [
-        "Front_Center",
-        "Front_Left",
-        "Front_Right",
-        "Rear_Center",
-        "Rear_Left",
-        "Rear_Right",
-    ] {
-        sox.arg(format!("/usr/share/sounds/alsa/{v}.wav"));
-    }
-    run_tool(sox.args(["-r", "48000", "-c", "1", "-b", "16"]).arg(&agent))?;
+    softphone_testkit::alsa_speech(&softphone_testkit::ALSA_VOICES, &agent, &[])?;
     let raw = dir.join("prospect-raw.wav");
     run_tool(
         std::process::Command::new("espeak-ng")
@@ -344,35 +333,16 @@ async fn run(opts: &Opts) -> Result<Summary> {
     let _unload = Unload(sink_module.trim().to_string());
     let chromium_log = dir.join("chromium.log");
     let chromium = spawn(
-        std::process::Command::new(&opts.chromium)
-            .args([
-                "--headless=new",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--use-fake-ui-for-media-stream",
-                "--use-fake-device-for-media-stream",
-                "--allow-loopback-in-peer-connection",
-                "--autoplay-policy=no-user-gesture-required",
-                "--enable-logging=stderr",
-                "--v=0",
-            ])
-            .arg(format!(
-                "--use-file-for-fake-audio-capture={}",
-                prospect_voice.display()
-            ))
-            .arg(format!(
-                "--user-data-dir={}",
-                dir.join("chromium-profile").display()
-            ))
-            .arg(format!("{}?autojoin=1&raw=1", link.url))
-            // The prospect's speaker is their own: not the agent's virtual speaker.
-            .env("PULSE_SINK", "prospect_speaker")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&chromium_log)?),
+        softphone_testkit::chromium_peer(
+            &opts.chromium,
+            &prospect_voice,
+            &dir.join("chromium-profile"),
+            &format!("{}?autojoin=1&raw=1", link.url),
+        )
+        // The prospect's speaker is their own: not the agent's virtual speaker.
+        .env("PULSE_SINK", "prospect_speaker")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&chromium_log)?),
     )?;
     let mut phone = account.phone().await?;
     phone

@@ -10,6 +10,7 @@
 //! come.
 
 pub mod credentials;
+pub mod lead_reads;
 mod open;
 pub mod outbox;
 pub mod recordings;

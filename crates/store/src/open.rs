@@ -1,6 +1,6 @@
 //! Opening, migrating, and recovering from a corrupt database file.
 
-use crate::{outbox, recordings, records, search, state, Result, Store};
+use crate::{lead_reads, outbox, recordings, records, search, state, Result, Store};
 use rusqlite::{Connection, OpenFlags};
 use rusqlite_migration::{Migrations, M};
 use std::path::{Path, PathBuf};
@@ -23,6 +23,7 @@ fn migrations() -> Migrations<'static> {
         M::up(outbox::MIGRATION_1),
         M::up(recordings::MIGRATION_1),
         M::up(state::MIGRATION_1),
+        M::up(lead_reads::MIGRATION_1),
     ])
 }
 

@@ -13,6 +13,7 @@ pub const MIGRATION_1: &str = "CREATE VIRTUAL TABLE search USING fts5(
 );";
 
 /// One match.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Hit {
     /// `note` or `message`.

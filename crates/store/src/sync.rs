@@ -60,6 +60,7 @@ pub fn backoff_ms(opts: &SyncOptions, attempts: i64) -> i64 {
 }
 
 /// What a push pass did.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct PushReport {
     /// Entries the server accepted.
@@ -71,6 +72,7 @@ pub struct PushReport {
 }
 
 /// What a pull did.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct PullReport {
     /// Changes applied locally.
@@ -82,6 +84,7 @@ pub struct PullReport {
 }
 
 /// For the UI and `softphone status`.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Status {
     /// The last contact with the server worked.

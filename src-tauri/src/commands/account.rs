@@ -3,10 +3,13 @@
 
 use super::UiError;
 use serde::Serialize;
+use softphone_controller::admin::AdminConfig;
 use softphone_controller::agent::{default_profile, Account, Agent, AgentError, SyncRound};
-use softphone_proto::{Lead, Note};
+use softphone_proto::Note;
+use softphone_store::lead_reads::LeadOverview;
 use std::sync::{Arc, Mutex};
-use tauri::{AppHandle, State};
+use tauri::{AppHandle, Emitter, Manager, State};
+use tauri_plugin_notification::NotificationExt;
 use uuid::Uuid;
 
 impl From<AgentError> for UiError {
@@ -36,6 +39,7 @@ impl AgentSlot {
 }
 
 /// What the header shows.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Serialize)]
 pub struct AccountView {
     /// Name shown to colleagues.
@@ -62,6 +66,20 @@ fn profile() -> Result<std::path::PathBuf, UiError> {
     default_profile().ok_or_else(|| UiError {
         code: "controller.invalid".into(),
         message: "this system has no data folder: set SOFTPHONE_PROFILE".into(),
+    })
+}
+
+/// The administrator's preset for the sign-in screen (server URL, and whether it is
+/// locked), from the system-wide `config.json` of a managed install; all empty when there
+/// is none.
+///
+/// Errors: `admin.config` when the file is unreadable or malformed (the message names
+/// the file).
+#[tauri::command]
+pub fn sign_in_defaults() -> Result<AdminConfig, UiError> {
+    AdminConfig::load(&AdminConfig::system_path()).map_err(|e| UiError {
+        code: "admin.config".into(),
+        message: e.to_string(),
     })
 }
 
@@ -104,12 +122,11 @@ pub async fn sign_in(
     view(&agent)
 }
 
-/// The agent's leads from the local store, by name.
+/// The lead list from the local store: each lead with its last activity, unread
+/// inbound messages and pending entries, most recent activity first.
 #[tauri::command]
-pub fn leads(slot: State<'_, AgentSlot>) -> Result<Vec<Lead>, UiError> {
-    let mut leads = slot.get()?.leads()?;
-    leads.sort_by_key(|l| l.name.to_lowercase());
-    Ok(leads)
+pub fn leads(slot: State<'_, AgentSlot>) -> Result<Vec<LeadOverview>, UiError> {
+    Ok(slot.get()?.lead_overview()?)
 }
 
 /// Notes on a lead, newest last; `version` 0 means not yet on the server (pending).
@@ -134,9 +151,96 @@ pub fn search(
     Ok(slot.get()?.search(&query, 20)?)
 }
 
-/// One sync round: push what is pending, pull what is new.
+/// One sync round: push what is pending, pull what is new. New inbound messages raise
+/// an OS notification while the window is not focused.
 #[tauri::command]
-pub async fn sync_now(slot: State<'_, AgentSlot>) -> Result<SyncRound, UiError> {
+pub async fn sync_now(app: AppHandle, slot: State<'_, AgentSlot>) -> Result<SyncRound, UiError> {
     let agent = slot.get()?;
-    Ok(agent.sync_once().await?)
+    let before = agent.lead_overview().unwrap_or_default();
+    let round = agent.sync_once().await?;
+    if round.pull.as_ref().is_ok_and(|p| p.applied > 0) {
+        if let Ok(after) = agent.lead_overview() {
+            notify_new_messages(&app, &before, &after);
+        }
+    }
+    Ok(round)
+}
+
+/// Leads whose unread count grew between two overviews, with how many new messages.
+pub(crate) fn newly_unread<'a>(
+    before: &[LeadOverview],
+    after: &'a [LeadOverview],
+) -> Vec<(&'a str, u32)> {
+    after
+        .iter()
+        .filter_map(|a| {
+            let was = before
+                .iter()
+                .find(|b| b.lead.id == a.lead.id)
+                .map_or(0, |b| b.unread);
+            (a.unread > was).then(|| (a.lead.name.as_str(), a.unread - was))
+        })
+        .collect()
+}
+
+fn notify_new_messages(app: &AppHandle, before: &[LeadOverview], after: &[LeadOverview]) {
+    let new = newly_unread(before, after);
+    if new.is_empty() {
+        return;
+    }
+    let _ = app.emit("messages-arrived", new.len());
+    let focused = app
+        .get_webview_window("main")
+        .and_then(|w| w.is_focused().ok())
+        .unwrap_or(false);
+    if focused {
+        return;
+    }
+    let body = match new.as_slice() {
+        [(name, 1)] => format!("{name} sent a message"),
+        [(name, n)] => format!("{name} sent {n} messages"),
+        _ => format!("{} leads sent messages", new.len()),
+    };
+    let _ = app
+        .notification()
+        .builder()
+        .title("New message")
+        .body(body)
+        .show();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use softphone_proto::Lead;
+    use uuid::Uuid;
+
+    fn row(id: Uuid, name: &str, unread: u32) -> LeadOverview {
+        LeadOverview {
+            lead: Lead {
+                id,
+                name: name.into(),
+                phone: None,
+                email: None,
+                company: None,
+                assigned_user_id: None,
+                version: 1,
+                updated_at: 0,
+            },
+            last_activity_ms: None,
+            last_activity: None,
+            unread,
+            pending: 0,
+        }
+    }
+
+    #[test]
+    fn only_leads_with_more_unread_messages_are_announced() {
+        let (a, b, c) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        let before = [row(a, "Ana", 1), row(b, "Bo", 2)];
+        // Ana got two more, Bo read his, Cy is a new lead with one message.
+        let after = [row(a, "Ana", 3), row(b, "Bo", 0), row(c, "Cy", 1)];
+        assert_eq!(newly_unread(&before, &after), [("Ana", 2), ("Cy", 1)]);
+        assert!(newly_unread(&after, &after).is_empty());
+    }
 }

@@ -3,13 +3,14 @@
 //! webview, keep the call record (store + sync) when a call ends.
 //!
 //! Events: `incoming-call` (`{call_id, from, from_name}`, while the ringtone plays),
-//! `call-event` (every `CallEvent`: state, quality each second, mic and remote levels at
-//! most 20/s each, DTMF, notices), `call-ended` (a summary) and `sync-changed` once the
+//! `call-event` (every other `CallEvent`: state, quality each second, DTMF, notices),
+//! `call-levels` (`{mic, remote}` meter readings, at most 20/s), `call-ended` (a summary) and `sync-changed` once the
 //! call record and recording have been offered to the server.
 
 use super::account::AgentSlot;
 use super::UiError;
 use serde::{Deserialize, Serialize};
+use softphone_audio::MeterReading;
 use softphone_call::{AudioIn, AudioOut, CallEvent, CallSetup, CallState, Command, RecordSpec};
 use softphone_controller::agent::{ended_normally, Agent, AgentError, LiveCall, Phone, SavedCall};
 use softphone_controller::player::Ringtone;
@@ -17,7 +18,7 @@ use softphone_proto::signal::Presence;
 use softphone_recorder::{RecorderConfig, RecordingMeta};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tauri::{AppHandle, Emitter, Manager, State};
 use tauri_plugin_notification::NotificationExt;
 use tokio::sync::mpsc;
@@ -33,6 +34,8 @@ pub struct CallSlot {
     /// The presence the agent chose; the line (re)announces it.
     presence: Mutex<Option<Presence>>,
     presence_tx: Mutex<Option<mpsc::UnboundedSender<Presence>>>,
+    /// The window is hidden (minimised, another workspace): meter levels are not sent.
+    meters_hidden: AtomicBool,
 }
 
 impl CallSlot {
@@ -65,6 +68,7 @@ impl CallSlot {
 }
 
 /// Devices and recording for calls (the dialer's and the settings' choices).
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct CallPrefs {
     /// Capture device id from `list_devices`; `None` = the system default.
@@ -79,6 +83,7 @@ pub struct CallPrefs {
 }
 
 /// What the UI shows when a call ends.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize)]
 pub struct CallEnded {
     /// Call id.
@@ -98,6 +103,7 @@ pub struct CallEnded {
 }
 
 /// What the dialer asks for.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Deserialize)]
 pub struct DialRequest {
     /// `echo`, a colleague's name or id, or a browser link id.
@@ -213,6 +219,21 @@ fn setup_for(
     })
 }
 
+/// How often the meters' levels reach the webview: 20 fps, the most a meter needs.
+const LEVELS_EVERY: Duration = Duration::from_millis(50);
+
+/// The latest mic and remote levels, sent together as one `call-levels` event per
+/// frame: each message to the webview costs a script evaluation there, and one per
+/// meter doubled the web process's share of a call's CPU (docs/benchmarks.md).
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[derive(Debug, Default, Serialize)]
+pub(crate) struct Levels {
+    /// The agent's microphone (after mute), when it reported since the last frame.
+    mic: Option<MeterReading>,
+    /// The remote audio, when it reported since the last frame.
+    remote: Option<MeterReading>,
+}
+
 /// Forwards a call's events until it ends (stopping `ring` once it is no longer
 /// ringing), then keeps the record, frees the slot, tells the UI and syncs. Returns
 /// the phone for the next call.
@@ -223,14 +244,30 @@ async fn run_to_end(
     lead: Option<Uuid>,
     mut ring: Option<Ringtone>,
 ) -> Phone {
+    let mut levels = Levels::default();
+    let mut flushed = Instant::now() - LEVELS_EVERY;
     while let Some(e) = call.next_event().await {
-        if let CallEvent::State { state } = &e {
-            if !matches!(state, CallState::RingingIn) {
-                // Dropping only flags the ringtone thread: it stops within 20 ms.
-                ring.take();
+        match e {
+            CallEvent::MicLevel(r) => levels.mic = Some(r),
+            CallEvent::RemoteLevel(r) => levels.remote = Some(r),
+            e => {
+                if let CallEvent::State { state } = &e {
+                    if !matches!(state, CallState::RingingIn) {
+                        // Dropping only flags the ringtone thread: it stops within 20 ms.
+                        ring.take();
+                    }
+                }
+                let _ = app.emit("call-event", &e);
+                continue;
             }
         }
-        let _ = app.emit("call-event", &e);
+        let hidden = app
+            .try_state::<CallSlot>()
+            .is_some_and(|c| c.meters_hidden.load(Ordering::Relaxed));
+        if !hidden && flushed.elapsed() >= LEVELS_EVERY {
+            let _ = app.emit("call-levels", &std::mem::take(&mut levels));
+            flushed = Instant::now();
+        }
     }
     drop(ring);
     let (report, phone) = call.finish().await;
@@ -257,8 +294,9 @@ async fn run_to_end(
 }
 
 /// What the UI shows while a call rings in.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize)]
-struct IncomingCall {
+pub(crate) struct IncomingCall {
     call_id: Uuid,
     from: Uuid,
     from_name: String,
@@ -429,6 +467,14 @@ pub(crate) fn apply_presence(calls: &CallSlot, p: Presence) {
     if let Some(tx) = calls.presence_tx.lock().expect("presence lock").as_ref() {
         let _ = tx.send(p);
     }
+}
+
+/// Whether the meters can be seen: the webview reports its visibility, and while it is
+/// hidden no `call-levels` are sent (each costs the web process a script evaluation for
+/// a meter nobody sees; agents often keep the softphone in the background in a call).
+#[tauri::command]
+pub fn meters_visible(calls: State<'_, CallSlot>, visible: bool) {
+    calls.meters_hidden.store(!visible, Ordering::Relaxed);
 }
 
 /// Sets the devices and recording choice for calls (incoming ones included).

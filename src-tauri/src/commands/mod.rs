@@ -13,6 +13,7 @@ use std::sync::Mutex;
 use tauri::{AppHandle, Emitter, State};
 
 /// Error shape the UI receives.
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Debug, Serialize)]
 pub struct UiError {
     /// Stable code, e.g. `audio.device_not_found`.
@@ -90,6 +91,23 @@ pub fn start_meter(
     });
     *slot = Some(handle);
     Ok(())
+}
+
+/// Plays the speaker test tone (three rising notes, 1.2 s) on `output` (device id;
+/// `None` = the default) and returns once it has played.
+///
+/// Errors: `audio.device_not_found`, `audio.device_open`, `audio.device_lost`.
+#[tauri::command]
+pub async fn play_test_tone(output: Option<String>) -> Result<(), UiError> {
+    tauri::async_runtime::spawn_blocking(move || {
+        softphone_controller::player::play_test_tone(output)
+    })
+    .await
+    .map_err(|e| UiError {
+        code: "controller.crashed".into(),
+        message: e.to_string(),
+    })?
+    .map_err(Into::into)
 }
 
 /// Stops the level meter.

@@ -17,8 +17,9 @@ use uuid::Uuid;
 #[derive(Default)]
 pub struct PlayerSlot(Mutex<Option<(Uuid, Playback)>>);
 
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[derive(Serialize, Clone)]
-struct PlaybackUpdate {
+pub(crate) struct PlaybackUpdate {
     call_id: Uuid,
     #[serde(flatten)]
     event: PlaybackEvent,
@@ -32,10 +33,13 @@ fn no_recording(call: Uuid) -> UiError {
 }
 
 /// A lead's notes, messages and calls, oldest first, with pending marks and each call's
-/// local recording and upload progress.
+/// local recording and upload progress. Showing them marks the lead's messages read.
 #[tauri::command]
 pub fn timeline(slot: State<'_, AgentSlot>, lead: Uuid) -> Result<Vec<TimelineEntry>, UiError> {
-    Ok(slot.get()?.timeline(lead)?)
+    let agent = slot.get()?;
+    let entries = agent.timeline(lead)?;
+    agent.mark_read(lead)?;
+    Ok(entries)
 }
 
 /// Peak levels of both tracks of a call's recording (`buckets` per track, 0-1 on a

@@ -105,22 +105,7 @@ pub fn tool(cmd: &mut Command) -> Result<()> {
 /// About 17 s of real recorded speech (alsa-utils' six voices, twice) at 48 kHz mono.
 pub fn speech(dir: &Path) -> Result<PathBuf> {
     let out = dir.join("agent-voice.wav");
-    let mut sox = Command::new("sox");
-    for v in [
-        "Front_Center",
-        "Front_Left",
-        "Front_Right",
-        "Rear_Center",
-        "Rear_Left",
-        "Rear_Right",
-    ] {
-        sox.arg(format!("/usr/share/sounds/alsa/{v}.wav"));
-    }
-    tool(
-        sox.args(["-r", "48000", "-c", "1", "-b", "16"])
-            .arg(&out)
-            .args(["repeat", "1"]),
-    )?;
+    softphone_testkit::alsa_speech(&softphone_testkit::ALSA_VOICES, &out, &["repeat", "1"])?;
     Ok(out)
 }
 
@@ -191,6 +176,55 @@ pub async fn wait_text(
         format!("`{sel}` never showed what was expected within {secs} s; last text: {last:?}")
             .into(),
     )
+}
+
+/// Clicks the element `sel` (see [`locator`]). Lists that redraw (the lead list does
+/// on every sync round) can replace the element between finding and clicking it: then
+/// it is found again, up to 3 times.
+pub async fn click(c: &Client, sel: &str) -> Result<()> {
+    let mut tries = 0;
+    loop {
+        match find(c, sel).await?.click().await {
+            Err(fantoccini::error::CmdError::Standard(e))
+                if e.error == fantoccini::error::ErrorStatus::StaleElementReference
+                    && tries < 3 =>
+            {
+                tries += 1;
+            }
+            r => return Ok(r?),
+        }
+    }
+}
+
+/// The attribute `name` of the element `sel` (found again if it went stale, as in
+/// [`click`]); an error when it has none.
+pub async fn attr(c: &Client, sel: &str, name: &str) -> Result<String> {
+    let mut tries = 0;
+    loop {
+        match find(c, sel).await?.attr(name).await {
+            Err(fantoccini::error::CmdError::Standard(e))
+                if e.error == fantoccini::error::ErrorStatus::StaleElementReference
+                    && tries < 3 =>
+            {
+                tries += 1;
+            }
+            r => return r?.ok_or_else(|| format!("`{sel}` has no {name}").into()),
+        }
+    }
+}
+
+/// Waits until exactly `n` elements match `css`.
+pub async fn wait_count(c: &Client, css: &str, n: usize, secs: u64) -> Result<()> {
+    let end = Instant::now() + Duration::from_secs(secs);
+    let mut last = 0;
+    while Instant::now() < end {
+        last = c.find_all(Locator::Css(css)).await?.len();
+        if last == n {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    Err(format!("`{css}` matched {last} elements, not {n}, within {secs} s").into())
 }
 
 /// Reads a meter's `aria-valuenow` (0-100) as fast as WebDriver allows for `ms`.

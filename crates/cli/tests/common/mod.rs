@@ -54,18 +54,9 @@ pub fn fixtures() -> &'static Path {
         }
         let dir = std::env::temp_dir().join(format!("softphone-fixtures-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        concat_alsa_voices(
-            &[
-                "Front_Center",
-                "Front_Left",
-                "Front_Right",
-                "Rear_Center",
-                "Rear_Left",
-                "Rear_Right",
-            ],
-            &dir.join("alsa.wav"),
-        );
-        concat_alsa_voices(
+        softphone_testkit::alsa_speech(&softphone_testkit::ALSA_VOICES, &dir.join("alsa.wav"), &[])
+            .unwrap();
+        softphone_testkit::alsa_speech(
             &[
                 "Side_Left",
                 "Side_Right",
@@ -75,7 +66,9 @@ pub fn fixtures() -> &'static Path {
                 "Front_Center",
             ],
             &dir.join("remote.wav"),
-        );
+            &[],
+        )
+        .unwrap();
         let raw = dir.join("espeak-raw.wav");
         run_ok(Command::new("espeak-ng").args([
             "-w",
@@ -95,15 +88,6 @@ pub fn fixtures() -> &'static Path {
         }
         done
     })
-}
-
-/// Joins recorded voices from alsa-utils into one 48 kHz mono 16-bit WAV with sox.
-fn concat_alsa_voices(voices: &[&str], out: &Path) {
-    let mut sox = Command::new("sox");
-    for v in voices {
-        sox.arg(format!("/usr/share/sounds/alsa/{v}.wav"));
-    }
-    run_ok(sox.args(["-r", "48000", "-c", "1", "-b", "16"]).arg(out));
 }
 
 pub fn read_wav(path: &Path) -> (Vec<Vec<f32>>, u32) {
