@@ -2,5 +2,8 @@
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 fn main() {
+    // Before any thread starts: WebKitGTK reads this when it initialises.
+    #[cfg(target_os = "linux")]
+    agent_softphone_lib::prefer_cpu_painting();
     agent_softphone_lib::run()
 }

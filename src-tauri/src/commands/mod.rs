@@ -99,15 +99,21 @@ pub fn start_meter(
 /// Errors: `audio.device_not_found`, `audio.device_open`, `audio.device_lost`.
 #[tauri::command]
 pub async fn play_test_tone(output: Option<String>) -> Result<(), UiError> {
-    tauri::async_runtime::spawn_blocking(move || {
-        softphone_controller::player::play_test_tone(output)
-    })
-    .await
-    .map_err(|e| UiError {
-        code: "controller.crashed".into(),
-        message: e.to_string(),
-    })?
-    .map_err(Into::into)
+    blocking(move || softphone_controller::player::play_test_tone(output)).await
+}
+
+/// Runs `f` (decoding a file, opening a device) on the blocking pool, off the async
+/// workers. Errors: `f`'s, or `controller.crashed` when it panicked.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ControllerError> + Send + 'static,
+) -> Result<T, UiError> {
+    tauri::async_runtime::spawn_blocking(f)
+        .await
+        .map_err(|e| UiError {
+            code: "controller.crashed".into(),
+            message: e.to_string(),
+        })?
+        .map_err(Into::into)
 }
 
 /// Stops the level meter.

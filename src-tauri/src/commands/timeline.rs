@@ -56,14 +56,8 @@ pub async fn recording_waveform(
         .get()?
         .recording_path(call)?
         .ok_or(no_recording(call))?;
-    // Decoding a long call takes a while: off the main thread.
-    tauri::async_runtime::spawn_blocking(move || player::waveform(&path, buckets.min(4000)))
-        .await
-        .map_err(|e| UiError {
-            code: "controller.crashed".into(),
-            message: e.to_string(),
-        })?
-        .map_err(Into::into)
+    // Decoding a long call takes a while.
+    super::blocking(move || player::waveform(&path, buckets.min(4000))).await
 }
 
 /// Plays a call's recording (both tracks mixed) on `output` (device id; `None` = the
