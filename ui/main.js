@@ -202,8 +202,7 @@ async function selectLead(id) {
     showDraft();
   }
   renderLeads();
-  await loadTimeline();
-  await loadLeads();
+  await refreshWork();
 }
 
 /** Timeline first (it marks the lead read), then the list's counts. */

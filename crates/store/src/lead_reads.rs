@@ -35,6 +35,17 @@ pub struct LeadOverview {
     pub pending: u32,
 }
 
+/// SQL counting the unread inbound messages of the lead whose id is the SQL expression
+/// `lead` (a column or a parameter): newer than its read mark.
+fn unread_count_sql(lead: &str) -> String {
+    format!(
+        "(SELECT count(*) FROM records r
+           WHERE r.lead_id = {lead} AND r.entity = 'message'
+             AND r.id > coalesce((SELECT read_up_to FROM lead_reads WHERE lead_id = {lead}), '')
+             AND json_extract(r.data, '$.direction') = 'INBOUND')"
+    )
+}
+
 /// Unix ms of a UUIDv7 id (`None` for other versions).
 fn created_ms(id: &str) -> Option<i64> {
     let ts = Uuid::parse_str(id).ok()?.get_timestamp()?;
@@ -46,20 +57,18 @@ impl Store {
     /// Every lead with its last activity, unread and pending counts; most recent
     /// activity first, leads without activity after them by name.
     pub fn lead_overview(&self) -> Result<Vec<LeadOverview>> {
-        let mut st = self.conn.prepare(
+        let mut st = self.conn.prepare(&format!(
             "SELECT l.data,
                 (SELECT r.id || ' ' || r.entity FROM records r
                   WHERE r.lead_id = l.id AND r.entity IN ('note', 'message', 'call')
                   ORDER BY r.id DESC LIMIT 1),
-                (SELECT count(*) FROM records r
-                  WHERE r.lead_id = l.id AND r.entity = 'message'
-                    AND r.id > coalesce((SELECT read_up_to FROM lead_reads WHERE lead_id = l.id), '')
-                    AND json_extract(r.data, '$.direction') = 'INBOUND'),
+                {},
                 (SELECT count(*) FROM records r
                   WHERE r.lead_id = l.id AND r.entity IN ('note', 'message', 'call')
                     AND r.version = 0)
              FROM records l WHERE l.entity = 'lead'",
-        )?;
+            unread_count_sql("l.id")
+        ))?;
         let rows = st.query_map([], |r| {
             Ok((
                 r.get::<_, String>(0)?,
@@ -113,9 +122,7 @@ impl Store {
             return Ok(0);
         };
         let before: i64 = self.conn.query_row(
-            "SELECT count(*) FROM records
-              WHERE lead_id = ?1 AND entity = 'message' AND json_extract(data, '$.direction') = 'INBOUND'
-                AND id > coalesce((SELECT read_up_to FROM lead_reads WHERE lead_id = ?1), '')",
+            &format!("SELECT {}", unread_count_sql("?1")),
             [&lead],
             |r| r.get(0),
         )?;
