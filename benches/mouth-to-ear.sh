@@ -88,6 +88,8 @@ sleep 2
 measure ours
 wait "$CALL" || { echo "our call failed:" >&2; cat "$WORK/ana.log" >&2; exit 1; }
 wait "$ANS" || true
+# With SOFTPHONE_LOG=softphone_call=debug: the callee's playout margin and jitter buffer.
+grep -h '"playout"\|playout ' "$WORK/ben.log" | tail -4 || true
 
 echo "== Chromium: two RTCPeerConnections on loopback in one headless page"
 cat >"$WORK/m2e.html" <<'HTML'

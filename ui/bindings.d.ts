@@ -316,7 +316,14 @@ mos: number,
 /**
  * Seed 001 level.
  */
-level: QualityLevel, };
+level: QualityLevel, 
+/**
+ * Mean time the packets played in the last interval waited in the jitter buffer,
+ * ms (W3C webrtc-stats: Δ`jitterBufferDelay` / Δ`jitterBufferEmittedCount`).
+ * `None` when no packet was played in the interval, and in series recorded before
+ * this field existed.
+ */
+jitter_buffer_ms: number | null, };
 
 /**
  * Seed 001 quality levels.

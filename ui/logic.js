@@ -81,7 +81,9 @@ export function uploadLabel(rec, status) {
 /** The quality indicator's hover text from a quality sample. @param {QualitySample} q */
 export function qualityTitle(q) {
   const rtt = q.rtt_ms == null ? "-" : `${q.rtt_ms.toFixed(0)} ms`;
-  return `jitter ${q.jitter_ms.toFixed(1)} ms · loss ${q.packet_loss_pct.toFixed(1)} % · RTT ${rtt} · MOS ${q.mos.toFixed(2)}`;
+  // Absent from series recorded before the field existed.
+  const buffer = q.jitter_buffer_ms == null ? "" : ` · buffer ${q.jitter_buffer_ms.toFixed(0)} ms`;
+  return `jitter ${q.jitter_ms.toFixed(1)} ms · loss ${q.packet_loss_pct.toFixed(1)} % · RTT ${rtt}${buffer} · MOS ${q.mos.toFixed(2)}`;
 }
 
 /**

@@ -70,6 +70,10 @@ test("quality hover text, with and without RTT", () => {
   const q = { jitter_ms: 0.74, packet_loss_pct: 0, rtt_ms: 1.2, mos: 4.43 };
   assert.equal(qualityTitle(q), "jitter 0.7 ms · loss 0.0 % · RTT 1 ms · MOS 4.43");
   assert.equal(qualityTitle({ ...q, rtt_ms: null }), "jitter 0.7 ms · loss 0.0 % · RTT - · MOS 4.43");
+  assert.equal(
+    qualityTitle({ ...q, jitter_buffer_ms: 12.4 }),
+    "jitter 0.7 ms · loss 0.0 % · RTT 1 ms · buffer 12 ms · MOS 4.43",
+  );
 });
 
 test("mic warnings: low unless muted, clipping always", () => {

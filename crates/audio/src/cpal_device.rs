@@ -404,6 +404,7 @@ pub struct CpalSink {
     state: Arc<StreamState>,
     resampler: StreamResampler,
     resampled: Vec<f32>,
+    device_rate: u32,
 }
 
 impl CpalSink {
@@ -438,13 +439,13 @@ impl CpalSink {
             state,
             resampler: StreamResampler::new(SAMPLE_RATE, rate)?,
             resampled: Vec::with_capacity(capacity),
+            device_rate: rate,
         })
     }
 
-    /// Samples of silence inserted because no audio was queued in time (underruns),
-    /// counted from the first written frame.
-    pub fn underruns(&self) -> u64 {
-        self.state.xruns.load(Ordering::Relaxed)
+    /// Audio queued in the ring and not yet taken by the device, ms.
+    pub fn queued_ms(&self) -> f64 {
+        (self.capacity - self.producer.slots()) as f64 * 1000.0 / f64::from(self.device_rate)
     }
 
     fn check(&self) -> Result<(), AudioError> {
@@ -516,10 +517,10 @@ where
 }
 
 impl AudioSink for CpalSink {
-    fn write_frame(&mut self, frame: &Frame) -> Result<(), AudioError> {
+    fn write(&mut self, samples: &[f32]) -> Result<(), AudioError> {
         self.check()?;
         self.resampled.clear();
-        self.resampler.push(frame, &mut self.resampled)?;
+        self.resampler.push(samples, &mut self.resampled)?;
         let mut rest: &[f32] = &self.resampled;
         let mut waiting_since = None;
         while !rest.is_empty() {
@@ -540,6 +541,30 @@ impl AudioSink for CpalSink {
         }
         self.state.started.store(true, Ordering::Relaxed);
         Ok(())
+    }
+
+    fn wait_queued_below(&mut self, ms: f64) -> Result<(), AudioError> {
+        let since = Instant::now();
+        loop {
+            self.check()?;
+            let over = self.queued_ms() - ms;
+            if over < 0.0 {
+                return Ok(());
+            }
+            if since.elapsed() > STALL_TIMEOUT {
+                return Err(AudioError::DeviceStalled {
+                    device: self.name.clone(),
+                    ms: since.elapsed().as_millis() as u64,
+                });
+            }
+            // The device takes whole periods (~10 ms) at once, so "when will it be below
+            // `ms`" is only known to a period: sleep at most half of one, at least 1 ms.
+            std::thread::sleep(Duration::from_secs_f64(over.clamp(1.0, 5.0) / 1000.0));
+        }
+    }
+
+    fn underruns(&self) -> u64 {
+        self.state.xruns.load(Ordering::Relaxed)
     }
 
     fn finish(&mut self) -> Result<(), AudioError> {

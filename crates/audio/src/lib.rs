@@ -97,13 +97,39 @@ pub trait AudioSource {
 
 /// A consumer of 48 kHz mono 20 ms frames: a speaker, a WAV file, nothing.
 pub trait AudioSink {
-    /// Queues one frame for output. Live sinks block while their buffer is full, which
-    /// paces the caller at the device's clock.
-    fn write_frame(&mut self, frame: &Frame) -> Result<(), AudioError>;
+    /// Queues 48 kHz mono samples for output: a frame, or part of one when a player
+    /// shortens a pause to catch up. Live sinks block while their buffer is full,
+    /// which paces the caller at the device's clock.
+    fn write(&mut self, samples: &[f32]) -> Result<(), AudioError>;
+
+    /// Queues one whole 20 ms frame, as [`write`](Self::write).
+    fn write_frame(&mut self, frame: &Frame) -> Result<(), AudioError> {
+        self.write(frame)
+    }
 
     /// Flushes buffered audio (drains the device buffer, finalises a file).
     fn finish(&mut self) -> Result<(), AudioError> {
         Ok(())
+    }
+
+    /// For a sink drained by a device clock: blocks until at most `ms` of audio is
+    /// queued ahead of the device, so a frame written next plays about `ms` from now
+    /// (plus the device's own buffer). This is how a caller lets the device pace it
+    /// without queueing more than it must: every ms queued is a ms of delay. Sinks
+    /// without a device clock (files, null) return at once.
+    ///
+    /// Errors: [`AudioError::DeviceLost`]; [`AudioError::DeviceStalled`] when the device
+    /// takes nothing for [`cpal_device::STALL_TIMEOUT`].
+    fn wait_queued_below(&mut self, ms: f64) -> Result<(), AudioError> {
+        let _ = ms;
+        Ok(())
+    }
+
+    /// For a sink drained by a device clock: samples of silence (at the device rate) the
+    /// device played so far because nothing was queued in time (underruns). Always 0
+    /// for files and null sinks.
+    fn underruns(&self) -> u64 {
+        0
     }
 
     /// Human-readable name of what this sink writes to.

@@ -48,15 +48,15 @@ impl AudioSource for NullSource {
     }
 }
 
-/// A sink that discards every frame and counts them.
+/// A sink that discards what it is given and counts the writes.
 #[derive(Default)]
 pub struct NullSink {
-    /// Frames written so far.
+    /// Writes so far (whole frames, or parts of one).
     pub frames: u64,
 }
 
 impl AudioSink for NullSink {
-    fn write_frame(&mut self, _frame: &Frame) -> Result<(), AudioError> {
+    fn write(&mut self, _samples: &[f32]) -> Result<(), AudioError> {
         self.frames += 1;
         Ok(())
     }

@@ -172,14 +172,14 @@ impl WavSink {
 }
 
 impl AudioSink for WavSink {
-    fn write_frame(&mut self, frame: &Frame) -> Result<(), AudioError> {
+    fn write(&mut self, samples: &[f32]) -> Result<(), AudioError> {
         let Some(w) = &mut self.writer else {
             return Err(AudioError::Wav {
                 path: self.name.clone(),
                 reason: "already finished".into(),
             });
         };
-        for &s in frame.iter() {
+        for &s in samples {
             let v = (s.clamp(-1.0, 1.0) * 32767.0).round() as i16;
             w.write_sample(v).map_err(|e| AudioError::Wav {
                 path: self.name.clone(),

@@ -3,8 +3,9 @@
 //!
 //! Devices are opened inside their threads (cpal streams are not `Send` everywhere).
 //! A live microphone paces capture at its clock; files and silence are paced by a
-//! 20 ms timer so a WAV file plays in real time, like a microphone. Playout keeps its
-//! own 20 ms clock (see `playout_thread`).
+//! 20 ms timer so a WAV file plays in real time, like a microphone. A live speaker
+//! paces playout, which keeps only a small, adaptive margin queued ahead of it
+//! ([`PlayoutMargin`]); files and null sinks run on the timer.
 
 use crate::jitter::{JitterBuffer, Playout};
 use opus::{Application, Bitrate, Channels};
@@ -120,8 +121,9 @@ impl Pacer {
             next: Instant::now(),
         }
     }
-    fn wait(&mut self) {
-        self.next += Duration::from_millis(20);
+    /// Waits until `samples` (48 kHz) after the previous wait.
+    fn wait(&mut self, samples: usize) {
+        self.next += Duration::from_micros(samples as u64 * 1000 / 48);
         let now = Instant::now();
         if self.next > now {
             std::thread::sleep(self.next - now);
@@ -149,7 +151,8 @@ fn open_sink(spec: &AudioOut) -> Result<(Box<dyn AudioSink>, bool), AudioError> 
 }
 
 impl AudioThreads {
-    /// Opens the devices and starts both threads. Errors when a device or file cannot
+    /// Opens the devices and starts both threads. `epoch` is the clock of the arrival
+    /// times pushed into `jitter` (ms since `epoch`). Errors when a device or file cannot
     /// be opened (nothing is left running then) or the recording cannot be created.
     pub fn start(
         input: AudioIn,
@@ -157,6 +160,7 @@ impl AudioThreads {
         record: Option<RecordSpec>,
         encoder: EncoderSettings,
         jitter: Arc<Mutex<JitterBuffer>>,
+        epoch: Instant,
         events: tokio::sync::mpsc::Sender<AudioEvent>,
     ) -> Result<Self, String> {
         let flags = Arc::new(AudioFlags::default());
@@ -174,7 +178,9 @@ impl AudioThreads {
         let f = flags.clone();
         let playout = std::thread::Builder::new()
             .name("call-playout".into())
-            .spawn(move || playout_thread(output, record, jitter, f, events, tap_rx, ready_tx))
+            .spawn(move || {
+                playout_thread(output, record, (jitter, epoch), f, events, tap_rx, ready_tx)
+            })
             .map_err(|e| e.to_string())?;
         let mut threads = Self {
             flags,
@@ -283,7 +289,7 @@ fn capture_thread(
             }
         }
         if let Some(p) = pacer.as_mut() {
-            p.wait();
+            p.wait(FRAME_SAMPLES);
         }
         let quiet = flags.muted.load(Ordering::Relaxed) || flags.held.load(Ordering::Relaxed);
         let sent: &Frame = if quiet || !source_ok {
@@ -313,7 +319,7 @@ fn capture_thread(
 fn playout_thread(
     output: AudioOut,
     record: Option<RecordSpec>,
-    jitter: Arc<Mutex<JitterBuffer>>,
+    (jitter, epoch): (Arc<Mutex<JitterBuffer>>, Instant),
     flags: Arc<AudioFlags>,
     events: tokio::sync::mpsc::Sender<AudioEvent>,
     tap: mpsc::Receiver<Frame>,
@@ -348,36 +354,80 @@ fn playout_thread(
     };
     let realtime = promote_to_realtime();
     tracing::debug!(?realtime, "playout thread scheduling");
-    // Playout runs on its own 20 ms clock even for a live device: a device that paced
-    // us by blocking would first pull frames as fast as its ring buffer fills (120 ms),
-    // draining the jitter buffer into concealment at the start of every call. Three
-    // frames of silence up front (60 ms) are the device's margin against a late wake-up
-    // of this thread. A device that then pulls less than real time blocks the write.
-    let mut pacer = Pacer::new();
+    // A live speaker paces playout: the next slot is taken from the jitter buffer only
+    // when the device has drained its queue to the playout margin, so a frame waits in
+    // the jitter buffer (where it can still be reordered, recovered or dropped at a
+    // pause), never in a device queue. Files and null sinks run on a 20 ms timer.
+    let mut pacer = (!live).then(Pacer::new);
+    let mut margin = PlayoutMargin::new();
+    let started = Instant::now();
     let mut meter = LevelMeter::new(Default::default());
     let mut out: Frame = [0.0; FRAME_SAMPLES];
-    if live {
-        for _ in 0..3 {
-            let _ = sink.write_frame(&[0.0; FRAME_SAMPLES]);
-        }
-    }
     let silence: Frame = [0.0; FRAME_SAMPLES];
     let mut sink_ok = true;
     let mut decoding = false;
     let mut captured = std::collections::VecDeque::<Frame>::with_capacity(32);
-    let pop = || jitter.lock().map(|mut j| j.pop()).unwrap_or(Playout::Idle);
+    let mut slots = 0u64;
+    let pop = || {
+        let now_ms = epoch.elapsed().as_secs_f64() * 1000.0;
+        jitter
+            .lock()
+            .map(|mut j| j.pop(now_ms))
+            .unwrap_or(Playout::Idle)
+    };
     while !flags.stop.load(Ordering::Relaxed) {
+        if live && sink_ok {
+            let now_ms = started.elapsed().as_secs_f64() * 1000.0;
+            let target = margin.update(sink.underruns(), now_ms);
+            if let Err(e) = sink.wait_queued_below(target) {
+                let _ = events.blocking_send(device_error("output", &e));
+                sink_ok = false;
+                pacer = Some(Pacer::new());
+            }
+            slots += 1;
+            if slots.is_multiple_of(250) {
+                let (depth, jb_target, spread, (sum, n), counters, safety) = jitter
+                    .lock()
+                    .map(|j| {
+                        (
+                            j.depth(),
+                            j.target_frames(),
+                            j.spread_p95_ms(),
+                            j.delay_totals(),
+                            j.counters().clone(),
+                            j.safety_ms(),
+                        )
+                    })
+                    .unwrap_or_default();
+                tracing::debug!(
+                    margin_ms = target,
+                    underruns = sink.underruns(),
+                    jitter_depth = depth,
+                    jitter_target = jb_target,
+                    spread_p95_ms = spread,
+                    jitter_buffer_mean_ms = sum / n.max(1) as f64,
+                    ?counters,
+                    safety_ms = safety,
+                    "playout"
+                );
+            }
+        }
         let mut slot = pop();
         let mut decoded = decode_slot(&mut dec, &slot, decoding, &mut out);
-        // A pause while the buffer is deeper than needed: drop it (decoded all the same,
-        // so the decoder's state follows the stream) and play the next slot instead.
+        // A pause while playout is later than it needs to be: leave out part of it, or
+        // all of it (decoded all the same, so the decoder's state follows the stream)
+        // and play the next slot instead.
+        let mut trim = 0;
         if matches!(slot, Playout::Packet(_))
             && matches!(decoded, Ok(FRAME_SAMPLES))
             && rms_dbfs(&out) < QUIET_DBFS
-            && jitter.lock().is_ok_and(|mut j| j.shrink_at_quiet_frame())
         {
-            slot = pop();
-            decoded = decode_slot(&mut dec, &slot, true, &mut out);
+            trim = jitter.lock().map_or(0, |mut j| j.trim_at_quiet_frame());
+            if trim >= FRAME_SAMPLES {
+                trim = 0;
+                slot = pop();
+                decoded = decode_slot(&mut dec, &slot, true, &mut out);
+            }
         }
         decoding = !matches!(slot, Playout::Idle);
         match decoded {
@@ -398,12 +448,16 @@ fn playout_thread(
             let _ = events.try_send(AudioEvent::RemoteLevel(r));
         }
         if sink_ok {
-            if let Err(e) = sink.write_frame(&out) {
+            if let Err(e) = sink.write(&out[..FRAME_SAMPLES - trim]) {
                 let _ = events.blocking_send(device_error("output", &e));
                 sink_ok = false;
+                // A vanished speaker keeps the call (and its recording) going on the timer.
+                pacer.get_or_insert_with(Pacer::new);
             }
         }
-        pacer.wait();
+        if let Some(p) = pacer.as_mut() {
+            p.wait(FRAME_SAMPLES - trim);
+        }
         // One captured frame per played frame. A capture thread that was descheduled
         // hands over a burst; the two clocks also drift a little. Past 500 ms of
         // backlog, drop the oldest so the tracks stay aligned.
@@ -425,6 +479,58 @@ fn playout_thread(
     match recorder {
         Some(r) => r.finish().map(Some),
         None => Ok(None),
+    }
+}
+
+/// How much audio the playout thread keeps queued ahead of a live speaker, ms: the
+/// room the device has against a late wake-up of the playout thread. Every ms of it is
+/// a ms of mouth-to-ear delay, so it starts small and grows only when the device
+/// actually ran dry. I/O-free; fed the sink's underrun counter and a clock.
+#[derive(Debug, Clone)]
+pub struct PlayoutMargin {
+    ms: f64,
+    underruns: u64,
+    calm_since_ms: f64,
+}
+
+impl PlayoutMargin {
+    /// Smallest margin, ms. The device takes one ~10 ms period at a time; 20 ms leaves
+    /// the playout thread a whole period to write the next frame after one is taken.
+    pub const MIN_MS: f64 = 20.0;
+    /// Largest margin, ms (the device ring holds 120 ms; a frame must still fit).
+    pub const MAX_MS: f64 = 100.0;
+    /// Added after each underrun, ms.
+    pub const STEP_MS: f64 = 10.0;
+    /// Underrun-free time after which the margin steps back down, ms.
+    pub const CALM_MS: f64 = 20_000.0;
+
+    /// A margin of [`Self::MIN_MS`].
+    pub fn new() -> Self {
+        Self {
+            ms: Self::MIN_MS,
+            underruns: 0,
+            calm_since_ms: 0.0,
+        }
+    }
+
+    /// The margin to keep now, given the sink's underrun counter (samples, only ever
+    /// growing) and a monotonic clock in ms.
+    pub fn update(&mut self, underruns: u64, now_ms: f64) -> f64 {
+        if underruns > self.underruns {
+            self.underruns = underruns;
+            self.ms = (self.ms + Self::STEP_MS).min(Self::MAX_MS);
+            self.calm_since_ms = now_ms;
+        } else if now_ms - self.calm_since_ms >= Self::CALM_MS {
+            self.ms = (self.ms - Self::STEP_MS).max(Self::MIN_MS);
+            self.calm_since_ms = now_ms;
+        }
+        self.ms
+    }
+}
+
+impl Default for PlayoutMargin {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -535,4 +641,42 @@ pub fn promote_to_realtime() -> AudioScheduling {
         return AudioScheduling::Raised;
     }
     AudioScheduling::Default
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PlayoutMargin;
+
+    #[test]
+    fn the_margin_grows_on_underruns_and_shrinks_after_a_calm_spell() {
+        let mut m = PlayoutMargin::new();
+        assert_eq!(m.update(0, 0.0), PlayoutMargin::MIN_MS);
+        // Two underruns a second apart: two steps up.
+        assert_eq!(m.update(480, 1_000.0), 30.0);
+        assert_eq!(
+            m.update(480, 1_500.0),
+            30.0,
+            "the same count is not a new underrun"
+        );
+        assert_eq!(m.update(960, 2_000.0), 40.0);
+        // Calm: one step down per CALM_MS, counted from the last underrun.
+        assert_eq!(m.update(960, 2_000.0 + PlayoutMargin::CALM_MS - 1.0), 40.0);
+        assert_eq!(m.update(960, 2_000.0 + PlayoutMargin::CALM_MS), 30.0);
+        assert_eq!(m.update(960, 2_000.0 + 2.0 * PlayoutMargin::CALM_MS), 20.0);
+        assert_eq!(
+            m.update(960, 2_000.0 + 5.0 * PlayoutMargin::CALM_MS),
+            PlayoutMargin::MIN_MS,
+            "never below the minimum"
+        );
+    }
+
+    #[test]
+    fn the_margin_is_capped_below_the_device_ring() {
+        let mut m = PlayoutMargin::new();
+        let mut last = 0.0;
+        for i in 1..=50u64 {
+            last = m.update(i * 100, i as f64 * 100.0);
+        }
+        assert_eq!(last, PlayoutMargin::MAX_MS);
+    }
 }

@@ -422,6 +422,7 @@ pub async fn run_call(
                 setup.record.clone(),
                 setup.encoder,
                 jitter.clone(),
+                t0,
                 audio_tx.clone(),
             ) {
                 Ok(a) => audio = Some(a),
@@ -568,6 +569,9 @@ pub async fn run_call(
             _ = stats_tick.tick() => {
                 if let Some(c) = connected_at {
                     if matches!(machine.state(), CallState::Connected | CallState::OnHold) {
+                        if let Ok(jb) = jitter.lock() {
+                            quality.on_jitter_buffer(jb.delay_totals());
+                        }
                         let s = quality.sample(c.elapsed().as_secs_f64() * 1000.0);
                         emit!(CallEvent::Quality(s));
                     }

@@ -219,6 +219,12 @@ pub struct QualitySample {
     pub mos: f64,
     /// Seed 001 level.
     pub level: QualityLevel,
+    /// Mean time the packets played in the last interval waited in the jitter buffer,
+    /// ms (W3C webrtc-stats: Δ`jitterBufferDelay` / Δ`jitterBufferEmittedCount`).
+    /// `None` when no packet was played in the interval, and in series recorded before
+    /// this field existed.
+    #[serde(default)]
+    pub jitter_buffer_ms: Option<f64>,
 }
 
 /// Collects samples for one call and summarises them.
@@ -233,6 +239,9 @@ pub struct QualityTracker {
     prior_sent_bytes: u64,
     last_sample_ms: Option<f64>,
     samples: Vec<QualitySample>,
+    /// Jitter-buffer totals (sum ms, count): latest and at the last sample.
+    jb_totals: (f64, u64),
+    jb_prior: (f64, u64),
 }
 
 impl QualityTracker {
@@ -246,6 +255,11 @@ impl QualityTracker {
         self.rtt_ms = Some(rtt_ms);
         self.rtt_sum += rtt_ms;
         self.rtt_n += 1;
+    }
+
+    /// Records the jitter buffer's running totals ([`crate::JitterBuffer::delay_totals`]).
+    pub fn on_jitter_buffer(&mut self, totals: (f64, u64)) {
+        self.jb_totals = totals;
     }
 
     /// Latest RTT, ms.
@@ -263,6 +277,9 @@ impl QualityTracker {
         let jitter = self.rx.jitter_ms();
         let rtt = self.rtt_ms;
         let loss_total = self.rx.loss_pct_total();
+        let (sum, n) = self.jb_totals;
+        let (prior_sum, prior_n) = std::mem::replace(&mut self.jb_prior, self.jb_totals);
+        let jitter_buffer_ms = (n > prior_n).then(|| (sum - prior_sum) / (n - prior_n) as f64);
         let s = QualitySample {
             t_s: now_ms / 1000.0,
             jitter_ms: jitter,
@@ -273,6 +290,7 @@ impl QualityTracker {
             recv_kbps: rx_bytes as f64 * 8.0 / 1000.0 / span_s,
             mos: mos(rtt.unwrap_or(0.0), jitter, loss),
             level: QualityLevel::classify(jitter, loss, rtt.unwrap_or(0.0)),
+            jitter_buffer_ms,
         };
         self.samples.push(s.clone());
         s
@@ -416,5 +434,31 @@ mod tests {
         assert_eq!(sum.level, "excellent");
         assert_eq!(sum.rtt_ms, 40.0);
         assert_eq!(q.samples().len(), 1);
+    }
+}
+
+#[cfg(test)]
+mod jitter_buffer_delay {
+    use super::QualityTracker;
+
+    #[test]
+    fn each_sample_holds_the_intervals_mean_wait() {
+        let mut q = QualityTracker::default();
+        q.on_jitter_buffer((0.0, 0));
+        assert_eq!(
+            q.sample(1000.0).jitter_buffer_ms,
+            None,
+            "nothing played yet"
+        );
+        q.on_jitter_buffer((50.0 * 30.0, 50));
+        assert_eq!(q.sample(2000.0).jitter_buffer_ms, Some(30.0));
+        // The next 50 packets waited 50 ms each: the interval's mean, not the call's.
+        q.on_jitter_buffer((50.0 * 30.0 + 50.0 * 50.0, 100));
+        assert_eq!(q.sample(3000.0).jitter_buffer_ms, Some(50.0));
+        assert_eq!(
+            q.sample(4000.0).jitter_buffer_ms,
+            None,
+            "a second without playout"
+        );
     }
 }
