@@ -3,11 +3,13 @@
 #  1. Call setup on loopback: dial to media connected (`setup_ms` of the call report),
 #     N calls to the server's echo test.
 #  2. CPU of the caller's whole native path for a SECONDS-long call between two agents on
-#     loopback (WAV in, WAV out, dual-track recording, 1 s quality samples), as % of one
-#     core, against a baresip (Debian package) loopback call between two baresip
-#     instances doing the same (aufile source, Opus 32 kbit/s mono with in-band FEC),
-#     measured the same way (user+sys CPU of the caller process / wall time).
-# Usage: benches/calls-vs-baresip.sh [N] [SECONDS]
+#     loopback (WAV in, WAV out, 1 s quality samples), with our dual-track Opus
+#     recording and without it, as % of one core, against a baresip (Debian package)
+#     loopback call between two baresip instances (aufile source, Opus 32 kbit/s mono
+#     with in-band FEC, its sndfile module writing the call to WAV), measured the same
+#     way (user+sys CPU of the caller process / wall time), in ROUNDS interleaved
+#     rounds (default 3), medians.
+# Usage: [ROUNDS=3] benches/calls-vs-baresip.sh [N] [SECONDS]
 #   Uses the binaries in $CARGO_TARGET_DIR/debug (dependencies and the audio path are
 #   built with opt-level 2 in dev builds); set PROFILE=release for release binaries.
 set -euo pipefail
@@ -41,18 +43,26 @@ for l in sys.stdin:
 done
 echo "setup ms: p50 $(median <"$WORK/setup")  p95 $(p95 <"$WORK/setup")  (n=$(wc -l <"$WORK/setup"))"
 
-echo "== 2. CPU of the caller, ${SECS} s call between two agents on loopback"
-echo demo-password | "$BIN/softphone" --profile "$WORK/ben" answer --server "$URL" --user ben@demo.test \
-  --input-wav "$WORK/speech.wav" --output-wav "$WORK/ben-heard.wav" --media-addr 127.0.0.1:0 --wait 60 \
-  >"$WORK/ben.log" 2>&1 &
-ANS=$!
-sleep 2
-echo demo-password | /usr/bin/time -f "%U %S %e" -o "$WORK/ours.time" "$BIN/softphone" --profile "$WORK/ana" \
-  call "Ben Okafor" --server "$URL" --user ana@demo.test --input-wav "$WORK/speech.wav" \
-  --output-wav "$WORK/ana-heard.wav" --record "$WORK/call.opus" --seconds "$SECS" --media-addr 127.0.0.1:0 >"$WORK/ana.log"
-wait "$ANS" || true
-OURS=$(awk '{printf "%.2f", ($1+$2)/$3*100}' "$WORK/ours.time")
-echo "ours: $(cat "$WORK/ours.time") (user sys wall s) = $OURS % of one core"
+ROUNDS="${ROUNDS:-3}"
+echo "== 2. CPU of the caller, ${SECS} s call between two agents on loopback, $ROUNDS rounds"
+cpu() { awk '{printf "%.2f", ($1+$2)/$3*100}' "$1"; }
+
+# $1 = label, $2 = extra caller arguments; appends the caller's CPU % to $WORK/$1.cpu
+ours() {
+  rm -rf "$WORK/ben" "$WORK/ana" "$WORK/call.opus"
+  echo demo-password | "$BIN/softphone" --profile "$WORK/ben" answer --server "$URL" --user ben@demo.test \
+    --input-wav "$WORK/speech.wav" --output-wav "$WORK/ben-heard.wav" --media-addr 127.0.0.1:0 --wait 60 \
+    >"$WORK/ben.log" 2>&1 &
+  local ans=$!
+  sleep 2
+  # shellcheck disable=SC2086
+  echo demo-password | /usr/bin/time -f "%U %S %e" -o "$WORK/$1.time" "$BIN/softphone" --profile "$WORK/ana" \
+    call "Ben Okafor" --server "$URL" --user ana@demo.test --input-wav "$WORK/speech.wav" \
+    --output-wav "$WORK/ana-heard.wav" $2 --seconds "$SECS" --media-addr 127.0.0.1:0 >"$WORK/ana.log"
+  wait "$ans" || true
+  cpu "$WORK/$1.time" >>"$WORK/$1.cpu"; echo >>"$WORK/$1.cpu"
+  echo "$1: $(cat "$WORK/$1.time") (user sys wall s) = $(tail -1 "$WORK/$1.cpu") % of one core"
+}
 
 for who in a b; do
   port=$([ $who = a ] && echo 5071 || echo 5081)
@@ -78,11 +88,20 @@ EOF
   echo "<sip:$who@127.0.0.1:$port>;regint=0;answermode=auto;audio_codecs=opus/48000/2" >"$WORK/$who/accounts"
   touch "$WORK/$who/contacts"
 done
-(cd "$WORK/b" && timeout $((SECS + 20)) baresip -f "$WORK/b" -t $((SECS + 15)) </dev/null >"$WORK/b.log" 2>&1 &)
-sleep 1
-(cd "$WORK/a" && /usr/bin/time -f "%U %S %e" -o "$WORK/baresip.time" timeout $((SECS + 20)) \
-  baresip -f "$WORK/a" -t "$SECS" -e "/dial sip:b@127.0.0.1:5081" </dev/null >"$WORK/a.log" 2>&1) || true
-grep -q "Call established" "$WORK/a.log" || { echo "baresip call failed:"; tail -20 "$WORK/a.log"; exit 1; }
-THEIRS=$(awk '{printf "%.2f", ($1+$2)/$3*100}' "$WORK/baresip.time")
-echo "baresip: $(cat "$WORK/baresip.time") (user sys wall s) = $THEIRS % of one core"
-echo "ratio ours/baresip: $(echo "scale=2; $OURS / $THEIRS" | bc)"
+
+# Interleaved rounds: a machine that slows down mid-run slows every contestant alike.
+for r in $(seq 1 "$ROUNDS"); do
+  echo "-- round $r"
+  ours ours-recording "--record $WORK/call.opus"
+  ours ours-no-recording ""
+  (cd "$WORK/b" && timeout $((SECS + 20)) baresip -f "$WORK/b" -t $((SECS + 15)) </dev/null >"$WORK/b.log" 2>&1 &)
+  sleep 1
+  (cd "$WORK/a" && /usr/bin/time -f "%U %S %e" -o "$WORK/baresip.time" timeout $((SECS + 20)) \
+    baresip -f "$WORK/a" -t "$SECS" -e "/dial sip:b@127.0.0.1:5081" </dev/null >"$WORK/a.log" 2>&1) || true
+  grep -q "Call established" "$WORK/a.log" || { echo "baresip call failed:"; tail -20 "$WORK/a.log"; exit 1; }
+  cpu "$WORK/baresip.time" >>"$WORK/baresip.cpu"; echo >>"$WORK/baresip.cpu"
+  echo "baresip: $(cat "$WORK/baresip.time") (user sys wall s) = $(tail -1 "$WORK/baresip.cpu") % of one core"
+done
+R=$(median <"$WORK/ours-recording.cpu"); N=$(median <"$WORK/ours-no-recording.cpu"); B=$(median <"$WORK/baresip.cpu")
+echo "median % of one core: ours with dual-track recording $R, ours without $N, baresip (WAV recording) $B"
+echo "ratio ours/baresip: with recording $(echo "scale=2; $R / $B" | bc), without $(echo "scale=2; $N / $B" | bc)"

@@ -19,7 +19,7 @@ APT_PACKAGES=(
   dbus dbus-x11 gnome-keyring libsecret-tools
   python3 python3-pip
   # benchmarks
-  time bc
+  time bc baresip-core
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -92,7 +92,7 @@ impl CallArgs {
                     right: "remote".into(),
                     extra: vec![],
                 },
-                config: RecorderConfig::default(),
+                config: RecorderConfig::live_call(),
             }),
             encoder: softphone_call::EncoderSettings {
                 bitrate_bps: self.bitrate,

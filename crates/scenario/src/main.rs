@@ -385,7 +385,7 @@ async fn run(opts: &Opts) -> Result<Summary> {
                 right: "prospect".into(),
                 extra: vec![],
             },
-            config: RecorderConfig::default(),
+            config: RecorderConfig::live_call(),
         }),
         ..CallSetup::default()
     };

@@ -205,7 +205,7 @@ fn setup_for(
                     .map_or(RecorderConfig::default().bitrate_per_channel, |k| {
                         k.clamp(6, 256) as i32 * 1000
                     }),
-                ..RecorderConfig::default()
+                ..RecorderConfig::live_call()
             },
         })
     } else {
