@@ -286,7 +286,8 @@ function renderCall(c, pending, rec) {
     play.addEventListener("click", () => togglePlay(c.id).catch(showWorkError));
     const canvas = document.createElement("canvas");
     canvas.className = "wave";
-    canvas.width = 300;
+    canvas.dataset.call = c.id;
+    canvas.width = 0; // no backing store until it is on screen (waveObserver)
     canvas.height = 48;
     canvas.setAttribute("role", "img");
     canvas.setAttribute("aria-label", "Waveform: you on the top row (left track), them on the bottom row (right track)");
@@ -303,19 +304,42 @@ function renderCall(c, pending, rec) {
       li.append(bar);
     }
     li.append(tag(uploadLabel(rec, syncStatus), rec.uploaded ? "" : "pending"));
-    drawWave(canvas, c.id).catch(() => {});
+    waveObserver.observe(canvas);
   } else if (c.has_recording) {
     li.append(tag("recording on the server"));
   }
   return li;
 }
 
+// A waveform is drawn only while its canvas is on screen. A drawn canvas keeps a backing
+// store in the web process, and a timeline holds up to TIMELINE_LIMIT of them: drawing
+// them all made the web process grow with every call (docs/benchmarks.md).
+const WAVE_WIDTH = 300;
+const waveObserver = new IntersectionObserver((seen) => {
+  for (const e of seen) {
+    const canvas = /** @type {HTMLCanvasElement} */ (e.target);
+    if (e.isIntersecting) {
+      canvas.width = WAVE_WIDTH;
+      drawWave(canvas, canvas.dataset.call || "").catch(() => {});
+    } else {
+      canvas.width = 0; // drops the backing store; the cached buckets stay
+    }
+  }
+});
+
+/** Stops watching the waveforms in timeline items that are gone. @param {Element} li */
+function forgetWaves(li) {
+  for (const canvas of li.querySelectorAll("canvas.wave")) waveObserver.unobserve(canvas);
+}
+
 async function drawWave(canvas, call) {
+  if (canvas.width === 0) return; // off screen
   let w = waveforms.get(call);
   if (!w) {
-    w = await invoke("recording_waveform", { call, buckets: canvas.width / 2 });
+    w = await invoke("recording_waveform", { call, buckets: WAVE_WIDTH / 2 });
     waveforms.set(call, w);
   }
+  if (canvas.width === 0) return; // scrolled away meanwhile
   const g = canvas.getContext("2d");
   const style = getComputedStyle(document.documentElement);
   g.clearRect(0, 0, canvas.width, canvas.height);
@@ -379,6 +403,7 @@ async function loadTimeline() {
   const lead = currentLead;
   const list = $("timeline");
   if (lead !== renderedLead) {
+    for (const { li } of rendered.values()) forgetWaves(li);
     rendered.clear();
     renderedLead = lead;
     showOlder = false;
@@ -405,10 +430,15 @@ async function loadTimeline() {
     else if (item.entity === "message") li = renderMessage(item.data, pending);
     else if (item.entity === "call") li = renderCall(item.data, pending, recording);
     if (!li) continue;
+    if (old) forgetWaves(old.li);
     rendered.set(key, { sig, li });
     items.push(li);
   }
-  for (const key of rendered.keys()) if (!keep.has(key)) rendered.delete(key);
+  for (const [key, { li }] of rendered) {
+    if (keep.has(key)) continue;
+    forgetWaves(li);
+    rendered.delete(key);
+  }
   for (const call of waveforms.keys()) if (!keep.has(`call:${call}`)) waveforms.delete(call);
   const hidden = entries.length - shown.length;
   if (hidden > 0) {
