@@ -129,22 +129,14 @@ impl MinWindow {
     }
 
     /// The least value over the complete windows kept and the current one so far;
-    /// `None` before two windows are complete (one second alone sees too little of the
-    /// arrival spread to give slack back on).
+    /// `None` before two windows are complete: one second alone saw too little of a
+    /// jittery sender's spread (a Chromium prospect under CI load) and trimmed too far.
     fn lowest(&self) -> Option<f64> {
         if self.complete.len() < 2 {
             return None;
         }
         let least = self.complete.iter().cloned().reduce(f64::min)?;
         Some(self.current.map_or(least, |c| c.min(least)))
-    }
-
-    /// Playout moved by `ms` (later: positive): every remembered wait would have been
-    /// that much longer. Shifting keeps the memory of the last seconds' late packets,
-    /// which starting afresh would forget and then trim too far.
-    fn shift(&mut self, ms: f64) {
-        self.current = self.current.map(|c| c + ms);
-        self.complete.iter_mut().for_each(|c| *c += ms);
     }
 
     fn reset(&mut self) {
@@ -304,8 +296,9 @@ impl JitterBuffer {
             self.deep_since_ms = None;
         }
         self.counters.trimmed_samples += samples as u64;
-        self.waits
-            .shift(-(samples as f64) * FRAME_MS / FRAME_SAMPLES as f64);
+        // The phase moved: measure the waits afresh (two seconds of them, see
+        // `MinWindow::lowest`) before giving anything more back.
+        self.waits.reset();
         samples
     }
 
@@ -343,7 +336,7 @@ impl JitterBuffer {
         if self.grow_pending > 0 && self.next.is_some() && self.depth() < self.target {
             self.grow_pending -= 1;
             self.counters.stretched += 1;
-            self.waits.shift(FRAME_MS);
+            self.waits.reset();
             return Playout::Conceal;
         }
         self.grow_pending = 0;
@@ -359,7 +352,7 @@ impl JitterBuffer {
                 next += 1;
                 self.counters.shrunk += 1;
                 self.deep_since_ms = None;
-                self.waits.shift(-FRAME_MS);
+                self.waits.reset();
             }
         } else {
             self.deep_since_ms = None;
@@ -402,7 +395,7 @@ impl JitterBuffer {
         // deeper afterwards. After 100 ms of nothing, go idle and rebuild depth.
         self.target = self.target.max(2);
         self.misses_in_row += 1;
-        self.waits.shift(FRAME_MS);
+        self.waits.reset();
         // Given back too much (or the network got worse): keep more from now on.
         if self.counters.trimmed_samples > 0 && self.misses_in_row == 1 {
             self.safety_ms = (self.safety_ms + SAFETY_STEP_MS).min(SAFETY_MAX_MS);
