@@ -11,7 +11,7 @@ use crate::jitter::{JitterBuffer, Playout};
 use opus::{Application, Bitrate, Channels};
 use softphone_audio::{
     AudioError, AudioSink, AudioSource, CpalSink, CpalSource, Frame, LevelMeter, MeterReading,
-    NullSink, NullSource, WavSink, WavSource, FRAME_SAMPLES,
+    NullSink, NullSource, WavSink, WavSource, FRAME_SAMPLES, SAMPLE_RATE,
 };
 use softphone_recorder::{DualTrackRecorder, RecorderConfig, RecordingMeta, RecordingSummary};
 use std::path::PathBuf;
@@ -123,7 +123,7 @@ impl Pacer {
     }
     /// Waits until `samples` (48 kHz) after the previous wait.
     fn wait(&mut self, samples: usize) {
-        self.next += Duration::from_micros(samples as u64 * 1000 / 48);
+        self.next += Duration::from_micros(samples as u64 * 1_000_000 / u64::from(SAMPLE_RATE));
         let now = Instant::now();
         if self.next > now {
             std::thread::sleep(self.next - now);

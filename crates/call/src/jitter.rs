@@ -11,6 +11,7 @@
 //! second waited longer than it needed. Only speech without any pause for
 //! [`FORCED_SHRINK_MS`] makes the buffer drop a frame wherever it is.
 
+use softphone_audio::FRAME_SAMPLES;
 use std::collections::{BTreeMap, VecDeque};
 
 /// Frame length, ms.
@@ -100,9 +101,6 @@ pub const SAFETY_MS: f64 = 4.0;
 pub const SAFETY_STEP_MS: f64 = 4.0;
 /// Largest safety margin, ms.
 pub const SAFETY_MAX_MS: f64 = 20.0;
-
-/// Samples per 20 ms frame at 48 kHz.
-pub const FRAME_SAMPLES: usize = 960;
 
 /// Complete windows the least-wait tracker remembers (4 s): a packet that comes late
 /// every few seconds must still be in view when slack is given back.
@@ -491,6 +489,13 @@ mod tests {
         (jb, out)
     }
 
+    /// How long each played packet waited in the buffer, ms, in playout order.
+    fn waits(out: &[(f64, Playout)], delay: impl Fn(u64) -> f64) -> Vec<f64> {
+        out.iter()
+            .filter_map(|(t, p)| id(p).map(|i| t - (i as f64 * 20.0 + delay(i))))
+            .collect()
+    }
+
     fn played_ids(out: &[Playout]) -> Vec<u64> {
         out.iter().filter_map(id).collect()
     }
@@ -589,10 +594,7 @@ mod tests {
         };
         let (jb, out) = simulate(1500, delay, |_| false, |i| i % 50 >= 40);
         assert_eq!(jb.target_frames(), 1);
-        let waits: Vec<f64> = out
-            .iter()
-            .filter_map(|(t, p)| id(p).map(|i| t - (i as f64 * 20.0 + delay(i))))
-            .collect();
+        let waits = waits(&out, delay);
         let tail = &waits[waits.len() - 200..];
         // Each packet arrives 1 ms after its slot, so only the safety margin is left.
         assert!(
@@ -613,10 +615,7 @@ mod tests {
         assert!(c.trimmed_samples > 0, "{c:?}");
         assert_eq!(c.late, 0, "{c:?}");
         assert!(c.concealed <= 1, "{c:?}");
-        let waits: Vec<f64> = out
-            .iter()
-            .filter_map(|(t, p)| id(p).map(|i| t - (i as f64 * 20.0 + delay(i))))
-            .collect();
+        let waits = waits(&out, delay);
         let tail = &waits[waits.len() - 500..];
         let least = tail.iter().cloned().fold(f64::INFINITY, f64::min);
         let most = tail.iter().cloned().fold(0.0, f64::max);
@@ -641,10 +640,7 @@ mod tests {
         assert!(c.concealed + c.stretched <= 6, "{c:?}");
         // And it still gave slack back: the mean wait at the end is well under the
         // one-frame-plus-spread a whole-frame buffer would keep.
-        let waits: Vec<f64> = out
-            .iter()
-            .filter_map(|(t, p)| id(p).map(|i| t - (i as f64 * 20.0 + delay(i))))
-            .collect();
+        let waits = waits(&out, delay);
         let tail = &waits[waits.len() - 1000..];
         let mean = tail.iter().sum::<f64>() / tail.len() as f64;
         assert!(mean < 30.0, "mean wait {mean:.1} ms, {c:?}");
