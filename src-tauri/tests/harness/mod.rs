@@ -116,12 +116,33 @@ pub async fn start_server(data: &Path, listen: SocketAddr) -> Result<softphone_s
     Ok(softphone_server::start(&cfg).await?)
 }
 
+/// Whether a WebDriver error means the element was replaced while it was being
+/// looked up or used. WebKitWebDriver also answers a *search* with this when the list
+/// it searches redraws (the lead list does on every sync round), so searches retry it.
+pub fn is_stale(e: &fantoccini::error::CmdError) -> bool {
+    matches!(e, fantoccini::error::CmdError::Standard(w)
+        if w.error == fantoccini::error::ErrorStatus::StaleElementReference)
+}
+
+/// Waits up to 15 s for an element matching `css` (see [`locator`]).
 pub async fn find(c: &Client, css: &str) -> Result<Element> {
-    Ok(c.wait()
-        .at_most(Duration::from_secs(15))
-        .for_element(locator(css))
-        .await
-        .map_err(|e| format!("no `{css}` on screen: {e}"))?)
+    let end = Instant::now() + Duration::from_secs(15);
+    loop {
+        let last = match c.find(locator(css)).await {
+            Ok(e) => return Ok(e),
+            Err(fantoccini::error::CmdError::Standard(w))
+                if w.error == fantoccini::error::ErrorStatus::NoSuchElement =>
+            {
+                w.to_string()
+            }
+            Err(e) if is_stale(&e) => e.to_string(),
+            Err(e) => return Err(format!("looking for `{css}`: {e}").into()),
+        };
+        if Instant::now() > end {
+            return Err(format!("no `{css}` on screen: {last}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// Waits until `sel` is on screen (present and displayed).
@@ -185,12 +206,7 @@ pub async fn click(c: &Client, sel: &str) -> Result<()> {
     let mut tries = 0;
     loop {
         match find(c, sel).await?.click().await {
-            Err(fantoccini::error::CmdError::Standard(e))
-                if e.error == fantoccini::error::ErrorStatus::StaleElementReference
-                    && tries < 3 =>
-            {
-                tries += 1;
-            }
+            Err(e) if is_stale(&e) && tries < 3 => tries += 1,
             r => return Ok(r?),
         }
     }
@@ -202,12 +218,7 @@ pub async fn attr(c: &Client, sel: &str, name: &str) -> Result<String> {
     let mut tries = 0;
     loop {
         match find(c, sel).await?.attr(name).await {
-            Err(fantoccini::error::CmdError::Standard(e))
-                if e.error == fantoccini::error::ErrorStatus::StaleElementReference
-                    && tries < 3 =>
-            {
-                tries += 1;
-            }
+            Err(e) if is_stale(&e) && tries < 3 => tries += 1,
             r => return r?.ok_or_else(|| format!("`{sel}` has no {name}").into()),
         }
     }
@@ -218,9 +229,11 @@ pub async fn wait_count(c: &Client, css: &str, n: usize, secs: u64) -> Result<()
     let end = Instant::now() + Duration::from_secs(secs);
     let mut last = 0;
     while Instant::now() < end {
-        last = c.find_all(Locator::Css(css)).await?.len();
-        if last == n {
-            return Ok(());
+        match c.find_all(Locator::Css(css)).await {
+            Ok(found) if found.len() == n => return Ok(()),
+            Ok(found) => last = found.len(),
+            Err(e) if is_stale(&e) => {}
+            Err(e) => return Err(e.into()),
         }
         tokio::time::sleep(Duration::from_millis(150)).await;
     }
