@@ -131,7 +131,7 @@ async fn run(
                         hub.handle(conn, ClientMsg::Ice { call_id: id, candidate }, None);
                     }
                 }
-                Some(PeerEvent::Rtp(p)) => queue.push_back((Instant::now() + media.echo_delay, p)),
+                Some(PeerEvent::Rtp(p, at)) => queue.push_back((Instant::from_std(at) + media.echo_delay, p)),
                 Some(PeerEvent::Failed(why)) => {
                     if let Some(id) = call_id {
                         tracing::info!(%id, "echo call lost: {why}");

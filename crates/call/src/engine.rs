@@ -494,8 +494,8 @@ pub async fn run_call(
                         machine.handle(Input::MediaConnected, now);
                     }
                     Some(PeerEvent::Failed(why)) => machine.handle(Input::MediaFailed(why), now),
-                    Some(PeerEvent::Rtp(p)) => {
-                        let arrival_ms = now.duration_since(t0).as_secs_f64() * 1000.0;
+                    Some(PeerEvent::Rtp(p, at)) => {
+                        let arrival_ms = at.duration_since(t0).as_secs_f64() * 1000.0;
                         if Some(p.header.payload_type) == dtmf_rx_pt {
                             quality.rx.on_event_packet(p.header.sequence_number, p.payload.len());
                             // RFC 4733: report a digit once, at its first end packet.

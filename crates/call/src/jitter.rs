@@ -7,7 +7,7 @@
 //! frames, plus one. It grows at once (a late packet costs audio). Slack is given
 //! back in pauses, where dropping audio is not heard, so the playout side reports
 //! quiet frames ([`JitterBuffer::trim_at_quiet_frame`]): whole frames when the depth
-//! is two or more above the target, and to the sample when every packet of the last
+//! has stayed two or more above the target for a second, and to the sample when every packet of the last
 //! second waited longer than it needed. Only speech without any pause for
 //! [`FORCED_SHRINK_MS`] makes the buffer drop a frame wherever it is.
 
@@ -21,6 +21,12 @@ pub const MAX_TARGET_FRAMES: usize = 10;
 const WINDOW: usize = 100;
 /// Excess depth kept waiting for a pause before a frame is dropped anyway, ms.
 pub const FORCED_SHRINK_MS: f64 = 4000.0;
+/// How long the depth must stay two frames above the target, on the playout clock,
+/// before a quiet frame is dropped for it, ms. A speaker that stalls and then takes
+/// its backlog at once (a PulseAudio sink late under load) leaves packets piled up
+/// only until the playout side's burst of pops catches up, a few ms later; dropping
+/// them then would cut audio that was about to play on time.
+pub const DEPTH_HOLD_MS: f64 = 1000.0;
 
 /// What to play for one 20 ms slot.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,6 +83,10 @@ pub struct JitterBuffer {
     excess_since_ms: Option<f64>,
     /// Since when (arrival clock) the depth has been above what the target needs.
     deep_since_ms: Option<f64>,
+    /// Since when (playout clock) every pop has left the depth above the target.
+    excess_at_pop_since_ms: Option<f64>,
+    /// Playout clock at the last pop that played a packet, ms.
+    last_pop_ms: f64,
     misses_in_row: u32,
     counters: JitterCounters,
     spread_p95_ms: f64,
@@ -256,8 +266,8 @@ impl JitterBuffer {
     /// place (only returned when that packet is here).
     ///
     /// Two measures of excess, both given back only in pauses:
-    /// - depth: two frames or more above the target (a burst arrived after a stall);
-    ///   a whole frame goes.
+    /// - depth: two frames or more above the target at every pop for
+    ///   [`DEPTH_HOLD_MS`] (a burst arrived after a network stall); a whole frame goes.
     /// - wait: every packet played in the last 4-5 s waited longer than it needed,
     ///   the safety margin ([`SAFETY_MS`], grown each time this ran the buffer dry;
     ///   plus a frame while FEC needs the next packet in hand). The
@@ -270,7 +280,10 @@ impl JitterBuffer {
         };
         let have_next = self.packets.contains_key(&next);
         // `depth()` is one less than at the pop that gave the quiet frame.
-        if self.depth() > self.target && have_next {
+        let held = self
+            .excess_at_pop_since_ms
+            .is_some_and(|since| self.last_pop_ms - since >= DEPTH_HOLD_MS);
+        if self.depth() > self.target && have_next && held {
             return self.trimmed(FRAME_SAMPLES);
         }
         let Some(least) = self.waits.lowest() else {
@@ -328,7 +341,15 @@ impl JitterBuffer {
                 if self.depth() < self.target {
                     return Playout::Idle;
                 }
-                first
+                // Packets that came while nothing played (the devices were still
+                // opening, or playout went idle) are a backlog, not jitter: start
+                // `target` frames before the newest and leave the rest out.
+                let newest = self.highest.unwrap_or(first);
+                let start = first.max((newest + 1).saturating_sub(self.target as u64));
+                let stale = self.packets.range(..start).count() as u64;
+                self.packets.retain(|&s, _| s >= start);
+                self.counters.shrunk += stale;
+                start
             }
         };
         if self.grow_pending > 0 && self.next.is_some() && self.depth() < self.target {
@@ -363,6 +384,12 @@ impl JitterBuffer {
             self.emitted += 1;
             self.waits.record(waited);
             self.misses_in_row = 0;
+            self.last_pop_ms = now_ms;
+            if self.depth() > self.target {
+                self.excess_at_pop_since_ms.get_or_insert(now_ms);
+            } else {
+                self.excess_at_pop_since_ms = None;
+            }
             return Playout::Packet(p);
         }
         if self.highest.is_some_and(|h| h > next) {
@@ -455,6 +482,19 @@ mod tests {
         lost: impl Fn(u64) -> bool,
         quiet: impl Fn(u64) -> bool,
     ) -> (JitterBuffer, Vec<(f64, Playout)>) {
+        simulate_device(n, delay, lost, quiet, |t| t)
+    }
+
+    /// As [`simulate`], with a speaker that asks for the slot due at `t` (ms) only at
+    /// `device(t)` (non-decreasing, never before `t`): a stalled sink that then takes
+    /// its backlog at once. Returns the nominal time of each pop.
+    fn simulate_device(
+        n: u64,
+        delay: impl Fn(u64) -> f64,
+        lost: impl Fn(u64) -> bool,
+        quiet: impl Fn(u64) -> bool,
+        device: impl Fn(f64) -> f64,
+    ) -> (JitterBuffer, Vec<(f64, Playout)>) {
         let mut jb = JitterBuffer::new();
         let mut events: Vec<(f64, u64)> = (0..n)
             .filter(|i| !lost(*i))
@@ -466,20 +506,21 @@ mod tests {
         let mut t = 0.0;
         // Until every packet is in and played (no tail of concealment after the end).
         while ev.peek().is_some() || jb.depth() > 0 {
+            let now = device(t);
             while let Some((at, i)) = ev.peek().cloned() {
-                if at > t {
+                if at > now {
                     break;
                 }
                 jb.push((i % 65536) as u16, pkt(i), at);
                 ev.next();
             }
-            let mut slot = jb.pop(t);
+            let mut slot = jb.pop(now);
             let mut trim = 0;
             if id(&slot).is_some_and(&quiet) {
                 trim = jb.trim_at_quiet_frame();
                 if trim == FRAME_SAMPLES {
                     trim = 0;
-                    slot = jb.pop(t);
+                    slot = jb.pop(now);
                 }
             }
             out.push((t, slot));
@@ -661,6 +702,61 @@ mod tests {
             "ran dry at most at the start and three times: {c:?}"
         );
         assert_eq!(c.late, 0, "{c:?}");
+    }
+
+    #[test]
+    fn a_speaker_that_stalls_and_catches_up_loses_no_audio() {
+        // A little network jitter, a pause every second, and a speaker that takes
+        // nothing for 200 ms every 700 ms and then takes its backlog at once (what the
+        // CI machine's PulseAudio null sink did under load). The piled-up packets are
+        // played in the catch-up, not dropped as excess.
+        let delay = |i: u64| ((i * 7919) % 7) as f64;
+        let device = |t: f64| {
+            let phase = t % 700.0;
+            if t >= 700.0 && phase < 200.0 {
+                t - phase + 200.0
+            } else {
+                t
+            }
+        };
+        let (jb, out) = simulate_device(1000, delay, |_| false, |i| i % 50 >= 40, device);
+        let c = jb.counters();
+        assert_eq!(c.shrunk, 0, "{c:?}");
+        assert_eq!(c.late, 0, "{c:?}");
+        let out: Vec<Playout> = out.into_iter().map(|(_, p)| p).collect();
+        assert_eq!(played_ids(&out), (0..1000).collect::<Vec<_>>(), "{c:?}");
+    }
+
+    #[test]
+    fn a_burst_after_a_network_stall_is_dropped_in_the_next_pauses() {
+        // The network holds packets 100..110 and delivers them with 111 (a 220 ms
+        // stall): the buffer is ten frames deep afterwards, more than the spread
+        // needs once it calms. The excess goes in pauses within a few seconds.
+        let delay = |i: u64| {
+            if (100..111).contains(&i) {
+                (111 - i) as f64 * 20.0 + 1.0
+            } else {
+                1.0
+            }
+        };
+        let (jb, out) = simulate(1000, delay, |_| false, |i| i % 50 >= 40);
+        let c = jb.counters();
+        assert!(c.shrunk >= 1, "{c:?}");
+        let waits = waits(&out, delay);
+        let tail = &waits[waits.len() - 100..];
+        assert!(tail.iter().all(|w| *w < FRAME_MS), "{:?}", &tail[..10]);
+    }
+
+    #[test]
+    fn a_backlog_from_before_playout_started_is_left_out() {
+        // Packets arrive from 0 ms; the speaker starts taking audio only at 1 s (its
+        // device took that long to open). Playing the 50 packets already here would
+        // keep the call a second late until pauses give it back.
+        let (jb, out) = simulate_device(500, |_| 1.0, |_| false, |_| false, |t| t + 1000.0);
+        let c = jb.counters();
+        assert_eq!(c.shrunk, 49, "{c:?}");
+        let out: Vec<Playout> = out.into_iter().map(|(_, p)| p).collect();
+        assert_eq!(played_ids(&out), (49..500).collect::<Vec<_>>());
     }
 
     #[test]

@@ -79,8 +79,10 @@ pub enum PeerEvent {
     Connected,
     /// ICE failed or the connection closed under us.
     Failed(String),
-    /// An RTP packet of the remote audio track.
-    Rtp(RtpPacket),
+    /// An RTP packet of the remote audio track and when it arrived: stamped as it is
+    /// read from the track, so time the consumer spends elsewhere (opening devices,
+    /// signaling) does not read as network jitter.
+    Rtp(RtpPacket, std::time::Instant),
     /// RTCP reception reports: (reported SSRC, LSR, DLSR), RFC 3550 §6.4. Those about
     /// our SSRC give the RTT.
     ReceptionReports(Vec<(u32, u32, u32)>),
@@ -222,7 +224,8 @@ impl PeerConnectionEventHandler for Handler {
             while let Some(evt) = track.poll().await {
                 match evt {
                     TrackRemoteEvent::OnRtpPacket(p) => {
-                        let sent = tx.send(PeerEvent::Rtp(p)).await;
+                        let at = std::time::Instant::now();
+                        let sent = tx.send(PeerEvent::Rtp(p, at)).await;
                         if sent.is_err() {
                             break;
                         }
