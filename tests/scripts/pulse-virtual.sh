@@ -32,9 +32,29 @@ PA
     done
   fi
   PULSE_SERVER="unix:$DIR/native" pactl info >/dev/null || { cat "$DIR/pulse.log" >&2; exit 1; }
+  # An idle null sink renders in 2 s blocks, and a stream opened on it or on its
+  # monitor gets going only when the current block ends: the virtual microphone and
+  # speaker took 0-2 s to start, where a sound card takes a period. A reader asking
+  # for 10 ms on each monitor keeps both rendering in 10 ms blocks.
+  started=""
+  for sink in micfeed speaker; do
+    pidfile="$DIR/$sink-reader.pid"
+    if [ ! -s "$pidfile" ] || ! kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+      PULSE_SERVER="unix:$DIR/native" setsid parecord -d "$sink.monitor" --raw --latency-msec=10 \
+        /dev/null </dev/null >/dev/null 2>&1 &
+      echo $! > "$pidfile"
+      started=1
+    fi
+  done
+  # The blocks that were rendering when the readers came still run their 2 s.
+  [ -z "$started" ] || sleep 2.1
   echo "export PULSE_SERVER=unix:$DIR/native"
   ;;
 stop)
+  for sink in micfeed speaker; do
+    [ -s "$DIR/$sink-reader.pid" ] && kill "$(cat "$DIR/$sink-reader.pid")" 2>/dev/null || true
+    rm -f "$DIR/$sink-reader.pid"
+  done
   PULSE_SERVER="unix:$DIR/native" pactl exit 2>/dev/null || pkill -f "pulseaudio -n -F $DIR/default.pa" || true
   ;;
 *) echo "usage: $0 start|stop" >&2; exit 2 ;;

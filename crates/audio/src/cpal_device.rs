@@ -212,6 +212,15 @@ fn stream_config(supported: &cpal::SupportedStreamConfig) -> cpal::StreamConfig 
     }
 }
 
+/// Raises the thread that runs a stream's callbacks to the call threads' real-time
+/// class (see [`crate::sched`]), as cpal's ALSA, WASAPI and PipeWire hosts do for
+/// theirs; its PulseAudio host does not. Runs once, on the first callback: the system
+/// call and the log line are not for every period.
+fn promote_callback_thread(direction: &str) {
+    let scheduling = crate::sched::promote_to_realtime();
+    tracing::debug!(direction, ?scheduling, "device callback thread scheduling");
+}
+
 /// Shared between a stream's callbacks and its owner.
 #[derive(Default)]
 struct StreamState {
@@ -332,9 +341,14 @@ where
     let inv = 1.0 / ch as f32;
     let cb_state = Arc::clone(state);
     let err_state = Arc::clone(state);
+    let mut promoted = false;
     dev.build_input_stream::<T, _, _>(
         *config,
         move |data: &[T], _| {
+            if !promoted {
+                promoted = true;
+                promote_callback_thread("input");
+            }
             let frames = data.len() / ch;
             let n = frames.min(producer.slots());
             if n < frames {
@@ -490,9 +504,14 @@ where
     let ch = usize::from(config.channels.max(1));
     let cb_state = Arc::clone(state);
     let err_state = Arc::clone(state);
+    let mut promoted = false;
     dev.build_output_stream::<T, _, _>(
         *config,
         move |data: &mut [T], _| {
+            if !promoted {
+                promoted = true;
+                promote_callback_thread("output");
+            }
             let started = cb_state.started.load(Ordering::Relaxed);
             let mut missing = 0u64;
             for f in data.chunks_exact_mut(ch) {

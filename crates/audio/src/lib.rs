@@ -13,6 +13,7 @@ pub mod cpal_device;
 pub mod meter;
 pub mod null;
 pub mod resample;
+pub mod sched;
 pub mod wav;
 
 pub use cpal_device::{list_devices, CpalSink, CpalSource, DeviceDirection, DeviceInfo};

@@ -182,6 +182,7 @@ impl AudioThreads {
                 playout_thread(output, record, (jitter, epoch), f, events, tap_rx, ready_tx)
             })
             .map_err(|e| e.to_string())?;
+        let opening = Instant::now();
         let mut threads = Self {
             flags,
             capture: Some(capture),
@@ -200,6 +201,10 @@ impl AudioThreads {
                 }
             }
         }
+        tracing::debug!(
+            ms = opening.elapsed().as_millis() as u64,
+            "audio devices opened"
+        );
         Ok(threads)
     }
 
@@ -400,6 +405,8 @@ fn playout_thread(
                     })
                     .unwrap_or_default();
                 tracing::debug!(
+                    slots,
+                    elapsed_ms = now_ms as u64,
                     margin_ms = target,
                     underruns = sink.underruns(),
                     jitter_depth = depth,
@@ -619,6 +626,8 @@ impl RecorderThread {
     }
 }
 
+pub use softphone_audio::sched::{promote_to_realtime, AudioScheduling};
+
 /// Decoded frames quieter than this (RMS, dBFS) are a pause in speech.
 const QUIET_DBFS: f32 = -45.0;
 
@@ -626,39 +635,6 @@ const QUIET_DBFS: f32 = -45.0;
 fn rms_dbfs(frame: &Frame) -> f32 {
     let ms = frame.iter().map(|s| s * s).sum::<f32>() / frame.len() as f32;
     softphone_audio::amplitude_to_dbfs(ms.sqrt())
-}
-
-/// How an audio thread ended up scheduled, see [`promote_to_realtime`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AudioScheduling {
-    /// A real-time class (SCHED_FIFO on Linux; time-critical on Windows).
-    Realtime,
-    /// Not real-time, but a raised priority.
-    Raised,
-    /// Neither was allowed (no CAP_SYS_NICE or RLIMIT_RTPRIO): normal scheduling.
-    Default,
-}
-
-/// Gives the calling audio thread a real-time priority where the OS allows it, so a
-/// busy machine (a build, a browser, other calls) does not delay a 20 ms audio frame.
-/// Both call threads do almost nothing per frame (~1 ms of Opus), so real-time
-/// scheduling cannot starve the machine. Never fails: it reports what it got.
-pub fn promote_to_realtime() -> AudioScheduling {
-    use thread_priority::*;
-    #[cfg(unix)]
-    {
-        let prio = ThreadPriorityValue::try_from(10u8)
-            .map(ThreadPriority::Crossplatform)
-            .unwrap_or(ThreadPriority::Min);
-        let fifo = ThreadSchedulePolicy::Realtime(RealtimeThreadSchedulePolicy::Fifo);
-        if set_thread_priority_and_policy(thread_native_id(), prio, fifo).is_ok() {
-            return AudioScheduling::Realtime;
-        }
-    }
-    if set_current_thread_priority(ThreadPriority::Max).is_ok() {
-        return AudioScheduling::Raised;
-    }
-    AudioScheduling::Default
 }
 
 #[cfg(test)]

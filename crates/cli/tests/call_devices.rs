@@ -15,6 +15,15 @@ async fn an_agent_on_real_devices_talks_with_a_colleague() {
     if !require_pulse() {
         return;
     }
+    // The playout threads' state every 5 s, shown when the test fails (real devices
+    // under load are where playout goes wrong).
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SOFTPHONE_LOG")
+                .unwrap_or_else(|_| "softphone_call=debug".into()),
+        )
+        .with_test_writer()
+        .try_init();
     let fx = fixtures();
     let w = world().await;
     let (_ca, sa, _) = w.agent("alice").await;
