@@ -185,10 +185,20 @@ fn start_once(display: &str, profile: &Path) -> Result<(f64, u64)> {
 
 async fn echo_call(c: &fantoccini::Client, talk_ms: u64) -> Result<()> {
     find(c, "#dial").await?.click().await?;
-    wait_text(c, "#call-state", 20, |t| {
+    if let Err(e) = wait_text(c, "#call-state", 20, |t| {
         t.eq_ignore_ascii_case("connected")
     })
-    .await?;
+    .await
+    {
+        // What the app said instead, for the report.
+        let mut said = vec![];
+        for sel in ["#call-error", "#error", "#call-summary"] {
+            if let Ok(el) = c.find(locator(sel)).await {
+                said.push(format!("{sel}: {:?}", el.text().await.unwrap_or_default()));
+            }
+        }
+        return Err(format!("{e}; {}", said.join("; ")).into());
+    }
     tokio::time::sleep(Duration::from_millis(talk_ms)).await;
     find(c, "#hangup").await?.click().await?;
     wait_text(c, "#call-summary", 20, |t| t.contains("Call ended")).await?;
@@ -287,8 +297,10 @@ async fn main() -> Result<()> {
     let before = pss_mib(&app_processes(root));
     let before_split = pss_by_name(&app_processes(root));
     let t = Instant::now();
-    for _ in 0..calls {
-        echo_call(&c, 1000).await?;
+    for i in 0..calls {
+        echo_call(&c, 1000)
+            .await
+            .map_err(|e| format!("call {} of {calls}: {e}", i + 1))?;
     }
     tokio::time::sleep(Duration::from_secs(5)).await;
     let after = pss_mib(&app_processes(root));

@@ -21,7 +21,6 @@ build_bins
 CHROMIUM="$(command -v chromium || command -v chromium-browser)"
 WORK="$(mktemp -d)"
 DIR="$WORK/pulse"
-mkdir -p "$DIR/runtime" "$DIR/state"
 cleanup() {
   [ -n "${REC:-}" ] && kill "$REC" 2>/dev/null
   [ -n "${SRV:-}" ] && kill "$SRV" 2>/dev/null
@@ -31,17 +30,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cat >"$DIR/default.pa" <<PA
-load-module module-native-protocol-unix auth-anonymous=1 socket=$DIR/native
-load-module module-null-sink sink_name=probe rate=48000 channels=2 channel_map=front-left,front-right sink_properties=device.description=M2E_Probe
-load-module module-remap-sink sink_name=inject master=probe channels=1 channel_map=mono master_channel_map=front-left remix=no sink_properties=device.description=M2E_Inject
-load-module module-remap-sink sink_name=ear master=probe channels=1 channel_map=mono master_channel_map=front-right remix=no sink_properties=device.description=M2E_Ear
-load-module module-remap-source source_name=mouth master=probe.monitor channels=1 channel_map=mono master_channel_map=front-left remix=no source_properties=device.description=M2E_Mouth
-PA
-XDG_RUNTIME_DIR="$DIR/runtime" PULSE_STATE_PATH="$DIR/state" env -u DBUS_SESSION_BUS_ADDRESS \
-  pulseaudio -n -F "$DIR/default.pa" --daemonize=yes --exit-idle-time=-1 --log-target="file:$DIR/log" >/dev/null 2>&1
-export PULSE_SERVER="unix:$DIR/native"
-for _ in $(seq 1 50); do pactl info >/dev/null 2>&1 && break; sleep 0.1; done
+start_probe_pulse "$DIR"
 
 # Bursts: 20 ms of white noise at -10 dBFS, one every 1.0-1.3 s; and silence.
 python3 - "$WORK" "$SECS" <<'PY'
@@ -92,44 +81,14 @@ wait "$ANS" || true
 grep -h '"playout"\|playout ' "$WORK/ben.log" | tail -4 || true
 
 echo "== Chromium: two RTCPeerConnections on loopback in one headless page"
-cat >"$WORK/m2e.html" <<'HTML'
-<!doctype html><meta charset="utf-8"><title>m2e</title><body><script>
-(async () => {
-  const log = (m) => { document.title = m; console.log(m); };
-  try {
-    (await navigator.mediaDevices.getUserMedia({ audio: true })).getTracks().forEach((t) => t.stop());
-    const devs = await navigator.mediaDevices.enumerateDevices();
-    const mouth = devs.find((d) => d.kind === 'audioinput' && d.label.includes('M2E_Mouth'));
-    const ear = devs.find((d) => d.kind === 'audiooutput' && d.label.includes('M2E_Ear'));
-    if (!mouth || !ear) throw new Error('devices: ' + devs.map((d) => d.kind + ':' + d.label).join(', '));
-    const mic = await navigator.mediaDevices.getUserMedia({ audio: { deviceId: { exact: mouth.deviceId },
-      echoCancellation: false, noiseSuppression: false, autoGainControl: false } });
-    const a = new RTCPeerConnection(), b = new RTCPeerConnection();
-    a.onicecandidate = (e) => e.candidate && b.addIceCandidate(e.candidate);
-    b.onicecandidate = (e) => e.candidate && a.addIceCandidate(e.candidate);
-    b.ontrack = async (e) => {
-      const el = new Audio();
-      el.srcObject = e.streams[0];
-      await el.setSinkId(ear.deviceId);
-      await el.play();
-      log('playing');
-    };
-    mic.getTracks().forEach((t) => a.addTrack(t, mic));
-    await a.setLocalDescription(await a.createOffer());
-    await b.setRemoteDescription(a.localDescription);
-    await b.setLocalDescription(await b.createAnswer());
-    await a.setRemoteDescription(b.localDescription);
-  } catch (e) { log('error ' + e); }
-})();
-</script>
-HTML
+cp benches/two-peers.html "$WORK/"
 WPORT=$(free_port)
 python3 -m http.server "$WPORT" --bind 127.0.0.1 --directory "$WORK" >/dev/null 2>&1 &
 WEB=$!
 sleep 0.5
 timeout "$((SECS + 12))" "$CHROMIUM" --headless=new --no-sandbox --use-fake-ui-for-media-stream \
   --autoplay-policy=no-user-gesture-required --user-data-dir="$WORK/chrome" \
-  --enable-logging=stderr --v=0 "http://127.0.0.1:$WPORT/m2e.html" >"$WORK/chrome.log" 2>&1 &
+  --enable-logging=stderr --v=0 "http://127.0.0.1:$WPORT/two-peers.html" >"$WORK/chrome.log" 2>&1 &
 CHR=$!
 sleep 6
 measure chromium
