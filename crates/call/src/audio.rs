@@ -15,7 +15,7 @@ use softphone_audio::{
 };
 use softphone_recorder::{DualTrackRecorder, RecorderConfig, RecordingMeta, RecordingSummary};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -71,6 +71,9 @@ pub struct AudioFlags {
     pub muted: AtomicBool,
     /// Send silence and play nothing.
     pub held: AtomicBool,
+    /// Expected loss % told to the encoder (see [`FecProtection`]); the capture thread
+    /// applies a change before its next frame.
+    pub expected_loss_pct: AtomicI32,
 }
 
 /// Encoder settings for the sent stream.
@@ -79,7 +82,8 @@ pub struct EncoderSettings {
     /// Target bitrate, bit/s (default 40 000; ≥ 24 000 so in-band FEC has room,
     /// DESIGN.md).
     pub bitrate_bps: i32,
-    /// Expected loss % told to libopus (how much FEC it spends).
+    /// Expected loss % told to libopus (how much of the bitrate goes to in-band FEC)
+    /// while the peer reports loss; 0 on a clean network ([`FecProtection`]).
     pub expected_loss_pct: i32,
 }
 
@@ -164,6 +168,9 @@ impl AudioThreads {
         events: tokio::sync::mpsc::Sender<AudioEvent>,
     ) -> Result<Self, String> {
         let flags = Arc::new(AudioFlags::default());
+        flags
+            .expected_loss_pct
+            .store(encoder.expected_loss_pct, Ordering::Relaxed);
         // The recorder lives with the playout thread; captured frames reach it here.
         let (tap_tx, tap_rx) = mpsc::sync_channel::<Frame>(64);
         let (ready_tx, ready_rx) = mpsc::channel::<Result<(), String>>();
@@ -276,7 +283,12 @@ fn capture_thread(
     let silence: Frame = [0.0; FRAME_SAMPLES];
     let mut packet = vec![0u8; 1500];
     let mut source_ok = true;
+    let mut loss_pct = settings.expected_loss_pct;
     while !flags.stop.load(Ordering::Relaxed) {
+        let want = flags.expected_loss_pct.load(Ordering::Relaxed);
+        if want != loss_pct && enc.set_packet_loss_perc(want).is_ok() {
+            loss_pct = want;
+        }
         if source_ok {
             match src.read_frame(&mut frame) {
                 Ok(0) => {
@@ -489,6 +501,49 @@ fn playout_thread(
     }
 }
 
+/// How much of the send bitrate goes to Opus in-band FEC (RFC 7587 §3.3), from the
+/// peer's RTCP receiver reports about our stream (fraction lost, RFC 3550 §6.4.1).
+/// I/O-free; fed each report's fraction lost and a clock.
+///
+/// FEC costs clean-network quality: telling libopus 20 % expected loss on a clean
+/// path measured WB-PESQ 4.21-4.28 against 4.42 at 0 % (calls test, trimming off).
+/// So a call starts protected ([`EncoderSettings::expected_loss_pct`]), since no
+/// report comes in its first second, and the encoder is told 0 % once reports have
+/// shown no loss for [`Self::CALM_MS`]; the first report with loss protects again.
+/// (Starting at 0 % and protecting on the first lossy report measured WB-PESQ 3.63
+/// and 3.82 at 5 % loss against 3.83-4.05 protected from the start.)
+#[derive(Debug, Clone)]
+pub struct FecProtection {
+    configured_pct: i32,
+    last_loss_ms: Option<f64>,
+}
+
+impl FecProtection {
+    /// Time without reported loss after which FEC is switched off, ms.
+    pub const CALM_MS: f64 = 10_000.0;
+
+    /// Protection for an encoder configured with `configured_pct` expected loss, for a
+    /// call whose clock starts at 0 ms: protected until reports show a calm path.
+    pub fn new(configured_pct: i32) -> Self {
+        Self {
+            configured_pct,
+            last_loss_ms: Some(0.0),
+        }
+    }
+
+    /// A receiver report about our stream at `now_ms` with `fraction_lost` (in 1/256):
+    /// the expected loss % to tell the encoder.
+    pub fn on_report(&mut self, fraction_lost: u8, now_ms: f64) -> i32 {
+        if fraction_lost > 0 {
+            self.last_loss_ms = Some(now_ms);
+        }
+        match self.last_loss_ms {
+            Some(t) if now_ms - t < Self::CALM_MS => self.configured_pct,
+            _ => 0,
+        }
+    }
+}
+
 /// How much audio the playout thread keeps queued ahead of a live speaker, ms: the
 /// room the device has against a late wake-up of the playout thread. Every ms of it is
 /// a ms of mouth-to-ear delay, so it starts small and grows only when the device
@@ -639,7 +694,22 @@ fn rms_dbfs(frame: &Frame) -> f32 {
 
 #[cfg(test)]
 mod tests {
-    use super::PlayoutMargin;
+    use super::{FecProtection, PlayoutMargin};
+
+    #[test]
+    fn fec_is_spent_only_while_the_peer_reports_loss() {
+        let mut p = FecProtection::new(20);
+        // Protected from the start, until a calm spell.
+        assert_eq!(p.on_report(0, 1_000.0), 20);
+        assert_eq!(p.on_report(0, FecProtection::CALM_MS - 1.0), 20);
+        assert_eq!(p.on_report(0, FecProtection::CALM_MS), 0);
+        // 5 % lost (13/256): protect at once, and through reports without loss.
+        assert_eq!(p.on_report(13, 13_000.0), 20);
+        assert_eq!(p.on_report(0, 4_000.0), 20);
+        assert_eq!(p.on_report(0, 13_000.0 + FecProtection::CALM_MS - 1.0), 20);
+        assert_eq!(p.on_report(0, 13_000.0 + FecProtection::CALM_MS), 0);
+        assert_eq!(p.on_report(1, 40_000.0), 20);
+    }
 
     #[test]
     fn the_margin_grows_on_underruns_and_shrinks_after_a_calm_spell() {

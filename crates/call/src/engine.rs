@@ -278,6 +278,7 @@ pub async fn run_call(
     let mut audio: Option<AudioThreads> = None;
     let mut rtp_out: Option<RtpOut> = None;
     let mut quality = QualityTracker::default();
+    let mut fec = crate::audio::FecProtection::new(setup.encoder.expected_loss_pct);
     let mut connected_at: Option<Instant> = None;
     let mut setup_ms = None;
     let mut remote_sdp = String::new();
@@ -522,9 +523,13 @@ pub async fn run_call(
                     Some(PeerEvent::ReceptionReports(reports)) => {
                         let a = ntp_mid32(SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0));
                         let ours = peer.as_ref().map(|p| p.ssrc);
-                        for (ssrc, lsr, dlsr) in reports {
+                        for (ssrc, lsr, dlsr, fraction_lost) in reports {
                             if Some(ssrc) != ours {
                                 continue;
+                            }
+                            let pct = fec.on_report(fraction_lost, now.duration_since(t0).as_secs_f64() * 1000.0);
+                            if let Some(au) = &audio {
+                                au.flags.expected_loss_pct.store(pct, std::sync::atomic::Ordering::Relaxed);
                             }
                             if let Some(rtt) = rtt_from_report(a, lsr, dlsr) {
                                 quality.on_rtt(rtt);

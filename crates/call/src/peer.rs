@@ -83,9 +83,10 @@ pub enum PeerEvent {
     /// read from the track, so time the consumer spends elsewhere (opening devices,
     /// signaling) does not read as network jitter.
     Rtp(RtpPacket, std::time::Instant),
-    /// RTCP reception reports: (reported SSRC, LSR, DLSR), RFC 3550 §6.4. Those about
-    /// our SSRC give the RTT.
-    ReceptionReports(Vec<(u32, u32, u32)>),
+    /// RTCP reception reports: (reported SSRC, LSR, DLSR, fraction lost in 1/256),
+    /// RFC 3550 §6.4. Those about our SSRC give the RTT and how much of our stream the
+    /// peer lost.
+    ReceptionReports(Vec<(u32, u32, u32, u8)>),
 }
 
 /// Errors with a stable code.
@@ -164,7 +165,7 @@ impl Interceptor for DeliverRtcp {
     fn unbind_remote_stream(&mut self, _info: &StreamInfo) {}
 }
 
-fn reception_reports(packets: &[Box<dyn rtc::rtcp::Packet>]) -> Vec<(u32, u32, u32)> {
+fn reception_reports(packets: &[Box<dyn rtc::rtcp::Packet>]) -> Vec<(u32, u32, u32, u8)> {
     use rtc::rtcp::receiver_report::ReceiverReport;
     use rtc::rtcp::sender_report::SenderReport;
     let mut out = vec![];
@@ -180,7 +181,7 @@ fn reception_reports(packets: &[Box<dyn rtc::rtcp::Packet>]) -> Vec<(u32, u32, u
         out.extend(
             reports
                 .iter()
-                .map(|r| (r.ssrc, r.last_sender_report, r.delay)),
+                .map(|r| (r.ssrc, r.last_sender_report, r.delay, r.fraction_lost)),
         );
     }
     out
