@@ -346,9 +346,9 @@ impl JitterBuffer {
                 // `target` frames before the newest and leave the rest out.
                 let newest = self.highest.unwrap_or(first);
                 let start = first.max((newest + 1).saturating_sub(self.target as u64));
-                let stale = self.packets.range(..start).count() as u64;
-                self.packets.retain(|&s, _| s >= start);
-                self.counters.shrunk += stale;
+                let kept = self.packets.split_off(&start);
+                self.counters.shrunk += self.packets.len() as u64;
+                self.packets = kept;
                 start
             }
         };
