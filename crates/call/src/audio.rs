@@ -172,7 +172,9 @@ impl AudioThreads {
             .expected_loss_pct
             .store(encoder.expected_loss_pct, Ordering::Relaxed);
         // The recorder lives with the playout thread; captured frames reach it here.
-        let (tap_tx, tap_rx) = mpsc::sync_channel::<Frame>(64);
+        // Room for a playout thread stalled until its speaker is declared stalled
+        // (STALL_TIMEOUT, 2 s): the agent's audio must not be lost meanwhile.
+        let (tap_tx, tap_rx) = mpsc::sync_channel::<Frame>(TAP_FRAMES);
         let (ready_tx, ready_rx) = mpsc::channel::<Result<(), String>>();
 
         let f = flags.clone();
@@ -383,7 +385,7 @@ fn playout_thread(
     let silence: Frame = [0.0; FRAME_SAMPLES];
     let mut sink_ok = true;
     let mut decoding = false;
-    let mut captured = std::collections::VecDeque::<Frame>::with_capacity(32);
+    let mut pairing = TrackPairing::new();
     let mut slots = 0u64;
     let pop = || {
         let now_ms = epoch.elapsed().as_secs_f64() * 1000.0;
@@ -477,24 +479,27 @@ fn playout_thread(
         if let Some(p) = pacer.as_mut() {
             p.wait(FRAME_SAMPLES - trim);
         }
-        // One captured frame per played frame. A capture thread that was descheduled
-        // hands over a burst; the two clocks also drift a little. Past 500 ms of
-        // backlog, drop the oldest so the tracks stay aligned.
         while let Ok(f) = tap.try_recv() {
-            captured.push_back(f);
+            pairing.captured(f);
         }
-        while captured.len() > 25 {
-            captured.pop_front();
-        }
-        let left = captured.pop_front();
-        if let Some(r) = recorder.as_mut() {
-            r.push(left.unwrap_or(silence), out);
-        }
+        pairing.played(&out, |left, right| {
+            if let Some(r) = recorder.as_mut() {
+                r.push(left, right);
+            }
+        });
     }
     if sink_ok {
         let _ = sink.finish();
     }
     drop(sink);
+    while let Ok(f) = tap.try_recv() {
+        pairing.captured(f);
+    }
+    pairing.finish(|left, right| {
+        if let Some(r) = recorder.as_mut() {
+            r.push(left, right);
+        }
+    });
     match recorder {
         Some(r) => r.finish().map(Some),
         None => Ok(None),
@@ -596,6 +601,87 @@ impl Default for PlayoutMargin {
     }
 }
 
+/// Captured frames the playout thread can fall behind by before the capture thread
+/// drops any (3 s, above the 2 s after which a speaker is declared stalled).
+const TAP_FRAMES: usize = 150;
+
+/// Pairs the agent's captured frames (left track) with the frames played to the
+/// agent (right track) for the dual-track recorder. I/O-free.
+///
+/// The playout thread drives the recording, one stereo frame per played slot, so the
+/// speaker's clock sets the pace. When the speaker runs slow or stalls, captured
+/// frames pile up; they are never dropped (the agent's voice is the half of the
+/// recording that matters most). Instead, a captured frame with nothing played
+/// beside it gets silence on the right, which is what the agent heard meanwhile:
+/// - at once, for everything beyond [`Self::MAX_BACKLOG`];
+/// - one frame per [`Self::WINDOW_SLOTS`] while the backlog never fell to
+///   [`Self::SLACK_FRAMES`] during that window (a smaller stall, or a capture clock a
+///   little faster than the speaker's), so the tracks come back into line.
+///
+/// A capture thread that hands over a burst after a late wake-up is drained by the
+/// next slots, so short bursts add no silence. When capture runs slow, a played slot
+/// with no captured frame gets silence on the left.
+#[derive(Debug)]
+struct TrackPairing {
+    captured: std::collections::VecDeque<Frame>,
+    slots: u32,
+    min_backlog: usize,
+}
+
+impl TrackPairing {
+    /// Captured frames kept waiting for a played slot (500 ms) before the excess is
+    /// paired with silence.
+    const MAX_BACKLOG: usize = 25;
+    /// Played slots over which the smallest backlog is watched (1 s).
+    const WINDOW_SLOTS: u32 = 50;
+    /// A backlog that stays above this through a window is a lag, not a burst.
+    const SLACK_FRAMES: usize = 2;
+
+    fn new() -> Self {
+        Self {
+            captured: std::collections::VecDeque::with_capacity(Self::MAX_BACKLOG + 8),
+            slots: 0,
+            min_backlog: usize::MAX,
+        }
+    }
+
+    /// One frame from the capture thread, in capture order.
+    fn captured(&mut self, frame: Frame) {
+        self.captured.push_back(frame);
+    }
+
+    /// One played slot: calls `emit(left, right)` for each stereo frame to record, in
+    /// order (once, or more when captured frames had nothing played beside them).
+    fn played(&mut self, out: &Frame, mut emit: impl FnMut(Frame, Frame)) {
+        const SILENCE: Frame = [0.0; FRAME_SAMPLES];
+        while self.captured.len() > Self::MAX_BACKLOG {
+            if let Some(f) = self.captured.pop_front() {
+                emit(f, SILENCE);
+            }
+        }
+        self.min_backlog = self.min_backlog.min(self.captured.len());
+        self.slots += 1;
+        if self.slots == Self::WINDOW_SLOTS {
+            if self.min_backlog > Self::SLACK_FRAMES {
+                if let Some(f) = self.captured.pop_front() {
+                    emit(f, SILENCE);
+                }
+            }
+            self.slots = 0;
+            self.min_backlog = usize::MAX;
+        }
+        emit(self.captured.pop_front().unwrap_or(SILENCE), *out);
+    }
+
+    /// The end of the call: what was captured and never played beside anything is
+    /// recorded with silence on the right.
+    fn finish(mut self, mut emit: impl FnMut(Frame, Frame)) {
+        while let Some(f) = self.captured.pop_front() {
+            emit(f, [0.0; FRAME_SAMPLES]);
+        }
+    }
+}
+
 /// Decodes what the jitter buffer gave for one slot into `out`: the packet, the next
 /// packet's in-band FEC, or packet loss concealment (silence before the first packet,
 /// `decoding` false, and while idle). Returns the samples written, as libopus does.
@@ -694,7 +780,111 @@ fn rms_dbfs(frame: &Frame) -> f32 {
 
 #[cfg(test)]
 mod tests {
-    use super::{FecProtection, PlayoutMargin};
+    use super::{FecProtection, PlayoutMargin, TrackPairing};
+    use softphone_audio::{Frame, FRAME_SAMPLES};
+
+    /// A frame that carries its number in every sample (0 is silence).
+    fn numbered(n: u32) -> Frame {
+        [n as f32; FRAME_SAMPLES]
+    }
+
+    /// Runs `script` through a pairing: `c` is one captured frame, `p` one played slot.
+    /// Returns the (left, right) frame numbers recorded.
+    fn record(script: &str) -> Vec<(u32, u32)> {
+        let mut pairing = TrackPairing::new();
+        let (mut captured, mut played) = (0, 0);
+        let mut out = Vec::new();
+        for step in script.chars() {
+            match step {
+                'c' => {
+                    captured += 1;
+                    pairing.captured(numbered(captured));
+                }
+                'p' => {
+                    played += 1;
+                    pairing.played(&numbered(played), |l, r| {
+                        out.push((l[0] as u32, r[0] as u32));
+                    });
+                }
+                _ => {}
+            }
+        }
+        pairing.finish(|l, r| out.push((l[0] as u32, r[0] as u32)));
+        out
+    }
+
+    fn left(rec: &[(u32, u32)]) -> Vec<u32> {
+        rec.iter().map(|p| p.0).filter(|&n| n > 0).collect()
+    }
+
+    fn right(rec: &[(u32, u32)]) -> Vec<u32> {
+        rec.iter().map(|p| p.1).filter(|&n| n > 0).collect()
+    }
+
+    #[test]
+    fn a_stalled_speaker_costs_the_recording_none_of_the_agents_voice() {
+        // 10 s steady, a 1.5 s speaker stall, then 30 s steady.
+        let script = "cp".repeat(500) + &"c".repeat(75) + &"cp".repeat(1500);
+        let rec = record(&script);
+        assert_eq!(
+            left(&rec),
+            (1..=2075).collect::<Vec<_>>(),
+            "every captured frame, in order"
+        );
+        assert_eq!(
+            right(&rec),
+            (1..=2000).collect::<Vec<_>>(),
+            "every played frame, in order"
+        );
+        // The stall shows as silence beside the agent's voice, and the tracks are back
+        // in line afterwards: the last frames captured and played are recorded together.
+        let silent_right = rec.iter().filter(|p| p.1 == 0).count();
+        assert_eq!(silent_right, 75);
+        let last = rec.iter().rev().find(|p| p.1 > 0).unwrap();
+        assert_eq!(last.1, 2000);
+        assert!(
+            last.0 + TrackPairing::SLACK_FRAMES as u32 >= 2075,
+            "the left track lags by at most a few frames: {last:?}"
+        );
+    }
+
+    #[test]
+    fn bursts_from_a_late_capture_thread_add_no_silence() {
+        // The capture thread wakes late and hands over 5 frames at once, every 100 ms.
+        let script = ("ppppp".to_string() + "ccccc").repeat(600);
+        let rec = record(&script);
+        assert_eq!(left(&rec), (1..=3000).collect::<Vec<_>>());
+        assert_eq!(right(&rec), (1..=3000).collect::<Vec<_>>());
+        assert_eq!(
+            rec.iter().filter(|p| p.1 == 0).count(),
+            5,
+            "no silence on the right but beside the last burst, recorded as the call ends"
+        );
+    }
+
+    #[test]
+    fn a_slow_capture_clock_gets_silence_on_the_left() {
+        // The microphone delivers 49 frames for every 50 the speaker takes.
+        let script = ("cp".repeat(49) + "p").repeat(20);
+        let rec = record(&script);
+        assert_eq!(left(&rec), (1..=980).collect::<Vec<_>>());
+        assert_eq!(right(&rec), (1..=1000).collect::<Vec<_>>());
+        assert_eq!(rec.len(), 1000, "one stereo frame per played slot");
+    }
+
+    #[test]
+    fn a_fast_capture_clock_is_kept_in_line() {
+        // The microphone delivers 51 frames for every 50 the speaker takes, for 60 s.
+        let script = ("cp".repeat(50) + "c").repeat(60);
+        let rec = record(&script);
+        assert_eq!(left(&rec).len(), 3060, "nothing captured is lost");
+        assert_eq!(right(&rec), (1..=3000).collect::<Vec<_>>());
+        let last = rec.iter().rev().find(|p| p.1 > 0).unwrap();
+        assert!(
+            last.0 + TrackPairing::SLACK_FRAMES as u32 >= 3060,
+            "the left track lags by at most a few frames: {last:?}"
+        );
+    }
 
     #[test]
     fn fec_is_spent_only_while_the_peer_reports_loss() {
