@@ -276,6 +276,8 @@ pub async fn run_call(
     let jitter = Arc::new(Mutex::new(JitterBuffer::new()));
     let mut peer: Option<Peer> = None;
     let mut audio: Option<AudioThreads> = None;
+    let mut opening: Option<tokio::task::JoinHandle<Result<AudioThreads, String>>> = None;
+    let mut audio_started = false;
     let mut rtp_out: Option<RtpOut> = None;
     let mut quality = QualityTracker::default();
     let mut fec = crate::audio::FecProtection::new(setup.encoder.expected_loss_pct);
@@ -411,31 +413,28 @@ pub async fn run_call(
                 }
             }
         }
-        if machine.is_ended() && audio.is_none() && peer.is_none() {
+        if machine.is_ended() && audio.is_none() && opening.is_none() && peer.is_none() {
             break;
         }
         // Devices open once the call is answered *and* media is up, so no speech is
-        // captured into the void while ICE and DTLS finish.
-        if audio.is_none() && connected_at.is_some() && *machine.state() == CallState::Connected {
-            match AudioThreads::start(
+        // captured into the void while ICE and DTLS finish. They open on a blocking
+        // thread (a device can take seconds), so signaling, RTP and stats go on.
+        if audio.is_none()
+            && opening.is_none()
+            && !audio_started
+            && connected_at.is_some()
+            && *machine.state() == CallState::Connected
+        {
+            audio_started = true;
+            let (input, output, record) = (
                 setup.input.clone(),
                 setup.output.clone(),
                 setup.record.clone(),
-                setup.encoder,
-                jitter.clone(),
-                t0,
-                audio_tx.clone(),
-            ) {
-                Ok(a) => audio = Some(a),
-                Err(e) => {
-                    emit!(CallEvent::Notice {
-                        code: "audio.start_failed".into(),
-                        message: e.clone(),
-                    });
-                    machine.handle(Input::MediaFailed(format!("audio: {e}")), Instant::now());
-                    continue;
-                }
-            }
+            );
+            let (encoder, jitter, audio_tx) = (setup.encoder, jitter.clone(), audio_tx.clone());
+            opening = Some(tokio::task::spawn_blocking(move || {
+                AudioThreads::start(input, output, record, encoder, jitter, t0, audio_tx)
+            }));
         }
         let timeout = machine
             .poll_timeout()
@@ -443,6 +442,32 @@ pub async fn run_call(
             .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
 
         tokio::select! {
+            opened = async { opening.as_mut().expect("guarded").await }, if opening.is_some() => {
+                opening = None;
+                match opened.map_err(|e| e.to_string()).and_then(|r| r) {
+                    // The call may have moved on while the devices opened.
+                    Ok(mut a) if machine.is_ended() => {
+                        match tokio::task::spawn_blocking(move || a.stop()).await {
+                            Ok(Ok(r)) => recording = r,
+                            Ok(Err(e)) => recording_error = Some(e),
+                            Err(e) => recording_error = Some(e.to_string()),
+                        }
+                    }
+                    Ok(a) => {
+                        let held = *machine.state() == CallState::OnHold;
+                        a.flags.held.store(held, std::sync::atomic::Ordering::SeqCst);
+                        a.flags.muted.store(machine.is_muted(), std::sync::atomic::Ordering::SeqCst);
+                        audio = Some(a);
+                    }
+                    Err(e) => {
+                        emit!(CallEvent::Notice {
+                            code: "audio.start_failed".into(),
+                            message: e.clone(),
+                        });
+                        machine.handle(Input::MediaFailed(format!("audio: {e}")), Instant::now());
+                    }
+                }
+            }
             msg = signal.recv(), if signal_up => {
                 let now = Instant::now();
                 match msg {
