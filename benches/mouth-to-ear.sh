@@ -77,8 +77,10 @@ sleep 2
 measure ours
 wait "$CALL" || { echo "our call failed:" >&2; cat "$WORK/ana.log" >&2; exit 1; }
 wait "$ANS" || true
-# With SOFTPHONE_LOG=softphone_call=debug: the callee's playout margin and jitter buffer.
+# With SOFTPHONE_LOG=softphone_call=debug: the callee's playout margin, jitter buffer
+# and speaker latency, and the caller's microphone latency.
 grep -h '"playout"\|playout ' "$WORK/ben.log" | tail -4 || true
+grep -h '"capture"\|capture ' "$WORK/ana.log" | grep device_latency | tail -2 || true
 
 echo "== Chromium: two RTCPeerConnections on loopback in one headless page"
 cp benches/two-peers.html "$WORK/"

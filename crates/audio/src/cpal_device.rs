@@ -222,7 +222,6 @@ fn promote_callback_thread(direction: &str) {
 }
 
 /// Shared between a stream's callbacks and its owner.
-#[derive(Default)]
 struct StreamState {
     failed: AtomicBool,
     error: OnceLock<String>,
@@ -230,9 +229,35 @@ struct StreamState {
     /// inserted because the ring was empty.
     xruns: AtomicU64,
     started: AtomicBool,
+    /// The device's own latency at the last callback, µs ([`LATENCY_UNKNOWN`] before
+    /// the first): capture instant to callback, or callback to playback instant, as the
+    /// host reports them (PulseAudio: the sink or source latency plus the stream's
+    /// server-side buffer).
+    latency_us: AtomicU64,
+}
+
+const LATENCY_UNKNOWN: u64 = u64::MAX;
+
+impl Default for StreamState {
+    fn default() -> Self {
+        Self {
+            failed: AtomicBool::new(false),
+            error: OnceLock::new(),
+            xruns: AtomicU64::new(0),
+            started: AtomicBool::new(false),
+            latency_us: AtomicU64::new(LATENCY_UNKNOWN),
+        }
+    }
 }
 
 impl StreamState {
+    fn latency_ms(&self) -> Option<f64> {
+        match self.latency_us.load(Ordering::Relaxed) {
+            LATENCY_UNKNOWN => None,
+            us => Some(us as f64 / 1000.0),
+        }
+    }
+
     fn on_error(&self, e: cpal::Error) {
         // The error callback is not the real-time data path; allocating here is fine.
         let _ = self.error.set(e.to_string());
@@ -344,11 +369,14 @@ where
     let mut promoted = false;
     dev.build_input_stream::<T, _, _>(
         *config,
-        move |data: &[T], _| {
+        move |data: &[T], info: &cpal::InputCallbackInfo| {
             if !promoted {
                 promoted = true;
                 promote_callback_thread("input");
             }
+            let t = info.timestamp();
+            let latency = t.callback.duration_since(t.capture).as_micros() as u64;
+            cb_state.latency_us.store(latency, Ordering::Relaxed);
             let frames = data.len() / ch;
             let n = frames.min(producer.slots());
             if n < frames {
@@ -402,6 +430,10 @@ impl AudioSource for CpalSource {
             let due_us = missing * 1_000_000 / u64::from(SAMPLE_RATE);
             std::thread::sleep(Duration::from_micros(due_us.clamp(1_000, 20_000)));
         }
+    }
+
+    fn device_latency_ms(&self) -> Option<f64> {
+        self.state.latency_ms()
     }
 
     fn name(&self) -> &str {
@@ -507,11 +539,14 @@ where
     let mut promoted = false;
     dev.build_output_stream::<T, _, _>(
         *config,
-        move |data: &mut [T], _| {
+        move |data: &mut [T], info: &cpal::OutputCallbackInfo| {
             if !promoted {
                 promoted = true;
                 promote_callback_thread("output");
             }
+            let t = info.timestamp();
+            let latency = t.playback.duration_since(t.callback).as_micros() as u64;
+            cb_state.latency_us.store(latency, Ordering::Relaxed);
             let started = cb_state.started.load(Ordering::Relaxed);
             let mut missing = 0u64;
             for f in data.chunks_exact_mut(ch) {
@@ -602,6 +637,10 @@ impl AudioSink for CpalSink {
         self.state.started.store(false, Ordering::Relaxed);
         std::thread::sleep(Duration::from_millis(50));
         Ok(())
+    }
+
+    fn device_latency_ms(&self) -> Option<f64> {
+        self.state.latency_ms()
     }
 
     fn name(&self) -> &str {

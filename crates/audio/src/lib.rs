@@ -92,6 +92,15 @@ pub trait AudioSource {
     /// vanishes mid-stream; the source is unusable afterwards.
     fn read_frame(&mut self, frame: &mut Frame) -> Result<usize, AudioError>;
 
+    /// For a live device: its own latency at the last callback, ms: from the instant
+    /// the hardware captured a sample to the callback that handed it over, as the host
+    /// reports it (cpal's `InputCallbackInfo` timestamps). Not counted: the ring and
+    /// framing after the callback. `None` for files and silence, and before the first
+    /// callback.
+    fn device_latency_ms(&self) -> Option<f64> {
+        None
+    }
+
     /// Human-readable name of what this source reads from (device name or file path).
     fn name(&self) -> &str;
 }
@@ -131,6 +140,16 @@ pub trait AudioSink {
     /// for files and null sinks.
     fn underruns(&self) -> u64 {
         0
+    }
+
+    /// For a live device: its own latency at the last callback, ms: from the callback
+    /// that took samples to the instant the hardware plays them, as the host reports it
+    /// (cpal's `OutputCallbackInfo` timestamps; on PulseAudio the sink's latency plus
+    /// the stream's server-side buffer). Not counted: what waits in the sink's own
+    /// queue ([`Self::wait_queued_below`]). `None` for files and null sinks, and
+    /// before the first callback.
+    fn device_latency_ms(&self) -> Option<f64> {
+        None
     }
 
     /// Human-readable name of what this sink writes to.

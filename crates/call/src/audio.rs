@@ -286,7 +286,16 @@ fn capture_thread(
     let mut packet = vec![0u8; 1500];
     let mut source_ok = true;
     let mut loss_pct = settings.expected_loss_pct;
+    let mut frames = 0u64;
     while !flags.stop.load(Ordering::Relaxed) {
+        frames += 1;
+        if live && frames.is_multiple_of(250) {
+            tracing::debug!(
+                frames,
+                device_latency_ms = src.device_latency_ms(),
+                "capture"
+            );
+        }
         let want = flags.expected_loss_pct.load(Ordering::Relaxed);
         if want != loss_pct && enc.set_packet_loss_perc(want).is_ok() {
             loss_pct = want;
@@ -422,6 +431,7 @@ fn playout_thread(
                     slots,
                     elapsed_ms = now_ms as u64,
                     margin_ms = target,
+                    device_latency_ms = sink.device_latency_ms(),
                     underruns = sink.underruns(),
                     jitter_depth = depth,
                     jitter_target = jb_target,

@@ -84,7 +84,14 @@ fn captured_speech_correlates_with_the_source() {
         }
     }
     let (format, overruns) = (cap.device_format(), cap.overruns());
+    let latency = cap.device_latency_ms();
     drop(cap);
+    let latency = latency.expect("the host reports the capture latency");
+    eprintln!("capture: device latency {latency:.1} ms");
+    assert!(
+        (0.0..500.0).contains(&latency),
+        "capture latency {latency} ms"
+    );
     let ok = match ok {
         Some(ok) => ok,
         None => player.wait().unwrap().success(),
@@ -137,6 +144,14 @@ fn played_speech_correlates_with_the_source() {
     while wav.read_frame(&mut frame).unwrap() > 0 {
         sink.write_frame(&frame).unwrap();
     }
+    let latency = sink
+        .device_latency_ms()
+        .expect("the host reports the playback latency");
+    eprintln!("playback: device latency {latency:.1} ms");
+    assert!(
+        latency > 0.0 && latency < 500.0,
+        "playback latency {latency} ms"
+    );
     sink.finish().unwrap();
     std::thread::sleep(Duration::from_millis(300));
     unsafe { libc::kill(rec.id() as i32, libc::SIGINT) };
