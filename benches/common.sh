@@ -48,4 +48,10 @@ PA
     pulseaudio -n -F "$dir/default.pa" --daemonize=yes --exit-idle-time=-1 --log-target="file:$dir/log" >/dev/null 2>&1
   export PULSE_SERVER="unix:$dir/native"
   for _ in $(seq 1 50); do pactl info >/dev/null 2>&1 && break; sleep 0.1; done
+  # An idle null sink renders 2 s blocks: a stream opened on it (or its monitor) gets
+  # going only when the current block ends, and a source on its monitor delivers in
+  # bursts. A reader at 10 ms keeps the probe at 10 ms blocks throughout, as
+  # tests/scripts/pulse-virtual.sh does for the test devices. It ends with the server.
+  parecord -d probe.monitor --raw --latency-msec=10 >/dev/null 2>&1 &
+  sleep 2.1
 }

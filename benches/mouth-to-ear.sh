@@ -13,6 +13,8 @@
 #    sending getUserMedia(`mouth`, no voice processing), the second playing to `ear`
 #    through an <audio> element with setSinkId.
 # Usage: benches/mouth-to-ear.sh [SECONDS]   (default 30: ~30 bursts each)
+#   M2E_LOGS=DIR keeps the calls' logs (with SOFTPHONE_LOG=softphone_call=debug: the
+#   audio threads' traces).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS="${1:-30}"
@@ -26,6 +28,7 @@ cleanup() {
   [ -n "${SRV:-}" ] && kill "$SRV" 2>/dev/null
   [ -n "${WEB:-}" ] && kill "$WEB" 2>/dev/null
   PULSE_SERVER="unix:$DIR/native" pactl exit 2>/dev/null || true
+  if [ -n "${M2E_LOGS:-}" ]; then mkdir -p "$M2E_LOGS" && cp "$WORK"/*.log "$M2E_LOGS"/ 2>/dev/null; fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT

@@ -432,6 +432,11 @@ impl AudioSource for CpalSource {
         }
     }
 
+    fn queued_ms(&self) -> f64 {
+        self.consumer.slots() as f64 * 1000.0 / f64::from(self.device_rate)
+            + self.framer.len() as f64 * 1000.0 / f64::from(SAMPLE_RATE)
+    }
+
     fn device_latency_ms(&self) -> Option<f64> {
         self.state.latency_ms()
     }

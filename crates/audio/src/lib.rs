@@ -101,6 +101,13 @@ pub trait AudioSource {
         None
     }
 
+    /// For a live device: audio captured and not yet read, ms (the backlog a late
+    /// reader has to catch up on; every ms of it is a ms of delay). 0 for files and
+    /// silence.
+    fn queued_ms(&self) -> f64 {
+        0.0
+    }
+
     /// Human-readable name of what this source reads from (device name or file path).
     fn name(&self) -> &str;
 }

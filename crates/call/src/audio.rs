@@ -289,10 +289,11 @@ fn capture_thread(
     let mut frames = 0u64;
     while !flags.stop.load(Ordering::Relaxed) {
         frames += 1;
-        if live && frames.is_multiple_of(250) {
+        if live && traced(frames) {
             tracing::debug!(
                 frames,
                 device_latency_ms = src.device_latency_ms(),
+                queued_ms = src.queued_ms(),
                 "capture"
             );
         }
@@ -413,7 +414,7 @@ fn playout_thread(
                 pacer = Some(Pacer::new());
             }
             slots += 1;
-            if slots.is_multiple_of(250) {
+            if traced(slots) {
                 let (depth, jb_target, spread, (sum, n), counters, safety) = jitter
                     .lock()
                     .map(|j| {
@@ -608,6 +609,16 @@ impl PlayoutMargin {
 impl Default for PlayoutMargin {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// Whether the audio threads trace their state at this frame count: each second for
+/// the first five (where start-up trouble shows), then every five seconds.
+fn traced(frames: u64) -> bool {
+    if frames <= 250 {
+        frames.is_multiple_of(50)
+    } else {
+        frames.is_multiple_of(250)
     }
 }
 

@@ -4,8 +4,10 @@
 //! ([`JitterBuffer::pop`]); the network side pushes packets as they arrive. The
 //! target depth follows the observed delay spread: the 95th percentile of each
 //! packet's lateness against the earliest packet of the last ~2 s, rounded up to
-//! frames, plus one. It grows at once (a late packet costs audio). Slack is given
-//! back in pauses, where dropping audio is not heard, so the playout side reports
+//! frames, plus one. It grows at once (a late packet costs audio) and steps back a
+//! frame a second. A lone delay peak (a stalled sender, a one-off network hiccup) is
+//! given back within a second instead, and a path with repeated peaks is held at the
+//! peaks' height ([`PEAK_MEMORY_MS`]). Slack is given back in pauses, where dropping audio is not heard, so the playout side reports
 //! quiet frames ([`JitterBuffer::trim_at_quiet_frame`]): whole frames when the depth
 //! has stayed two or more above the target for a second, and to the sample when every packet of the last
 //! second waited longer than it needed. Only speech without any pause for
@@ -19,6 +21,17 @@ pub const FRAME_MS: f64 = 20.0;
 /// Largest target depth, frames (200 ms).
 pub const MAX_TARGET_FRAMES: usize = 10;
 const WINDOW: usize = 100;
+/// Arrivals in the short window followed after a lone delay peak (0.5 s).
+const SHORT_WINDOW: usize = 25;
+/// How long the short window's smaller target must hold before it is taken, ms.
+const SHORT_HOLD_MS: f64 = 500.0;
+/// A target rise of this many frames or more within [`PEAK_RISE_MS`] is a delay peak.
+const PEAK_JUMP_FRAMES: usize = 3;
+/// See [`PEAK_JUMP_FRAMES`], ms.
+const PEAK_RISE_MS: f64 = 100.0;
+/// Two delay peaks closer than this make a spiky path, ms (NetEq's delay peak
+/// detector keeps the peak level in that case too).
+pub const PEAK_MEMORY_MS: f64 = 20_000.0;
 /// Excess depth kept waiting for a pause before a frame is dropped anyway, ms.
 pub const FORCED_SHRINK_MS: f64 = 4000.0;
 /// How long the depth must stay two frames above the target, on the playout clock,
@@ -88,6 +101,18 @@ pub struct JitterBuffer {
     /// Playout clock at the last pop that played a packet, ms.
     last_pop_ms: f64,
     misses_in_row: u32,
+    /// Arrival clock of the last delay peak (see `watch_peaks`), ms.
+    last_peak_ms: Option<f64>,
+    /// Arrivals still to come before a lone peak has left the long window.
+    lone_peak_arrivals: usize,
+    /// The long window's target at the last arrival, before any peak floor.
+    raw_want: usize,
+    /// Its current rise: since when (arrival clock, ms), from what, and whether it
+    /// counted as a peak yet.
+    rise: Option<(f64, usize, bool)>,
+    /// While a spiky path is held: the depth, frames, and until when (ms).
+    peak_floor: usize,
+    peak_floor_until_ms: Option<f64>,
     counters: JitterCounters,
     spread_p95_ms: f64,
     /// Sum of the time each played packet waited in the buffer, ms, and their count.
@@ -195,20 +220,48 @@ impl JitterBuffer {
         self.retarget(arrival_ms);
     }
 
-    fn retarget(&mut self, now_ms: f64) {
-        // Lateness of each packet relative to the earliest-relative packet of the window.
+    /// The lateness of the last `n` arrivals against the earliest-relative one among
+    /// them, ms: the 95th percentile and the largest.
+    fn spread(&self, n: usize) -> (f64, f64) {
+        let skip = self.arrivals.len().saturating_sub(n);
         let rel: Vec<f64> = self
             .arrivals
             .iter()
+            .skip(skip)
             .map(|(s, t)| t - *s as f64 * FRAME_MS)
             .collect();
         let min = rel.iter().cloned().fold(f64::INFINITY, f64::min);
         let mut spread: Vec<f64> = rel.iter().map(|r| r - min).collect();
         spread.sort_by(|a, b| a.total_cmp(b));
         let p95 = spread[((spread.len() - 1) as f64 * 0.95).round() as usize];
-        self.spread_p95_ms = p95;
+        (p95, spread[spread.len() - 1])
+    }
+
+    /// Frames of depth that cover a delay spread of `ms`.
+    fn frames_for(&self, ms: f64) -> usize {
         let floor = if self.fec_floor() { 2 } else { 1 };
-        let want = ((p95 / FRAME_MS).ceil() as usize + 1).clamp(floor, MAX_TARGET_FRAMES);
+        ((ms / FRAME_MS).ceil() as usize + 1).clamp(floor, MAX_TARGET_FRAMES)
+    }
+
+    fn retarget(&mut self, now_ms: f64) {
+        let (p95, max) = self.spread(WINDOW);
+        self.watch_peaks(self.frames_for(p95), self.frames_for(max), now_ms);
+        let recovering = self.lone_peak_arrivals > 0;
+        if recovering {
+            self.lone_peak_arrivals -= 1;
+        }
+        // After a lone delay peak, the short window: the peak leaves it within half a
+        // second, where the long one would hold the target up for two.
+        let p95 = if recovering {
+            self.spread(SHORT_WINDOW).0
+        } else {
+            p95
+        };
+        self.spread_p95_ms = p95;
+        let mut want = self.frames_for(p95);
+        if self.peak_floor_until_ms.is_some_and(|t| now_ms < t) {
+            want = want.max(self.peak_floor);
+        }
         if want >= self.target {
             if self.next.is_some() {
                 self.grow_pending += want - self.target;
@@ -217,11 +270,65 @@ impl JitterBuffer {
             self.excess_since_ms = None;
         } else {
             let since = *self.excess_since_ms.get_or_insert(now_ms);
-            if now_ms - since >= 1000.0 {
+            if recovering && now_ms - since >= SHORT_HOLD_MS {
+                self.target = want;
+                self.excess_since_ms = None;
+            } else if now_ms - since >= 1000.0 {
                 self.target -= 1;
                 self.excess_since_ms = None;
             }
         }
+    }
+
+    /// Delay peaks: the long window's target (`want`, from its 95th percentile) rising
+    /// by [`PEAK_JUMP_FRAMES`] or more within [`PEAK_RISE_MS`] (a burst's packets
+    /// arrive one by one, each raising it a little). `height` covers the largest
+    /// lateness in the window.
+    ///
+    /// Growing after a peak protects only against the next one. So a lone peak (a
+    /// stalled sender, a one-off network hiccup) does not keep the call late: the
+    /// buffer follows the short window until the peak has left the long one. A second
+    /// peak within [`PEAK_MEMORY_MS`] marks a spiky path: the target is held at the
+    /// peaks' height (the 95th percentile alone covers only part of a burst) until
+    /// [`PEAK_MEMORY_MS`] passes without one, as NetEq's delay peak detector does.
+    fn watch_peaks(&mut self, want: usize, height: usize, now_ms: f64) {
+        let rising = want > self.raw_want;
+        let before = self.raw_want;
+        self.raw_want = want;
+        let (since, from, peaked) = match self.rise {
+            Some((t, from, peaked)) if now_ms - t <= PEAK_RISE_MS => (t, from, peaked),
+            _ if rising => (now_ms, before, false),
+            _ => return,
+        };
+        let floor_active = self.peak_floor_until_ms.is_some_and(|t| now_ms < t);
+        if peaked {
+            // The rest of the burst: the peak leaves the long window WINDOW arrivals
+            // after its last packet.
+            if floor_active {
+                self.peak_floor = self.peak_floor.max(height);
+            } else if self.lone_peak_arrivals > 0 {
+                self.lone_peak_arrivals = WINDOW;
+            }
+        } else if want >= from + PEAK_JUMP_FRAMES {
+            let spiky = self
+                .last_peak_ms
+                .is_some_and(|t| now_ms - t < PEAK_MEMORY_MS);
+            self.last_peak_ms = Some(now_ms);
+            if spiky {
+                self.lone_peak_arrivals = 0;
+                self.peak_floor = if floor_active {
+                    self.peak_floor.max(height)
+                } else {
+                    height
+                };
+                self.peak_floor_until_ms = Some(now_ms + PEAK_MEMORY_MS);
+            } else {
+                self.lone_peak_arrivals = WINDOW;
+            }
+            self.rise = Some((since, from, true));
+            return;
+        }
+        self.rise = Some((since, from, peaked));
     }
 
     /// Target depth, frames (at least 1).
@@ -801,5 +908,73 @@ mod tests {
         jb.push(11, pkt(11), 420.0);
         let resumed: Vec<Playout> = (0..3).map(|k| jb.pop(420.0 + k as f64 * 20.0)).collect();
         assert!(resumed.contains(&Playout::Packet(pkt(10))), "{resumed:?}");
+    }
+
+    /// Arrival offset (ms) of packet `i` when the sender stalls for 220 ms before
+    /// each packet in `stalls` and then sends the held packets at once.
+    fn stalled_sender(stalls: &[u64], i: u64) -> f64 {
+        stalls
+            .iter()
+            .find(|&&s| (s..s + 11).contains(&i))
+            .map_or(1.0, |&s| (s + 11 - i) as f64 * 20.0 + 1.0)
+    }
+
+    #[test]
+    fn a_lone_delay_peak_is_given_back_within_seconds() {
+        // A sender that stalls once for 220 ms (a descheduled capture thread, a
+        // one-off network hiccup), a pause every second. Growing the target after the
+        // peak protects only against the next one; a lone peak must not keep the call
+        // late: within 3 s of the burst every packet waits less than a frame again.
+        let delay = |i: u64| stalled_sender(&[500], i);
+        let (jb, out) = simulate(1500, delay, |_| false, |i| i % 50 >= 40);
+        let waits = waits(&out, delay);
+        let ids: Vec<u64> = out.iter().filter_map(|(_, p)| id(p)).collect();
+        // Packets played `after` frames past the burst that waited `bound` ms or more.
+        let late = |after: u64, bound: f64| -> Vec<(u64, f64)> {
+            ids.iter()
+                .zip(&waits)
+                .filter(|(i, w)| **i >= 511 + after && **w >= bound)
+                .map(|(i, w)| (*i, *w))
+                .collect()
+        };
+        // The pauses take the excess back: at most half a pause's frames each (a
+        // dropped frame is replaced by the next), so two frames after 3 s and less
+        // than one after 5 s. (A target held at the peak kept packets waiting 104 ms
+        // to 184 ms for 8 s.)
+        let c = jb.counters();
+        assert!(
+            late(150, 2.0 * FRAME_MS).is_empty(),
+            "{:?} {c:?}",
+            late(150, 40.0)
+        );
+        assert!(
+            late(250, FRAME_MS).is_empty(),
+            "{:?} {c:?}",
+            late(250, 20.0)
+        );
+    }
+
+    #[test]
+    fn a_spiky_path_keeps_its_target() {
+        // The same stall every 3 s: from the second peak on, the buffer holds enough
+        // depth for the next one and stops running dry.
+        let stalls: Vec<u64> = (1..10).map(|k| k * 150).collect();
+        let delay = |i: u64| stalled_sender(&stalls, i);
+        let (jb, out) = simulate(1500, delay, |_| false, |i| i % 50 >= 40);
+        // Slots that ran dry, by stall (one every 3 s).
+        let mut dry = [0usize; 10];
+        for (t, p) in &out {
+            if matches!(p, Playout::Conceal | Playout::Idle) && *t > 1000.0 {
+                dry[(*t / 3000.0) as usize] += 1;
+            }
+        }
+        // The first stall looks lone and the second finds the target given back (10
+        // and 11 slots dry); from the third on, the target is held at the peaks'
+        // height (held at the 95th percentile alone: 4 slots dry at every stall).
+        let c = jb.counters();
+        assert!(dry[1] + dry[2] > 2, "{dry:?} {c:?}");
+        assert!(dry[3..].iter().all(|&n| n <= 2), "{dry:?} {c:?}");
+        assert!(dry[3..].iter().sum::<usize>() <= 9, "{dry:?} {c:?}");
+        assert!(jb.target_frames() >= 9, "{}", jb.target_frames());
     }
 }
