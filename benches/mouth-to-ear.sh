@@ -12,12 +12,15 @@
 #  - Chromium: one headless page with two RTCPeerConnections on loopback, the first
 #    sending getUserMedia(`mouth`, no voice processing), the second playing to `ear`
 #    through an <audio> element with setSinkId.
-# Usage: benches/mouth-to-ear.sh [SECONDS]   (default 30: ~30 bursts each)
+# Usage: [ROUNDS=N] benches/mouth-to-ear.sh [SECONDS]   (default 30: ~30 bursts each
+#   per round; rounds interleave ours and Chromium, and the bursts of all rounds are
+#   pooled for the percentiles)
 #   M2E_LOGS=DIR keeps the calls' logs (with SOFTPHONE_LOG=softphone_call=debug: the
 #   audio threads' traces).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS="${1:-30}"
+ROUNDS="${ROUNDS:-1}"
 . benches/common.sh
 build_bins
 CHROMIUM="$(command -v chromium || command -v chromium-browser)"
@@ -27,6 +30,7 @@ cleanup() {
   [ -n "${REC:-}" ] && kill "$REC" 2>/dev/null
   [ -n "${SRV:-}" ] && kill "$SRV" 2>/dev/null
   [ -n "${WEB:-}" ] && kill "$WEB" 2>/dev/null
+  [ -n "${CHR:-}" ] && kill "$CHR" 2>/dev/null
   PULSE_SERVER="unix:$DIR/native" pactl exit 2>/dev/null || true
   if [ -n "${M2E_LOGS:-}" ]; then mkdir -p "$M2E_LOGS" && cp "$WORK"/*.log "$M2E_LOGS"/ 2>/dev/null; fi
   rm -rf "$WORK"
@@ -65,46 +69,59 @@ measure() { # $1 = name: plays the bursts into the microphone while recording th
   stop_record
 }
 
-echo "== ours: softphone -> server on loopback -> softphone"
 start_server "$WORK"
-echo demo-password | "$BIN/softphone" --profile "$WORK/ben" answer --server "$URL" --user ben@demo.test \
-  --input-wav "$WORK/silence.wav" --output pulseaudio:ear --media-addr 127.0.0.1:0 --wait 60 \
-  >"$WORK/ben.log" 2>&1 &
-ANS=$!
-sleep 2
-echo demo-password | "$BIN/softphone" --profile "$WORK/ana" call "Ben Okafor" --server "$URL" \
-  --user ana@demo.test --input pulseaudio:mouth --output-wav "$WORK/ana-heard.wav" \
-  --seconds "$((SECS + 4))" --media-addr 127.0.0.1:0 >"$WORK/ana.log" 2>&1 &
-CALL=$!
-sleep 2
-measure ours
-wait "$CALL" || { echo "our call failed:" >&2; cat "$WORK/ana.log" >&2; exit 1; }
-wait "$ANS" || true
-# With SOFTPHONE_LOG=softphone_call=debug: the callee's playout margin, jitter buffer
-# and speaker latency, and the caller's microphone latency.
-grep -h '"playout"\|playout ' "$WORK/ben.log" | tail -4 || true
-grep -h '"capture"\|capture ' "$WORK/ana.log" | grep device_latency | tail -2 || true
-
-echo "== Chromium: two RTCPeerConnections on loopback in one headless page"
 cp benches/two-peers.html "$WORK/"
 WPORT=$(free_port)
 python3 -m http.server "$WPORT" --bind 127.0.0.1 --directory "$WORK" >/dev/null 2>&1 &
 WEB=$!
 sleep 0.5
-timeout "$((SECS + 12))" "$CHROMIUM" --headless=new --no-sandbox --use-fake-ui-for-media-stream \
-  --autoplay-policy=no-user-gesture-required --user-data-dir="$WORK/chrome" \
-  --enable-logging=stderr --v=0 "http://127.0.0.1:$WPORT/two-peers.html" >"$WORK/chrome.log" 2>&1 &
-CHR=$!
-sleep 6
-measure chromium
-kill "$CHR" 2>/dev/null || true
-wait "$CHR" 2>/dev/null || true
-grep -i "console" "$WORK/chrome.log" | head -5 || true
 
-python3 - "$WORK" <<'PY'
+ours() { # $1 = round
+  echo "== round $1, ours: softphone -> server on loopback -> softphone"
+  echo demo-password | "$BIN/softphone" --profile "$WORK/ben$1" answer --server "$URL" --user ben@demo.test \
+    --input-wav "$WORK/silence.wav" --output pulseaudio:ear --media-addr 127.0.0.1:0 --wait 60 \
+    >"$WORK/ben$1.log" 2>&1 &
+  local ans=$!
+  sleep 2
+  echo demo-password | "$BIN/softphone" --profile "$WORK/ana$1" call "Ben Okafor" --server "$URL" \
+    --user ana@demo.test --input pulseaudio:mouth --output-wav "$WORK/ana-heard.wav" \
+    --seconds "$((SECS + 4))" --media-addr 127.0.0.1:0 >"$WORK/ana$1.log" 2>&1 &
+  local call=$!
+  sleep 2
+  measure "ours-$1"
+  wait "$call" || { echo "our call failed:" >&2; cat "$WORK/ana$1.log" >&2; exit 1; }
+  wait "$ans" || true
+  # With SOFTPHONE_LOG=softphone_call=debug: the callee's playout margin, jitter
+  # buffer and speaker latency, and the caller's microphone latency.
+  grep -h '"playout"\|playout ' "$WORK/ben$1.log" | tail -2 || true
+  grep -h '"capture"\|capture ' "$WORK/ana$1.log" | grep device_latency | tail -1 || true
+}
+
+chromium() { # $1 = round
+  echo "== round $1, Chromium: two RTCPeerConnections on loopback in one headless page"
+  timeout "$((SECS + 12))" "$CHROMIUM" --headless=new --no-sandbox --use-fake-ui-for-media-stream \
+    --autoplay-policy=no-user-gesture-required --user-data-dir="$WORK/chrome$1" \
+    --enable-logging=stderr --v=0 "http://127.0.0.1:$WPORT/two-peers.html" >"$WORK/chrome$1.log" 2>&1 &
+  CHR=$!
+  sleep 6
+  measure "chromium-$1"
+  kill "$CHR" 2>/dev/null || true
+  wait "$CHR" 2>/dev/null || true
+  CHR=
+  grep -i "console" "$WORK/chrome$1.log" | head -5 || true
+}
+
+# Rounds interleave both, so a spell of load on this VM (it reports steal time)
+# falls on both sides alike.
+for r in $(seq 1 "$ROUNDS"); do
+  ours "$r"
+  chromium "$r"
+done
+
+python3 - "$WORK" "$ROUNDS" <<'PY'
 import sys
 import numpy as np
-work = sys.argv[1]
+work, rounds = sys.argv[1], int(sys.argv[2])
 def onsets(x, thr=0.05, quiet=int(48000 * 0.3)):
     idx = np.flatnonzero(np.abs(x) > thr)
     out, last = [], -10**9
@@ -113,27 +130,37 @@ def onsets(x, thr=0.05, quiet=int(48000 * 0.3)):
             out.append(i)
         last = i
     return np.array(out)
-res = {}
-for name in ("ours", "chromium"):
-    try:
-        s = np.fromfile(f"{work}/{name}.raw", dtype="<f4").reshape(-1, 2)
-    except (OSError, ValueError) as e:
-        print(f"{name}: no recording ({e})")
-        continue
+def delays(path):
+    s = np.fromfile(path, dtype="<f4").reshape(-1, 2)
     left, right = onsets(s[:, 0]), onsets(s[:, 1])
     d = []
     for t in left:
         later = right[(right > t) & (right < t + 48000 * 0.9)]
         if len(later):
             d.append((later[0] - t) / 48.0)
-    d = np.array(d)
-    if len(d) == 0:
-        print(f"{name}: no bursts came through ({len(left)} sent)")
-        continue
-    res[name] = d
-    print(f"{name}: {len(d)}/{len(left)} bursts, mouth-to-ear ms p50 {np.percentile(d, 50):.1f} "
-          f"p95 {np.percentile(d, 95):.1f} min {d.min():.1f} max {d.max():.1f}")
-if len(res) == 2:
-    print(f"ratio ours/chromium: p50 {np.percentile(res['ours'], 50) / np.percentile(res['chromium'], 50):.2f} "
-          f"p95 {np.percentile(res['ours'], 95) / np.percentile(res['chromium'], 95):.2f}")
+    return np.array(d), len(left)
+pooled = {}
+for name in ("ours", "chromium"):
+    alld = []
+    for r in range(1, rounds + 1):
+        try:
+            d, sent = delays(f"{work}/{name}-{r}.raw")
+        except (OSError, ValueError) as e:
+            print(f"{name} round {r}: no recording ({e})")
+            continue
+        if len(d) == 0:
+            print(f"{name} round {r}: no bursts came through ({sent} sent)")
+            continue
+        alld.extend(d)
+        print(f"{name} round {r}: {len(d)}/{sent} bursts, mouth-to-ear ms p50 {np.percentile(d, 50):.1f} "
+              f"p95 {np.percentile(d, 95):.1f} min {d.min():.1f} max {d.max():.1f}")
+    if alld:
+        pooled[name] = np.array(alld)
+for name, d in pooled.items():
+    print(f"{name}: all {len(d)} bursts of {rounds} round(s): p50 {np.percentile(d, 50):.1f} "
+          f"p95 {np.percentile(d, 95):.1f} ms")
+if len(pooled) == 2:
+    o, c = pooled["ours"], pooled["chromium"]
+    print(f"ratio ours/chromium: p50 {np.percentile(o, 50) / np.percentile(c, 50):.2f} "
+          f"p95 {np.percentile(o, 95) / np.percentile(c, 95):.2f}")
 PY

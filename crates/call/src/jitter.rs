@@ -29,9 +29,10 @@ const SHORT_HOLD_MS: f64 = 500.0;
 const PEAK_JUMP_FRAMES: usize = 3;
 /// See [`PEAK_JUMP_FRAMES`], ms.
 const PEAK_RISE_MS: f64 = 100.0;
-/// Two delay peaks closer than this make a spiky path, ms (NetEq's delay peak
-/// detector keeps the peak level in that case too).
-pub const PEAK_MEMORY_MS: f64 = 20_000.0;
+/// Two delay peaks closer than this make a spiky path, and a spiky path is held
+/// until this long passes without a peak, ms (NetEq's delay peak detector counts
+/// peaks up to 10 s apart as periodic and keeps the peak level then too).
+pub const PEAK_MEMORY_MS: f64 = 10_000.0;
 /// Excess depth kept waiting for a pause before a frame is dropped anyway, ms.
 pub const FORCED_SHRINK_MS: f64 = 4000.0;
 /// How long the depth must stay two frames above the target, on the playout clock,
