@@ -2,6 +2,7 @@
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 fn main() {
+    softphone_controller::tune_allocator();
     // Before any thread starts: WebKitGTK reads this when it initialises.
     #[cfg(target_os = "linux")]
     agent_softphone_lib::prefer_cpu_painting();

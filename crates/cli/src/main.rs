@@ -178,6 +178,7 @@ impl InputArgs {
 }
 
 fn main() -> ExitCode {
+    softphone_controller::tune_allocator();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("SOFTPHONE_LOG")

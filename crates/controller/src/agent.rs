@@ -387,14 +387,17 @@ impl LiveCall {
     }
 
     /// Waits for the end (send [`Command::Hangup`] first to end it) and returns the
-    /// report and the phone. Events not yet read are dropped.
+    /// report and the phone. Events not yet read are dropped. Memory the call's
+    /// threads freed goes back to the OS ([`crate::release_freed_memory`]).
     pub async fn finish(mut self) -> (CallReport, Phone) {
         self.events.close();
         while self.events.recv().await.is_some() {}
-        match self.task.await {
+        let ended = match self.task.await {
             Ok(r) => r,
             Err(e) => std::panic::resume_unwind(e.into_panic()),
-        }
+        };
+        crate::release_freed_memory();
+        ended
     }
 }
 

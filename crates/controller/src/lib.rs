@@ -325,6 +325,43 @@ pub fn recover_recordings(dir: &Path) -> Result<Vec<RecoverResult>, ControllerEr
     Ok(recover_dir(dir)?)
 }
 
+/// Makes the allocator return what calls freed; call once, first thing in `main`
+/// (it limits arenas created from then on).
+///
+/// Each call runs on fresh threads (capture, playout, recorder, the device streams'
+/// own), and glibc's malloc gives threads their own arenas (up to eight per core) and
+/// keeps what they freed for reuse. heaptrack found 14 KB leaked over 30 echo calls,
+/// yet the process kept growing. Over 60 echo calls on the virtual devices
+/// (`examples/echo_calls.rs`, two runs each, RSS growth after the first call):
+///
+/// | allocator | after 30 calls | after 60 calls |
+/// | --- | --- | --- |
+/// | glibc defaults | +4.2, +4.4 MiB | +4.5, +4.6 MiB |
+/// | `malloc_trim` after each call | +2.0, +2.2 MiB | +2.5, +3.6 MiB |
+/// | at most two arenas | +2.6, +2.6 MiB | +2.6, +2.6 MiB |
+/// | both (what this sets up) | +1.4, +1.3 MiB | +0.8, +1.5 MiB |
+///
+/// Two arenas suit the few threads that allocate at all (the audio threads' hot paths
+/// reuse their buffers). A no-op off glibc. See also [`release_freed_memory`].
+pub fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets a glibc malloc parameter; M_ARENA_MAX takes any count.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}
+
+/// Hands memory that the threads of a finished call freed back to the OS
+/// (`malloc_trim`; see [`tune_allocator`] for what it saves). [`agent::LiveCall::finish`]
+/// calls it. A no-op off glibc.
+pub fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks glibc's own arenas; it has no preconditions.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
