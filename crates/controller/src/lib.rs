@@ -343,11 +343,15 @@ pub fn recover_recordings(dir: &Path) -> Result<Vec<RecoverResult>, ControllerEr
 ///
 /// Two arenas suit the few threads that allocate at all (the audio threads' hot paths
 /// reuse their buffers). A no-op off glibc. See also [`release_freed_memory`].
+/// `MALLOC_ARENA_MAX` in the environment wins (glibc reads it itself).
 pub fn tune_allocator() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets a glibc malloc parameter; M_ARENA_MAX takes any count.
-    unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 2);
+    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+        // SAFETY: mallopt only sets a glibc malloc parameter; M_ARENA_MAX takes any
+        // count.
+        unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, 2);
+        }
     }
 }
 
