@@ -31,8 +31,14 @@ echo "== tests"
 # FLAKY so it stays visible. Any other failure, or a second failure, fails the run.
 LOG="$(mktemp -t softphone-tests.XXXXXX)"
 set +e
-cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$LOG"
-status=${PIPESTATUS[0]}
+# Not `cargo test | tee`: a test that fails while a child it spawned still runs (a
+# parecord, a server) leaves that child holding the pipe, and tee would wait for it
+# forever. tail follows the log only as long as cargo runs.
+cargo test --workspace --locked --no-fail-fast >"$LOG" 2>&1 &
+cargo_pid=$!
+tail -n +1 -f --pid="$cargo_pid" "$LOG"
+wait "$cargo_pid"
+status=$?
 set -e
 if [ "$status" -ne 0 ]; then
   # cargo names each failed target as `-p PACKAGE --test NAME` (or --lib, --bin …).

@@ -152,7 +152,8 @@ pub trait AudioSink {
     /// For a live device: its own latency at the last callback, ms: from the callback
     /// that took samples to the instant the hardware plays them, as the host reports it
     /// (cpal's `OutputCallbackInfo` timestamps; on PulseAudio the sink's latency plus
-    /// the stream's server-side buffer). Not counted: what waits in the sink's own
+    /// the stream's server-side buffer, interpolated between the host's polls, so one
+    /// reading may be 0 when a poll is late). Not counted: what waits in the sink's own
     /// queue ([`Self::wait_queued_below`]). `None` for files and null sinks, and
     /// before the first callback.
     fn device_latency_ms(&self) -> Option<f64> {

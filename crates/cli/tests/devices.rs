@@ -144,18 +144,21 @@ fn played_speech_correlates_with_the_source() {
     while wav.read_frame(&mut frame).unwrap() > 0 {
         sink.write_frame(&frame).unwrap();
     }
-    let latency = sink
-        .device_latency_ms()
-        .expect("the host reports the playback latency");
-    eprintln!("playback: device latency {latency:.1} ms");
-    assert!(
-        latency > 0.0 && latency < 500.0,
-        "playback latency {latency} ms"
-    );
+    let latency = sink.device_latency_ms();
     sink.finish().unwrap();
     std::thread::sleep(Duration::from_millis(300));
     unsafe { libc::kill(rec.id() as i32, libc::SIGINT) };
     rec.wait().unwrap();
+    // Asserted only now: a panic with parecord still running left it holding the test
+    // harness's stdout, and CI's `cargo test | tee` waited for it forever.
+    let latency = latency.expect("the host reports the playback latency");
+    eprintln!("playback: device latency {latency:.1} ms");
+    // cpal's PulseAudio host interpolates between its latency polls and saturates at
+    // 0 when a poll is late, so 0 is a possible reading (seen once in CI).
+    assert!(
+        (0.0..500.0).contains(&latency),
+        "playback latency {latency} ms"
+    );
     let bytes = std::fs::read(&raw).unwrap();
     let played: Vec<f32> = bytes
         .chunks_exact(4)
