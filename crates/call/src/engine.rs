@@ -277,7 +277,6 @@ pub async fn run_call(
     let mut peer: Option<Peer> = None;
     let mut audio: Option<AudioThreads> = None;
     let mut opening: Option<tokio::task::JoinHandle<Result<AudioThreads, String>>> = None;
-    let mut audio_started = false;
     let mut rtp_out: Option<RtpOut> = None;
     let mut quality = QualityTracker::default();
     let mut fec = crate::audio::FecProtection::new(setup.encoder.expected_loss_pct);
@@ -421,11 +420,9 @@ pub async fn run_call(
         // thread (a device can take seconds), so signaling, RTP and stats go on.
         if audio.is_none()
             && opening.is_none()
-            && !audio_started
             && connected_at.is_some()
             && *machine.state() == CallState::Connected
         {
-            audio_started = true;
             let (input, output, record) = (
                 setup.input.clone(),
                 setup.output.clone(),
