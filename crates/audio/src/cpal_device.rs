@@ -8,7 +8,7 @@
 //! [`CpalSink::write_frame`].
 
 use crate::resample::{Framer, StreamResampler};
-use crate::{AudioError, AudioSink, AudioSource, Frame, SAMPLE_RATE};
+use crate::{AudioError, AudioSink, AudioSource, CaptureClock, Frame, SAMPLE_RATE};
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 use cpal::{FromSample, SizedSample};
 use serde::Serialize;
@@ -234,6 +234,10 @@ struct StreamState {
     /// host reports them (PulseAudio: the sink or source latency plus the stream's
     /// server-side buffer).
     latency_us: AtomicU64,
+    /// Capture: frames the host has delivered, and its capture clock's advance from
+    /// the first callback to the last, µs.
+    delivered: AtomicU64,
+    clock_span_us: AtomicU64,
 }
 
 const LATENCY_UNKNOWN: u64 = u64::MAX;
@@ -246,6 +250,8 @@ impl Default for StreamState {
             xruns: AtomicU64::new(0),
             started: AtomicBool::new(false),
             latency_us: AtomicU64::new(LATENCY_UNKNOWN),
+            delivered: AtomicU64::new(0),
+            clock_span_us: AtomicU64::new(0),
         }
     }
 }
@@ -367,6 +373,7 @@ where
     let cb_state = Arc::clone(state);
     let err_state = Arc::clone(state);
     let mut promoted = false;
+    let mut first_capture = None;
     dev.build_input_stream::<T, _, _>(
         *config,
         move |data: &[T], info: &cpal::InputCallbackInfo| {
@@ -377,7 +384,15 @@ where
             let t = info.timestamp();
             let latency = t.callback.duration_since(t.capture).as_micros() as u64;
             cb_state.latency_us.store(latency, Ordering::Relaxed);
+            let first = *first_capture.get_or_insert(t.capture);
+            cb_state.clock_span_us.store(
+                t.capture.duration_since(first).as_micros() as u64,
+                Ordering::Relaxed,
+            );
             let frames = data.len() / ch;
+            cb_state
+                .delivered
+                .fetch_add(frames as u64, Ordering::Relaxed);
             let n = frames.min(producer.slots());
             if n < frames {
                 cb_state
@@ -435,6 +450,19 @@ impl AudioSource for CpalSource {
     fn queued_ms(&self) -> f64 {
         self.consumer.slots() as f64 * 1000.0 / f64::from(self.device_rate)
             + self.framer.len() as f64 * 1000.0 / f64::from(SAMPLE_RATE)
+    }
+
+    fn capture_clock(&self) -> Option<CaptureClock> {
+        let delivered = self.state.delivered.load(Ordering::Relaxed);
+        if delivered == 0 {
+            return None;
+        }
+        let rate = f64::from(self.device_rate);
+        Some(CaptureClock {
+            delivered_ms: delivered as f64 * 1000.0 / rate,
+            device_clock_ms: self.state.clock_span_us.load(Ordering::Relaxed) as f64 / 1000.0,
+            dropped_ms: self.state.xruns.load(Ordering::Relaxed) as f64 * 1000.0 / rate,
+        })
     }
 
     fn device_latency_ms(&self) -> Option<f64> {

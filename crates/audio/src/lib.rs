@@ -108,8 +108,32 @@ pub trait AudioSource {
         0.0
     }
 
+    /// For a live device: what the host delivered against its own capture clock (see
+    /// [`CaptureClock`]). `None` for files and silence, and before the first callback.
+    fn capture_clock(&self) -> Option<CaptureClock> {
+        None
+    }
+
     /// Human-readable name of what this source reads from (device name or file path).
     fn name(&self) -> &str;
+}
+
+/// A live capture stream's account of its audio since it started, ms. A device that
+/// keeps time delivers what its clock advanced (`delivered_ms` ≈ `device_clock_ms`,
+/// give or take one callback) and both follow the wall clock. Delivered audio behind
+/// the device clock means the host dropped audio before the callback; a device clock
+/// behind the wall clock means the device (or a sound server's timer-driven virtual
+/// device) runs slow. Either way the far end receives packets slower than their
+/// timestamps say, which its jitter buffer sees as growing lateness.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CaptureClock {
+    /// Audio the host has handed to the callbacks, ms.
+    pub delivered_ms: f64,
+    /// The host's capture timestamps' advance from the first callback to the last, ms.
+    pub device_clock_ms: f64,
+    /// Audio dropped because the reader fell behind (the ring after the callback was
+    /// full), ms.
+    pub dropped_ms: f64,
 }
 
 /// A consumer of 48 kHz mono 20 ms frames: a speaker, a WAV file, nothing.

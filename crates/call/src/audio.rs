@@ -294,6 +294,7 @@ fn capture_thread(
                 frames,
                 device_latency_ms = src.device_latency_ms(),
                 queued_ms = src.queued_ms(),
+                clock = ?src.capture_clock(),
                 "capture"
             );
         }

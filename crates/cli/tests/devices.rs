@@ -85,12 +85,26 @@ fn captured_speech_correlates_with_the_source() {
     }
     let (format, overruns) = (cap.device_format(), cap.overruns());
     let latency = cap.device_latency_ms();
+    let clock = cap.capture_clock();
     drop(cap);
     let latency = latency.expect("the host reports the capture latency");
     eprintln!("capture: device latency {latency:.1} ms");
     assert!(
         (0.0..500.0).contains(&latency),
         "capture latency {latency} ms"
+    );
+    // Everything read came from what the host delivered, and the host delivered what
+    // its capture clock advanced (a healthy stream drops nothing before the callback).
+    let clock = clock.expect("a started stream accounts for its audio");
+    let read_ms = (captured.len() + 10 * FRAME_SAMPLES) as f64 / 48.0;
+    eprintln!("capture: {clock:?}, {read_ms:.0} ms read");
+    assert!(
+        clock.delivered_ms + 30.0 >= read_ms,
+        "{clock:?}, {read_ms} ms read"
+    );
+    assert!(
+        (clock.delivered_ms - clock.device_clock_ms).abs() <= 50.0 + 0.1 * clock.delivered_ms,
+        "{clock:?}"
     );
     let ok = match ok {
         Some(ok) => ok,
