@@ -7,11 +7,15 @@
 //! frames, plus one. It grows at once (a late packet costs audio) and steps back a
 //! frame a second. A lone delay peak (a stalled sender, a one-off network hiccup) is
 //! given back within a second instead, and a path with repeated peaks is held at the
-//! peaks' height ([`PEAK_MEMORY_MS`]). Slack is given back in pauses, where dropping audio is not heard, so the playout side reports
-//! quiet frames ([`JitterBuffer::trim_at_quiet_frame`]): whole frames when the depth
-//! has stayed two or more above the target for a second, and to the sample when every packet of the last
-//! second waited longer than it needed. Only speech without any pause for
-//! [`FORCED_SHRINK_MS`] makes the buffer drop a frame wherever it is.
+//! peaks' height ([`PEAK_MEMORY_MS`]). A stall long enough to run the buffer dry
+//! (100 ms) is different: the backlog that comes back, and the rest of its catch-up
+//! for [`CATCH_UP_MS`], is behind schedule and is left out rather than played late.
+//! Slack is given back in pauses, where dropping audio is not heard, so the playout
+//! side reports quiet frames ([`JitterBuffer::trim_at_quiet_frame`]): whole frames
+//! when the depth has stayed two or more above the target for a second, and to the
+//! sample when every packet of the last second waited longer than it needed. Only
+//! speech without any pause for [`FORCED_SHRINK_MS`] makes the buffer drop a frame
+//! wherever it is.
 
 use softphone_audio::FRAME_SAMPLES;
 use std::collections::{BTreeMap, VecDeque};
@@ -33,6 +37,10 @@ const PEAK_RISE_MS: f64 = 100.0;
 /// until this long passes without a peak, ms (NetEq's delay peak detector counts
 /// peaks up to 10 s apart as periodic and keeps the peak level then too).
 pub const PEAK_MEMORY_MS: f64 = 10_000.0;
+/// How long after playout restarts from a stall the rest of the stall's catch-up
+/// (packets that keep arriving faster than they play: a sender or a machine giving
+/// its backlog) is left out as the restart's backlog was, ms.
+pub const CATCH_UP_MS: f64 = 500.0;
 /// Excess depth kept waiting for a pause before a frame is dropped anyway, ms.
 pub const FORCED_SHRINK_MS: f64 = 4000.0;
 /// How long the depth must stay two frames above the target, on the playout clock,
@@ -73,6 +81,10 @@ pub struct JitterCounters {
     pub trimmed_samples: u64,
     /// Slots concealed on purpose to build depth after the target grew.
     pub stretched: u64,
+    /// Delay peaks seen (see `watch_peaks`), lone and spiky.
+    pub peaks: u64,
+    /// Times playout went idle after running dry and restarted when packets came back.
+    pub stalls: u64,
 }
 
 /// The buffer. Sequence numbers are unwrapped to 64 bits internally.
@@ -114,6 +126,10 @@ pub struct JitterBuffer {
     /// While a spiky path is held: the depth, frames, and until when (ms).
     peak_floor: usize,
     peak_floor_until_ms: Option<f64>,
+    /// Playout went idle after running dry; cleared when it starts again.
+    stalled: bool,
+    /// Until when (playout clock, ms) a stall's catch-up is still being left out.
+    catch_up_until_ms: Option<f64>,
     counters: JitterCounters,
     spread_p95_ms: f64,
     /// Sum of the time each played packet waited in the buffer, ms, and their count.
@@ -214,6 +230,10 @@ impl JitterBuffer {
         self.last_arrival_ms = arrival_ms;
         self.highest = Some(self.highest.map_or(s, |h| h.max(s)));
         self.packets.insert(s, (payload, arrival_ms));
+        if self.catch_up_until_ms.is_some_and(|t| arrival_ms < t) {
+            // A stall's catch-up arrives faster than real time: not the path's jitter.
+            return;
+        }
         self.arrivals.push_back((s, arrival_ms));
         if self.arrivals.len() > WINDOW {
             self.arrivals.pop_front();
@@ -315,6 +335,7 @@ impl JitterBuffer {
                 .last_peak_ms
                 .is_some_and(|t| now_ms - t < PEAK_MEMORY_MS);
             self.last_peak_ms = Some(now_ms);
+            self.counters.peaks += 1;
             if spiky {
                 self.lone_peak_arrivals = 0;
                 self.peak_floor = if floor_active {
@@ -427,6 +448,50 @@ impl JitterBuffer {
             .is_some_and(|g| self.last_arrival_ms - g < 10_000.0)
     }
 
+    /// Playout is about to start again after a stall (called at each pop until it
+    /// does). The packets that came back arrived in one burst (a sender, a network or
+    /// a whole machine that stalled and then caught up), so their lateness against
+    /// each other is the stall's length, not the path's jitter: the target returns to
+    /// what the path needed before (the FEC floor, a spiky path's held peak height)
+    /// and the spread is measured afresh from the packets that follow.
+    fn restart_after_stall(&mut self) {
+        self.arrivals.clear();
+        self.grow_pending = 0;
+        let held = self
+            .peak_floor_until_ms
+            .is_some_and(|t| self.last_arrival_ms < t);
+        self.target = self
+            .frames_for(0.0)
+            .max(if held { self.peak_floor } else { 0 });
+        self.excess_since_ms = None;
+    }
+
+    /// Drops every packet before `seq` (a backlog behind schedule), counting them as
+    /// shrunk.
+    fn leave_out_before(&mut self, seq: u64) {
+        let kept = self.packets.split_off(&seq);
+        self.counters.shrunk += self.packets.len() as u64;
+        self.packets = kept;
+    }
+
+    /// The oldest packet from which the backlog arrived at its own pace (each within
+    /// half a frame of the newest's schedule): a talk spurt that began while playout
+    /// was idle plays from its start, while the stale part of a stall's burst is left
+    /// out.
+    fn paced_backlog_start(&self) -> u64 {
+        let mut start = u64::MAX;
+        let mut least = f64::INFINITY;
+        for (&seq, (_, arrival)) in self.packets.iter().rev() {
+            let rel = arrival - seq as f64 * FRAME_MS;
+            if rel > least + FRAME_MS / 2.0 {
+                break;
+            }
+            least = least.min(rel);
+            start = seq;
+        }
+        start
+    }
+
     /// Time played packets waited in the buffer, from arrival to being taken for
     /// playout: the sum in ms and the number of packets (W3C webrtc-stats
     /// `inbound-rtp.jitterBufferDelay`, in ms rather than s, and
@@ -446,6 +511,10 @@ impl JitterBuffer {
                 let Some((&first, _)) = self.packets.first_key_value() else {
                     return Playout::Idle;
                 };
+                let after_stall = self.stalled;
+                if after_stall {
+                    self.restart_after_stall();
+                }
                 if self.depth() < self.target {
                     return Playout::Idle;
                 }
@@ -453,10 +522,16 @@ impl JitterBuffer {
                 // opening, or playout went idle) are a backlog, not jitter: start
                 // `target` frames before the newest and leave the rest out.
                 let newest = self.highest.unwrap_or(first);
-                let start = first.max((newest + 1).saturating_sub(self.target as u64));
-                let kept = self.packets.split_off(&start);
-                self.counters.shrunk += self.packets.len() as u64;
-                self.packets = kept;
+                let mut start = first.max((newest + 1).saturating_sub(self.target as u64));
+                if after_stall {
+                    // Cleared only now: with the FEC floor the target can be two frames
+                    // while one packet is in, and the restart must wait for the second.
+                    self.stalled = false;
+                    self.counters.stalls += 1;
+                    start = start.min(self.paced_backlog_start());
+                    self.catch_up_until_ms = Some(now_ms + CATCH_UP_MS);
+                }
+                self.leave_out_before(start);
                 start
             }
         };
@@ -470,6 +545,16 @@ impl JitterBuffer {
         // More than one frame above target and no pause to shrink at for a long time:
         // drop the oldest slot anyway.
         let mut next = next;
+        if self.catch_up_until_ms.is_some_and(|t| now_ms < t) && self.depth() > self.target + 1 {
+            // The rest of a stall's catch-up, still arriving faster than it plays: as
+            // far behind schedule as the backlog left out at the restart.
+            let keep_from = self
+                .highest
+                .map_or(next, |h| (h + 1).saturating_sub(self.target as u64));
+            self.leave_out_before(keep_from);
+            next = next.max(keep_from);
+            self.waits.reset();
+        }
         if self.depth() > self.target + 1 {
             let since = *self.deep_since_ms.get_or_insert(self.last_arrival_ms);
             if self.last_arrival_ms - since >= FORCED_SHRINK_MS
@@ -536,6 +621,7 @@ impl JitterBuffer {
         if self.misses_in_row > 5 {
             self.next = None;
             self.misses_in_row = 0;
+            self.stalled = true;
             // A pause is not jitter: measure the spread afresh when packets return.
             self.arrivals.clear();
             self.waits.reset();
@@ -911,6 +997,32 @@ mod tests {
         assert!(resumed.contains(&Playout::Packet(pkt(10))), "{resumed:?}");
     }
 
+    #[test]
+    fn a_restart_under_the_fec_floor_waits_for_its_second_packet() {
+        // A loss puts the two-frame FEC floor on; then the stream stalls. The restart
+        // needs two packets in hand, happens once, from the older of them, and still
+        // leaves the rest of the catch-up out.
+        let mut jb = JitterBuffer::new();
+        for i in (0..50u64).filter(|i| *i != 10) {
+            jb.push(i as u16, pkt(i), i as f64 * 20.0 + 1.0);
+            jb.pop(i as f64 * 20.0 + 2.0);
+        }
+        for k in 0..20 {
+            jb.pop(1000.0 + k as f64 * 20.0);
+        }
+        jb.push(80, pkt(80), 1601.0);
+        assert_eq!(jb.pop(1602.0), Playout::Idle);
+        jb.push(81, pkt(81), 1621.0);
+        assert_eq!(jb.pop(1622.0), Playout::Packet(pkt(80)));
+        assert_eq!(jb.counters().stalls, 1);
+        // The rest of the catch-up, faster than real time, is left out as well.
+        for i in 82..=90u64 {
+            jb.push(i as u16, pkt(i), 1630.0);
+        }
+        assert_eq!(jb.pop(1642.0), Playout::Packet(pkt(89)));
+        assert_eq!(jb.counters().stalls, 1);
+    }
+
     /// Arrival offset (ms) of packet `i` when the sender stalls for 220 ms before
     /// each packet in `stalls` and then sends the held packets at once.
     fn stalled_sender(stalls: &[u64], i: u64) -> f64 {
@@ -977,5 +1089,51 @@ mod tests {
         assert!(dry[3..].iter().all(|&n| n <= 2), "{dry:?} {c:?}");
         assert!(dry[3..].iter().sum::<usize>() <= 9, "{dry:?} {c:?}");
         assert!(jb.target_frames() >= 9, "{}", jb.target_frames());
+    }
+
+    #[test]
+    fn a_stall_leaves_no_delay_behind() {
+        // The sender stalls for 1 s (a VM descheduled, a PulseAudio server late) and
+        // then gives its backlog over 100 ms, as a sound server catching up does; the
+        // receiver's speaker either stalls with it (one machine, the benchmark's rig)
+        // or plays on. The backlog is behind schedule and is left out; what the
+        // sender captures after the stall plays at once. Without the restart rule,
+        // packets waited 180 ms (at-once burst) to 980 ms (catch-up) and took
+        // 5-10 s of pauses to get back.
+        let burst = |i: u64| (500..555).contains(&i);
+        let delay = |i: u64| {
+            if burst(i) {
+                11_001.0 + (i - 500) as f64 * 100.0 / 55.0 - i as f64 * 20.0
+            } else {
+                1.0
+            }
+        };
+        let stalled = |t: f64| {
+            if (10_000.0..11_000.0).contains(&t) {
+                11_000.0
+            } else {
+                t
+            }
+        };
+        for (name, device) in [
+            ("both stall", &stalled as &dyn Fn(f64) -> f64),
+            ("sender only", &|t| t),
+        ] {
+            let (jb, out) = simulate_device(1500, delay, |_| false, |i| i % 50 >= 40, device);
+            let waits = waits(&out, delay);
+            let ids: Vec<u64> = out.iter().filter_map(|(_, p)| id(p)).collect();
+            let c = jb.counters();
+            let slow: Vec<(u64, f64)> = ids
+                .iter()
+                .zip(&waits)
+                .filter(|(i, w)| **i >= 555 && **w >= FRAME_MS)
+                .map(|(i, w)| (*i, *w))
+                .collect();
+            assert!(slow.is_empty(), "{name}: {slow:?} {c:?}");
+            // Everything captured after the stall plays, in order.
+            let after: Vec<u64> = ids.iter().copied().filter(|i| *i >= 555).collect();
+            assert_eq!(after, (555..1500).collect::<Vec<_>>(), "{name}: {c:?}");
+            assert_eq!(c.stretched, 0, "{name}: {c:?}");
+        }
     }
 }
