@@ -312,7 +312,7 @@ function renderCall(c, pending, rec) {
 }
 
 // A waveform is drawn only while its canvas is on screen. A drawn canvas keeps a backing
-// store in the web process, and a timeline holds up to TIMELINE_LIMIT of them: drawing
+// store in the web process, and a timeline shows TIMELINE_PAGE of them or more: drawing
 // them all made the web process grow with every call (docs/benchmarks.md).
 const WAVE_WIDTH = 300;
 const waveObserver = new IntersectionObserver((seen) => {
@@ -392,12 +392,13 @@ listen("playback", (ev) => {
 
 // Entries are kept by id and redrawn only when they changed (a sync round refreshes the
 // list every 15 s): rebuilding every item, canvases included, left the web process
-// growing by megabytes per call (docs/benchmarks.md). The newest TIMELINE_LIMIT show;
-// "Show older" reveals the rest.
-const TIMELINE_LIMIT = 50;
+// growing by megabytes per call (docs/benchmarks.md). The newest TIMELINE_PAGE show, and
+// "Show older" adds a page at a time: each shown item costs the web process about a
+// quarter of a megabyte, so a lead with hundreds of calls must not render them all.
+const TIMELINE_PAGE = 20;
 const rendered = new Map(); // "entity:id" -> { sig, li }
 let renderedLead = null;
-let showOlder = false;
+let timelineLimit = TIMELINE_PAGE;
 
 async function loadTimeline() {
   const lead = currentLead;
@@ -406,14 +407,14 @@ async function loadTimeline() {
     for (const { li } of rendered.values()) forgetWaves(li);
     rendered.clear();
     renderedLead = lead;
-    showOlder = false;
+    timelineLimit = TIMELINE_PAGE;
   }
   if (!lead) {
     list.replaceChildren();
     return;
   }
   const entries = await invoke("timeline", { lead });
-  const shown = showOlder ? entries : entries.slice(-TIMELINE_LIMIT);
+  const shown = entries.slice(-timelineLimit);
   const keep = new Set();
   const items = [];
   for (const { item, pending, recording } of shown) {
@@ -447,9 +448,9 @@ async function loadTimeline() {
     const b = document.createElement("button");
     b.type = "button";
     b.className = "small";
-    b.textContent = `Show ${hidden} older`;
+    b.textContent = `Show ${Math.min(hidden, TIMELINE_PAGE)} older (${hidden} in all)`;
     b.addEventListener("click", () => {
-      showOlder = true;
+      timelineLimit += TIMELINE_PAGE;
       loadTimeline().catch(showWorkError);
     });
     li.append(b);
