@@ -27,8 +27,11 @@ echo "== tests"
 # The real-time device tests (crates/cli/tests/devices.rs, call_devices.rs) judge speech
 # through PulseAudio's virtual devices, whose monitor chain sometimes loses blocks on a
 # loaded 2-core machine with no underrun on our side (docs/benchmarks.md, issue notes).
-# Those two binaries, and only they, get one more run when they fail; it is logged as
-# FLAKY so it stays visible. Any other failure, or a second failure, fails the run.
+# The end-to-end scenario (crates/scenario) judges the agent's speaker the same way; in
+# one CI run under heavy VM load (session 12) all three failed on played speech alone and
+# all passed on a quiet machine. Those three binaries, and only they, get one more run
+# when they fail; it is logged as FLAKY so it stays visible. Any other failure, or a
+# second failure, fails the run.
 LOG="$(mktemp -t softphone-tests.XXXXXX)"
 set +e
 # Not `cargo test | tee`: a test that fails while a child it spawned still runs (a
@@ -46,7 +49,7 @@ if [ "$status" -ne 0 ]; then
   [ "${#failed[@]}" -gt 0 ] || { echo "tests failed"; exit 1; }
   for f in "${failed[@]}"; do
     case "$f" in
-      "-p softphone-cli --test devices"|"-p softphone-cli --test call_devices") ;;
+      "-p softphone-cli --test devices"|"-p softphone-cli --test call_devices"|"-p softphone-scenario --test scenario") ;;
       *) echo "tests failed: $f"; exit 1 ;;
     esac
   done
