@@ -183,6 +183,22 @@ fn start_once(display: &str, profile: &Path) -> Result<(f64, u64)> {
     found.ok_or_else(|| "the app never logged `window usable`".into())
 }
 
+/// The page's element count and timeline items, e.g. `DOM 812 elements, 51 timeline items`.
+async fn dom_size(c: &fantoccini::Client) -> String {
+    let js = "return [document.getElementsByTagName('*').length, \
+              document.querySelectorAll('#timeline > li').length]";
+    match c.execute(js, vec![]).await {
+        Ok(v) => format!("DOM {} elements, {} timeline items", v[0], v[1]),
+        Err(e) => format!("DOM size unknown ({e})"),
+    }
+}
+
+/// Calls after which the web process has warmed up: it grows 5-10 MiB over the first
+/// ten or so calls whether or not the timeline shows them (its JavaScript heap and
+/// caches reaching their working size; part of it is given back a minute later), and
+/// is flat after that (docs/benchmarks.md, session 12).
+const WARM_CALLS: usize = 25;
+
 async fn echo_call(c: &fantoccini::Client, talk_ms: u64) -> Result<()> {
     find(c, "#dial").await?.click().await?;
     if let Err(e) = wait_text(c, "#call-state", 20, |t| {
@@ -236,22 +252,27 @@ async fn main() -> Result<()> {
     let account = Account::sign_in(&url, email, softphone_server::demo::PASSWORD).await?;
     account.remember(&signed_in)?;
     Agent::open(&signed_in, account)?.0.sync_once().await?;
-    let mut out_ext = vec![];
-    let mut in_ext = vec![];
-    let mut in_app = vec![];
-    for i in 0..5 {
-        let fresh = tmp.path().join(format!("fresh-{i}"));
-        out_ext.push(start_once(&display, &fresh)?.0);
-        let (ext, app) = start_once(&display, &signed_in)?;
-        in_ext.push(ext);
-        in_app.push(app as f64);
+    // FOOTPRINT_GROWTH_ONLY=1: only the growth over calls (for A/B runs of it).
+    let growth_only = std::env::var_os("FOOTPRINT_GROWTH_ONLY").is_some();
+    if !growth_only {
+        let mut out_ext = vec![];
+        let mut in_ext = vec![];
+        let mut in_app = vec![];
+        for i in 0..5 {
+            let fresh = tmp.path().join(format!("fresh-{i}"));
+            out_ext.push(start_once(&display, &fresh)?.0);
+            let (ext, app) = start_once(&display, &signed_in)?;
+            in_ext.push(ext);
+            in_app.push(app as f64);
+        }
+        println!(
+            "start-up to a usable window, median of 5: signed out {:.0} ms; signed in {:.0} ms \
+             (app's own clock {:.0} ms)",
+            median(&mut out_ext),
+            median(&mut in_ext),
+            median(&mut in_app)
+        );
     }
-    println!(
-        "start-up to a usable window, median of 5: signed out {:.0} ms; signed in {:.0} ms (app's own clock {:.0} ms)",
-        median(&mut out_ext),
-        median(&mut in_ext),
-        median(&mut in_app)
-    );
 
     // Idle and in a call, through WebDriver.
     let (driver, c) = launch_app(
@@ -263,48 +284,89 @@ async fn main() -> Result<()> {
     let root = driver.0.id();
     find(&c, "#who").await?;
     tokio::time::sleep(Duration::from_secs(10)).await;
-    let idle_pss = pss_mib(&app_processes(root));
-    let idle_cpu = cpu_pct(|| app_processes(root), 30).await;
-    let procs = app_processes(root).len();
-    println!("idle, signed in: PSS {idle_pss:.1} MiB over {procs} processes, CPU {idle_cpu:.2} %");
-    println!("  PSS by process: {}", pss_by_name(&app_processes(root)));
+    let (mut idle_pss, mut idle_cpu) = (f64::NAN, f64::NAN);
+    if !growth_only {
+        idle_pss = pss_mib(&app_processes(root));
+        idle_cpu = cpu_pct(|| app_processes(root), 30).await;
+        let procs = app_processes(root).len();
+        println!(
+            "idle, signed in: PSS {idle_pss:.1} MiB over {procs} processes, CPU {idle_cpu:.2} %"
+        );
+        println!("  PSS by process: {}", pss_by_name(&app_processes(root)));
 
-    find(&c, "#dial").await?.click().await?;
-    wait_text(&c, "#call-state", 20, |t| {
-        t.eq_ignore_ascii_case("connected")
-    })
-    .await?;
-    let mut loop_voice = Command::new("bash");
-    loop_voice
-        .args(["-c", "while true; do paplay -d micfeed \"$0\"; done"])
-        .arg(&voice);
-    let talk = spawn(&mut loop_voice, "paplay loop")?;
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let call_cpu = cpu_pct(|| app_processes(root), 20).await;
-    let call_pss = pss_mib(&app_processes(root));
-    let call_split = cpu_by_name(app_processes(root), 10).await;
-    drop(talk);
-    find(&c, "#hangup").await?.click().await?;
-    wait_text(&c, "#call-summary", 20, |t| t.contains("Call ended")).await?;
-    println!(
-        "in an echo call with speech, meters drawn: PSS {call_pss:.1} MiB, CPU {call_cpu:.2} %"
-    );
-    println!("  CPU by process (10 s): {call_split}");
+        find(&c, "#dial").await?.click().await?;
+        wait_text(&c, "#call-state", 20, |t| {
+            t.eq_ignore_ascii_case("connected")
+        })
+        .await?;
+        let mut loop_voice = Command::new("bash");
+        loop_voice
+            .args(["-c", "while true; do paplay -d micfeed \"$0\"; done"])
+            .arg(&voice);
+        let talk = spawn(&mut loop_voice, "paplay loop")?;
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let call_cpu = cpu_pct(|| app_processes(root), 20).await;
+        let call_pss = pss_mib(&app_processes(root));
+        let call_split = cpu_by_name(app_processes(root), 10).await;
+        drop(talk);
+        find(&c, "#hangup").await?.click().await?;
+        wait_text(&c, "#call-summary", 20, |t| t.contains("Call ended")).await?;
+        println!(
+            "in an echo call with speech, meters drawn: PSS {call_pss:.1} MiB, CPU {call_cpu:.2} %"
+        );
+        println!("  CPU by process (10 s): {call_split}");
+    }
 
     // Growth over many calls (after one warm-up call).
     echo_call(&c, 1000).await?;
     tokio::time::sleep(Duration::from_secs(5)).await;
+    // FOOTPRINT_METERS=hidden: as when the window is hidden (no `call-levels` events
+    // reach the page).
+    if std::env::var("FOOTPRINT_METERS").as_deref() == Ok("hidden") {
+        c.execute(
+            "return window.__TAURI_INTERNALS__.invoke('meters_visible', {visible: false})",
+            vec![],
+        )
+        .await?;
+        println!("  meters hidden");
+    }
+    // FOOTPRINT_DETACHED=1: the calls are not about the selected lead, so the
+    // timeline on screen does not grow with them (an A/B of what the page keeps).
+    if std::env::var_os("FOOTPRINT_DETACHED").is_some() {
+        find(&c, "#about-lead").await?.click().await?;
+        println!("  calls not attached to the lead");
+    }
     let before = pss_mib(&app_processes(root));
     let before_split = pss_by_name(&app_processes(root));
     let t = Instant::now();
+    println!(
+        "  PSS by process before: {before_split}; {}",
+        dom_size(&c).await
+    );
+    // FOOTPRINT_EVERY=N: PSS by process every N calls (default 25).
+    let every: usize = std::env::var("FOOTPRINT_EVERY")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(25);
+    let mut warm = None;
     for i in 0..calls {
         echo_call(&c, 1000)
             .await
             .map_err(|e| format!("call {} of {calls}: {e}", i + 1))?;
+        if i + 1 == WARM_CALLS {
+            warm = Some(pss_mib(&app_processes(root)));
+        }
+        if (i + 1) % every == 0 && i + 1 < calls {
+            println!(
+                "  after {} calls: {}; {}",
+                i + 1,
+                pss_by_name(&app_processes(root)),
+                dom_size(&c).await
+            );
+        }
     }
     tokio::time::sleep(Duration::from_secs(5)).await;
     let after = pss_mib(&app_processes(root));
-    println!("  PSS by process before: {before_split}");
     println!(
         "  PSS by process after:  {}",
         pss_by_name(&app_processes(root))
@@ -314,8 +376,26 @@ async fn main() -> Result<()> {
         t.elapsed().as_secs_f64(),
         after - before
     );
+    if let Some(warm) = warm {
+        println!(
+            "  from call {WARM_CALLS} on (the web process warmed up): {warm:.1} -> {after:.1} MiB ({:+.1} MiB over {} calls)",
+            after - warm,
+            calls - WARM_CALLS
+        );
+    }
+    println!("  {}", dom_size(&c).await);
+    // Whether the web process gives anything back once calls stop.
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    println!(
+        "  a minute later: {:.1} MiB ({})",
+        pss_mib(&app_processes(root)),
+        pss_by_name(&app_processes(root))
+    );
     c.close().await?;
     drop(driver);
+    if growth_only {
+        return Ok(());
+    }
 
     // The anchor: Chromium showing the server's browser call page, idle, same display.
     let agent = Agent::resume(&signed_in)?;

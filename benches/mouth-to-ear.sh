@@ -60,8 +60,12 @@ PY
 record() { # $1 = output file; records probe.monitor (left = mouth, right = ear)
   parecord -d probe.monitor --raw --format=float32le --rate=48000 --channels=2 "$1" &
   REC=$!
+  REC_FILE="$1"
+  date +%s.%N >"$1.wall"
 }
-stop_record() { kill -INT "$REC"; wait "$REC" 2>/dev/null || true; REC=; }
+# The wall-clock span of the recording, beside its sample count, shows whether the
+# probe server's clock kept time over the round (a null sink's clock is a timer).
+stop_record() { kill -INT "$REC"; wait "$REC" 2>/dev/null || true; REC=; date +%s.%N >>"$REC_FILE.wall"; }
 measure() { # $1 = name: plays the bursts into the microphone while recording the probe
   record "$WORK/$1.raw"
   timeout "$((SECS + 10))" paplay -d inject "$WORK/bursts.wav" || echo "paplay did not finish" >&2
@@ -139,12 +143,19 @@ def delays(path):
         if len(later):
             d.append((later[0] - t) / 48.0)
     return np.array(d), len(left)
+def clock(path):
+    """The probe's clock against the wall clock over a recording, %."""
+    t0, t1 = (float(v) for v in open(path + ".wall").read().split())
+    frames = np.fromfile(path, dtype="<f4").size / 2
+    return 100.0 * frames / 48000.0 / (t1 - t0)
 pooled = {}
 for name in ("ours", "chromium"):
     alld = []
     for r in range(1, rounds + 1):
+        path = f"{work}/{name}-{r}.raw"
         try:
-            d, sent = delays(f"{work}/{name}-{r}.raw")
+            d, sent = delays(path)
+            rate = clock(path)
         except (OSError, ValueError) as e:
             print(f"{name} round {r}: no recording ({e})")
             continue
@@ -153,7 +164,8 @@ for name in ("ours", "chromium"):
             continue
         alld.extend(d)
         print(f"{name} round {r}: {len(d)}/{sent} bursts, mouth-to-ear ms p50 {np.percentile(d, 50):.1f} "
-              f"p95 {np.percentile(d, 95):.1f} min {d.min():.1f} max {d.max():.1f}")
+              f"p95 {np.percentile(d, 95):.1f} min {d.min():.1f} max {d.max():.1f}; "
+              f"probe clock {rate:.1f} % of wall time")
     if alld:
         pooled[name] = np.array(alld)
 for name, d in pooled.items():
