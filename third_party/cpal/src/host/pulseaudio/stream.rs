@@ -23,6 +23,9 @@ use crate::{
 };
 
 const LATENCY_MAX_INTERVAL: Duration = Duration::from_millis(100);
+// Past this age a latency poll is stale (timing_info can block while corked): the
+// callbacks then use the polled latency as it is rather than extrapolate from it.
+const LATENCY_STALE: Duration = Duration::from_secs(1);
 
 // Coordinates the latency polling thread
 struct LatencyHandle {
@@ -165,6 +168,9 @@ impl Stream {
         // Microseconds since stream creation at the time of the last latency poll, used
         // to interpolate the latency between polls.
         let last_poll_micros = Arc::new(AtomicU64::new(0));
+        // Bytes moved (written or read) by the callbacks since the last latency poll.
+        let moved_bytes = Arc::new(AtomicU64::new(0));
+        let moved_clone = moved_bytes.clone();
         let latency_clone = current_latency_micros.clone();
         let poll_clone = last_poll_micros.clone();
         let sample_spec = params.sample_spec;
@@ -188,7 +194,6 @@ impl Stream {
         };
 
         let handle = LatencyHandle::new();
-        let update_callback = handle.update.clone();
 
         // Wrap the write callback to match the pulseaudio signature.
         let callback = move |buf: &mut [u8]| {
@@ -198,15 +203,19 @@ impl Stream {
             // Interpolate the latency based on elapsed time since the last
             // poll: as audio plays, the DAC drains the buffer at a constant
             // rate, so the latency decreases linearly between polls.
+            // Data written since the poll adds to what is queued, so the latency is
+            // known at every callback without a server round trip per callback.
             let stored_latency = latency_clone.load(Ordering::Relaxed);
             let poll_usec = poll_clone.load(Ordering::Relaxed);
-            // Cap to LATENCY_MAX_INTERVAL: the linear-drain assumption is only valid for that
-            // window, and a stale poll_usec (e.g. after cork/uncork where timing_info blocks)
-            // would otherwise saturate latency to zero.
-            let elapsed_since_poll = elapsed_usec
-                .saturating_sub(poll_usec)
-                .min(LATENCY_MAX_INTERVAL.as_micros() as u64);
-            let latency = stored_latency.saturating_sub(elapsed_since_poll);
+            let elapsed_since_poll = elapsed_usec.saturating_sub(poll_usec);
+            let latency = if elapsed_since_poll > LATENCY_STALE.as_micros() as u64 {
+                stored_latency
+            } else {
+                let written = moved_duration(sample_spec, moved_clone.load(Ordering::Relaxed));
+                stored_latency
+                    .saturating_add(written)
+                    .saturating_sub(elapsed_since_poll)
+            };
 
             let playback_time = elapsed + Duration::from_micros(latency);
 
@@ -229,11 +238,7 @@ impl Stream {
             let mut data = unsafe { Data::from_parts(buf.as_mut_ptr().cast(), n_samples, format) };
 
             data_callback(&mut data, &OutputCallbackInfo { timestamp });
-
-            // Notify the latency thread that audio was written, so it updates timing info.
-            let (lock, cvar) = &*update_callback;
-            *lock.lock().unwrap_or_else(|e| e.into_inner()) = true;
-            cvar.notify_one();
+            moved_clone.fetch_add(buf.len() as u64, Ordering::Relaxed);
 
             // We always consider the full buffer filled, because cpal's
             // user-facing API doesn't allow short writes.
@@ -275,6 +280,7 @@ impl Stream {
         let stream_clone = stream.clone();
         let latency_clone = current_latency_micros.clone();
         let poll_clone = last_poll_micros.clone();
+        let moved_thread = moved_bytes.clone();
 
         let waiter_latency = latch.waiter();
         let latency_handle = std::thread::spawn(move || {
@@ -284,6 +290,7 @@ impl Stream {
                     break;
                 }
 
+                let moved_before = moved_thread.load(Ordering::Relaxed);
                 let timing_info = match block_on(stream_clone.timing_info()) {
                     Ok(timing_info) => timing_info,
                     Err(e) => {
@@ -303,8 +310,9 @@ impl Stream {
                     timing_info.write_offset,
                     timing_info.read_offset,
                 );
+                moved_thread.fetch_sub(moved_before, Ordering::Relaxed);
 
-                // Wait until woken by a write/play/pause/drop event or until LATENCY_MAX_INTERVAL.
+                // Wait until woken by a play/pause/drop event or until LATENCY_MAX_INTERVAL.
                 let (lock, cvar) = &*update_thread;
                 let Ok(guard) = lock.lock() else { break };
                 let (mut guard, _) = cvar
@@ -339,6 +347,9 @@ impl Stream {
         // Microseconds since stream creation at the time of the last latency poll, used
         // to interpolate the latency between polls.
         let last_poll_micros = Arc::new(AtomicU64::new(0));
+        // Bytes moved (written or read) by the callbacks since the last latency poll.
+        let moved_bytes = Arc::new(AtomicU64::new(0));
+        let moved_clone = moved_bytes.clone();
         let latency_clone = current_latency_micros.clone();
         let poll_clone = last_poll_micros.clone();
         let sample_spec = params.sample_spec;
@@ -352,7 +363,6 @@ impl Stream {
         })?;
 
         let handle = LatencyHandle::new();
-        let update_callback = handle.update.clone();
 
         let callback = move |buf: &[u8]| {
             let elapsed = Instant::now().saturating_duration_since(start);
@@ -361,15 +371,19 @@ impl Stream {
             // Interpolate the latency based on elapsed time since the last poll: as audio records,
             // the ADC fills the buffer at a constant rate, so the latency increases linearly
             // between polls.
+            // Data read since the poll is no longer waiting, so the latency is known
+            // at every callback without a server round trip per callback.
             let stored_latency = latency_clone.load(Ordering::Relaxed);
             let poll_usec = poll_clone.load(Ordering::Relaxed);
-            // Cap to LATENCY_MAX_INTERVAL: the linear-fill assumption is only valid for that
-            // window, and a stale poll_usec (e.g. after cork/uncork where timing_info blocks)
-            // would otherwise keep inflating the interpolated latency up to the cap.
-            let elapsed_since_poll = elapsed_usec
-                .saturating_sub(poll_usec)
-                .min(LATENCY_MAX_INTERVAL.as_micros() as u64);
-            let latency = stored_latency.saturating_add(elapsed_since_poll);
+            let elapsed_since_poll = elapsed_usec.saturating_sub(poll_usec);
+            let latency = if elapsed_since_poll > LATENCY_STALE.as_micros() as u64 {
+                stored_latency
+            } else {
+                let read = moved_duration(sample_spec, moved_clone.load(Ordering::Relaxed));
+                stored_latency
+                    .saturating_add(elapsed_since_poll)
+                    .saturating_sub(read)
+            };
 
             let capture_time = elapsed
                 .checked_sub(Duration::from_micros(latency))
@@ -391,11 +405,7 @@ impl Stream {
             let data = unsafe { Data::from_parts(buf.as_ptr() as *mut _, n_samples, format) };
 
             data_callback(&data, &InputCallbackInfo { timestamp });
-
-            // Notify the latency thread that audio was read, so it updates timing info.
-            let (lock, cvar) = &*update_callback;
-            *lock.lock().unwrap_or_else(|e| e.into_inner()) = true;
-            cvar.notify_one();
+            moved_clone.fetch_add(buf.len() as u64, Ordering::Relaxed);
         };
 
         let stream =
@@ -407,6 +417,7 @@ impl Stream {
         let stream_clone = stream.clone();
         let latency_clone = current_latency_micros.clone();
         let poll_clone = last_poll_micros.clone();
+        let moved_thread = moved_bytes.clone();
 
         // The latch is released just before the `Stream` is returned so the latency thread cannot
         // fire any callbacks before the caller has the handle.
@@ -420,6 +431,7 @@ impl Stream {
                     break;
                 }
 
+                let moved_before = moved_thread.load(Ordering::Relaxed);
                 let timing_info = match block_on(stream_clone.timing_info()) {
                     Ok(timing_info) => timing_info,
                     Err(e) => {
@@ -439,8 +451,9 @@ impl Stream {
                     timing_info.write_offset,
                     timing_info.read_offset,
                 );
+                moved_thread.fetch_sub(moved_before, Ordering::Relaxed);
 
-                // Wait until woken by a read/play/pause/drop event or until LATENCY_MAX_INTERVAL.
+                // Wait until woken by a play/pause/drop event or until LATENCY_MAX_INTERVAL.
                 let (lock, cvar) = &*update_thread;
                 let Ok(guard) = lock.lock() else { break };
                 let (mut guard, _) = cvar
@@ -462,6 +475,12 @@ impl Stream {
     pub(crate) fn signal_ready(&self) {
         self.latch.release();
     }
+}
+
+/// Duration in µs of `bytes` of audio in `sample_spec`.
+fn moved_duration(sample_spec: protocol::SampleSpec, bytes: u64) -> u64 {
+    let d = sample_spec.bytes_to_duration(bytes as usize);
+    d.as_micros().try_into().unwrap_or(u64::MAX)
 }
 
 fn store_latency(
