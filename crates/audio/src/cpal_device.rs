@@ -238,6 +238,9 @@ struct StreamState {
     /// the first callback to the last, µs.
     delivered: AtomicU64,
     clock_span_us: AtomicU64,
+    /// The thread that waits for the callbacks (the first to wait); each callback
+    /// unparks it, so it wakes once per device period instead of polling.
+    waiter: OnceLock<std::thread::Thread>,
 }
 
 const LATENCY_UNKNOWN: u64 = u64::MAX;
@@ -252,6 +255,7 @@ impl Default for StreamState {
             latency_us: AtomicU64::new(LATENCY_UNKNOWN),
             delivered: AtomicU64::new(0),
             clock_span_us: AtomicU64::new(0),
+            waiter: OnceLock::new(),
         }
     }
 }
@@ -261,6 +265,25 @@ impl StreamState {
         match self.latency_us.load(Ordering::Relaxed) {
             LATENCY_UNKNOWN => None,
             us => Some(us as f64 / 1000.0),
+        }
+    }
+
+    /// Blocks the calling thread until the next callback, or at most `timeout`. Only
+    /// the first thread that waits is woken by callbacks; any other sleeps `timeout`.
+    fn wait_for_callback(&self, timeout: Duration) {
+        let waiter = self.waiter.get_or_init(std::thread::current);
+        if waiter.id() == std::thread::current().id() {
+            std::thread::park_timeout(timeout);
+        } else {
+            std::thread::sleep(timeout);
+        }
+    }
+
+    /// Called by the callbacks after moving data: wakes the waiting thread, if any (a
+    /// futex wake only when it is parked).
+    fn wake_waiter(&self) {
+        if let Some(t) = self.waiter.get() {
+            t.unpark();
         }
     }
 
@@ -405,6 +428,7 @@ where
                         .map(|f| f.iter().map(|&s| s.to_sample::<f32>()).sum::<f32>() * inv),
                 );
             }
+            cb_state.wake_waiter();
         },
         move |e| err_state.on_error(e),
         None,
@@ -439,11 +463,12 @@ impl AudioSource for CpalSource {
                     ms: self.last_data.elapsed().as_millis() as u64,
                 });
             }
-            // Sleep until the rest of the frame is due rather than polling: ~50 wakeups
-            // a second instead of hundreds (the callback side stays wait-free).
+            // Woken by the next callback rather than polling: one wake-up per device
+            // period. The timeout only matters if the callbacks stop.
             let missing = (frame.len() - self.framer.len()) as u64;
             let due_us = missing * 1_000_000 / u64::from(SAMPLE_RATE);
-            std::thread::sleep(Duration::from_micros(due_us.clamp(1_000, 20_000)));
+            self.state
+                .wait_for_callback(Duration::from_micros(due_us.clamp(5_000, 20_000) + 10_000));
         }
     }
 
@@ -596,6 +621,7 @@ where
             if started && missing > 0 {
                 cb_state.xruns.fetch_add(missing, Ordering::Relaxed);
             }
+            cb_state.wake_waiter();
         },
         move |e| err_state.on_error(e),
         None,
@@ -644,9 +670,12 @@ impl AudioSink for CpalSink {
                     ms: since.elapsed().as_millis() as u64,
                 });
             }
-            // The device takes whole periods (~10 ms) at once, so "when will it be below
-            // `ms`" is only known to a period: sleep at most half of one, at least 1 ms.
-            std::thread::sleep(Duration::from_secs_f64(over.clamp(1.0, 5.0) / 1000.0));
+            // The device takes whole periods (~10 ms) at once, and each callback wakes
+            // this thread: one wake-up per period instead of polling every few ms. The
+            // timeout only matters if the callbacks stop.
+            self.state.wait_for_callback(Duration::from_secs_f64(
+                (over + 10.0).clamp(5.0, 50.0) / 1000.0,
+            ));
         }
     }
 
