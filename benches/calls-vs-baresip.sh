@@ -9,7 +9,12 @@
 #     with in-band FEC, its sndfile module writing the call to WAV), measured the same
 #     way (user+sys CPU of the caller process / wall time), in ROUNDS interleaved
 #     rounds (default 3), medians.
-# Usage: [ROUNDS=3] benches/calls-vs-baresip.sh [N] [SECONDS]
+#     DEVICES=1: the callers use sound devices instead of WAV files, the way an agent
+#     does: a private PulseAudio with virtual devices (tests/scripts/pulse-virtual.sh),
+#     speech looped into the virtual microphone; ours through cpal, baresip through its
+#     alsa module and the PulseAudio ALSA plugin (Debian 12's baresip has no pulse
+#     module). The callees keep their WAV files.
+# Usage: [ROUNDS=3] [DEVICES=1] benches/calls-vs-baresip.sh [N] [SECONDS]
 #   Uses the binaries in $CARGO_TARGET_DIR/debug (dependencies and the audio path are
 #   built with opt-level 2 in dev builds); set PROFILE=release for release binaries.
 set -euo pipefail
@@ -28,6 +33,23 @@ sox "$WORK/voices.wav" "$WORK/speech.wav" repeat 5
 
 start_server "$WORK"
 
+DEVICES="${DEVICES:-}"
+if [ -n "$DEVICES" ]; then
+  export PULSE_VIRTUAL_DIR="$WORK/pulse"
+  eval "$(tests/scripts/pulse-virtual.sh start)"
+  ( while :; do paplay -d micfeed "$WORK/voices.wav" || exit; done ) &
+  FEED=$!
+  cleanup_devices() { kill "$FEED" 2>/dev/null || true; tests/scripts/pulse-virtual.sh stop; }
+  trap 'cleanup_devices; cleanup' EXIT
+  OURS_AUDIO=""
+  BARESIP_SOURCE="alsa,pulse"
+  BARESIP_PLAYER="alsa,pulse"
+else
+  OURS_AUDIO="--input-wav $WORK/speech.wav --output-wav $WORK/ana-heard.wav"
+  BARESIP_SOURCE="aufile,$WORK/speech.wav"
+  BARESIP_PLAYER="aufile,$WORK/a/heard.wav"
+fi
+
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 p95() { sort -n | awk '{a[NR]=$1} END {i=int(NR*0.95+0.999); if(i<1)i=1; print a[i]}'; }
 
@@ -44,7 +66,7 @@ done
 echo "setup ms: p50 $(median <"$WORK/setup")  p95 $(p95 <"$WORK/setup")  (n=$(wc -l <"$WORK/setup"))"
 
 ROUNDS="${ROUNDS:-3}"
-echo "== 2. CPU of the caller, ${SECS} s call between two agents on loopback, $ROUNDS rounds"
+echo "== 2. CPU of the caller, ${SECS} s call between two agents on loopback, $ROUNDS rounds${DEVICES:+, the callers on sound devices}"
 cpu() { awk '{printf "%.2f", ($1+$2)/$3*100}' "$1"; }
 
 # $1 = label, $2 = extra caller arguments; appends the caller's CPU % to $WORK/$1.cpu
@@ -57,8 +79,8 @@ ours() {
   sleep 2
   # shellcheck disable=SC2086
   echo demo-password | /usr/bin/time -f "%U %S %e" -o "$WORK/$1.time" "$BIN/softphone" --profile "$WORK/ana" \
-    call "Ben Okafor" --server "$URL" --user ana@demo.test --input-wav "$WORK/speech.wav" \
-    --output-wav "$WORK/ana-heard.wav" $2 --seconds "$SECS" --media-addr 127.0.0.1:0 >"$WORK/ana.log"
+    call "Ben Okafor" --server "$URL" --user ana@demo.test $OURS_AUDIO \
+    $2 --seconds "$SECS" --media-addr 127.0.0.1:0 >"$WORK/ana.log"
   wait "$ans" || true
   cpu "$WORK/$1.time" >>"$WORK/$1.cpu"; echo >>"$WORK/$1.cpu"
   echo "$1: $(cat "$WORK/$1.time") (user sys wall s) = $(tail -1 "$WORK/$1.cpu") % of one core"
@@ -67,15 +89,18 @@ ours() {
 for who in a b; do
   port=$([ $who = a ] && echo 5071 || echo 5081)
   mkdir -p "$WORK/$who"
+  if [ $who = a ]; then src="$BARESIP_SOURCE" player="$BARESIP_PLAYER"
+  else src="aufile,$WORK/speech.wav" player="aufile,$WORK/b/heard.wav"; fi
   cat >"$WORK/$who/config" <<EOF
 poll_method epoll
 sip_listen 127.0.0.1:$port
-audio_source aufile,$WORK/speech.wav
-audio_player aufile,$WORK/$who/heard.wav
+audio_source $src
+audio_player $player
 audio_alert aufile,$WORK/$who/alert.wav
 module_path /usr/lib/baresip/modules
 module opus.so
 module aufile.so
+$([ $who = a ] && [ -n "$DEVICES" ] && echo "module alsa.so")
 module sndfile.so
 module_app account.so
 module_app menu.so
