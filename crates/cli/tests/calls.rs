@@ -62,6 +62,7 @@ async fn two_engines_talk_record_and_exchange_dtmf() {
     let (ra, _) = a.report().await;
     let (rb, _) = b.report().await;
     eprintln!("alice: {}", serde_json::to_string(&ra).unwrap());
+    eprintln!("bob: {}", serde_json::to_string(&rb).unwrap());
     assert_eq!(ra.end_reason, EndReason::LocalHangup);
     assert_eq!(rb.end_reason, EndReason::RemoteHangup);
     assert!(ra.duration_ms > 10_000, "{}", ra.duration_ms);
