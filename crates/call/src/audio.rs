@@ -115,6 +115,8 @@ pub struct RecordSpec {
     pub config: RecorderConfig,
 }
 
+const _: () = assert!(crate::jitter::FRAME_SAMPLES == FRAME_SAMPLES);
+
 struct Pacer {
     next: Instant,
 }

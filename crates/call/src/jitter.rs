@@ -17,11 +17,14 @@
 //! speech without any pause for [`FORCED_SHRINK_MS`] makes the buffer drop a frame
 //! wherever it is.
 
-use softphone_audio::FRAME_SAMPLES;
 use std::collections::{BTreeMap, VecDeque};
 
 /// Frame length, ms.
 pub const FRAME_MS: f64 = 20.0;
+/// Samples in one frame at the 48 kHz Opus RTP clock (RFC 7587 §4.1): 960. Kept here
+/// rather than taken from softphone-audio, which the server's echo peer builds without;
+/// `audio.rs` checks at compile time that the two agree.
+pub const FRAME_SAMPLES: usize = (48_000.0 * FRAME_MS / 1000.0) as usize;
 /// Largest target depth, frames (200 ms).
 pub const MAX_TARGET_FRAMES: usize = 10;
 const WINDOW: usize = 100;
