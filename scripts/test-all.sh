@@ -23,6 +23,10 @@ echo "== front-end unit tests (node --test)"; node --test ui/tests/
 echo "== front-end types (tsc over the generated bindings)"; node_modules/.bin/tsc -p ui
 echo "== rustfmt";  cargo fmt --all -- --check
 echo "== clippy";   cargo clippy --workspace --all-targets --locked -- -D warnings
+# A workspace build unifies features, so a crate that uses an optional dependency
+# without its feature still builds there; the server builds softphone-call without
+# `engine` and must compile on its own.
+echo "== the server on its own"; cargo check --locked -p softphone-server
 echo "== tests"
 # The real-time device tests (crates/cli/tests/devices.rs, call_devices.rs) judge speech
 # through PulseAudio's virtual devices, whose monitor chain sometimes loses blocks on a
