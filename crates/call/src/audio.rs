@@ -42,11 +42,37 @@ pub enum AudioOut {
     Discard,
 }
 
+/// One encoded 20 ms Opus packet of the agent's audio (silence while muted/held).
+///
+/// Encoded frames travel on their own bounded channel ([`ENCODED_QUEUE_FRAMES`]), so
+/// meter events never crowd them out. When the engine falls that far behind, the
+/// capture thread drops the newest frame; `index` keeps the gap, and the engine keeps
+/// it in the RTP timestamp, so the peer conceals it as loss instead of splicing the
+/// speech on either side of it together.
+#[derive(Debug)]
+pub struct EncodedFrame {
+    /// Frame number since capture started (one per 20 ms, from 1).
+    pub index: u64,
+    /// The Opus packet (RFC 7587 RTP payload).
+    pub opus: Vec<u8>,
+}
+
+/// Encoded frames the engine may fall behind by before the capture thread drops
+/// frames (100 × 20 ms = 2 s; older speech is no use to a live call).
+pub const ENCODED_QUEUE_FRAMES: usize = 100;
+
+/// Where the audio threads send what they produce.
+#[derive(Debug, Clone)]
+pub struct AudioSenders {
+    /// Meter readings and device errors.
+    pub events: tokio::sync::mpsc::Sender<AudioEvent>,
+    /// The encoded microphone frames (a channel [`ENCODED_QUEUE_FRAMES`] deep).
+    pub encoded: tokio::sync::mpsc::Sender<EncodedFrame>,
+}
+
 /// What the audio threads report to the call engine.
 #[derive(Debug)]
 pub enum AudioEvent {
-    /// One encoded 20 ms Opus packet of the agent's audio (silence while muted/held).
-    Encoded(Vec<u8>),
     /// Microphone meter (what is being sent: silent while muted), ≤ 20 per second.
     MicLevel(MeterReading),
     /// Remote meter (what is being played), ≤ 20 per second.
@@ -167,8 +193,9 @@ impl AudioThreads {
         encoder: EncoderSettings,
         jitter: Arc<Mutex<JitterBuffer>>,
         epoch: Instant,
-        events: tokio::sync::mpsc::Sender<AudioEvent>,
+        senders: AudioSenders,
     ) -> Result<Self, String> {
+        let AudioSenders { events, encoded } = senders;
         let flags = Arc::new(AudioFlags::default());
         flags
             .expected_loss_pct
@@ -184,7 +211,7 @@ impl AudioThreads {
         let ready = ready_tx.clone();
         let capture = std::thread::Builder::new()
             .name("call-capture".into())
-            .spawn(move || capture_thread(input, encoder, f, ev, tap_tx, ready))
+            .spawn(move || capture_thread(input, encoder, f, (ev, encoded), tap_tx, ready))
             .map_err(|e| e.to_string())?;
         let f = flags.clone();
         let playout = std::thread::Builder::new()
@@ -252,7 +279,10 @@ fn capture_thread(
     input: AudioIn,
     settings: EncoderSettings,
     flags: Arc<AudioFlags>,
-    events: tokio::sync::mpsc::Sender<AudioEvent>,
+    (events, encoded): (
+        tokio::sync::mpsc::Sender<AudioEvent>,
+        tokio::sync::mpsc::Sender<EncodedFrame>,
+    ),
     tap: mpsc::SyncSender<Frame>,
     ready: mpsc::Sender<Result<(), String>>,
 ) {
@@ -335,10 +365,11 @@ fn capture_thread(
         let _ = tap.try_send(*sent);
         match enc.encode_float(sent, &mut packet) {
             Ok(n) => {
-                if events
-                    .try_send(AudioEvent::Encoded(packet[..n].to_vec()))
-                    .is_err()
-                    && events.is_closed()
+                let f = EncodedFrame {
+                    index: frames,
+                    opus: packet[..n].to_vec(),
+                };
+                if let Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) = encoded.try_send(f)
                 {
                     break;
                 }

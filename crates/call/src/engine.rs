@@ -1,7 +1,10 @@
 //! The call engine: runs one [`CallMachine`] against the signaling connection, a
 //! [`Peer`] and the audio threads, until the call ends.
 
-use crate::audio::{AudioEvent, AudioIn, AudioOut, AudioThreads, EncoderSettings, RecordSpec};
+use crate::audio::{
+    AudioEvent, AudioIn, AudioOut, AudioSenders, AudioThreads, EncodedFrame, EncoderSettings,
+    RecordSpec, ENCODED_QUEUE_FRAMES,
+};
 use crate::jitter::JitterBuffer;
 use crate::machine::{CallMachine, CallState, EndReason, Input, MediaCmd, Output, Timeouts};
 use crate::peer::{payload_type, Peer, PeerConfig, PeerEvent, RtpPacket, DTMF_PT, OPUS_PT};
@@ -146,6 +149,9 @@ pub struct CallReport {
     pub dtmf_received: String,
     /// Jitter buffer counters.
     pub jitter: JitterSummary,
+    /// Captured 20 ms frames dropped before sending because the engine fell more than
+    /// [`ENCODED_QUEUE_FRAMES`] behind the microphone; the peer sees them as lost packets.
+    pub frames_dropped_before_send: u64,
 }
 
 /// Jitter buffer figures for the report.
@@ -212,6 +218,10 @@ struct RtpOut {
     first: bool,
     /// Pending DTMF digits and the packet index of the one in progress.
     dtmf: VecDeque<(u8, u32)>,
+    /// Capture index of the last frame sent.
+    last_index: Option<u64>,
+    /// Frames missing between the captured frames sent (dropped before sending).
+    dropped: u64,
 }
 
 impl RtpOut {
@@ -234,7 +244,23 @@ impl RtpOut {
 
     /// The packets to send for one 20 ms audio frame (plus a DTMF packet while a digit
     /// is being sent: 100 ms tone, end packet sent three times, RFC 4733 §2.5.1.4).
-    fn frame(&mut self, opus: Vec<u8>) -> Vec<RtpPacket> {
+    ///
+    /// The RTP timestamp follows the capture index, so frames dropped before sending
+    /// leave a timestamp gap the receiver conceals (the sequence numbers stay
+    /// contiguous: those packets were never sent, RFC 3550 §5.1).
+    fn frame(&mut self, f: EncodedFrame) -> Vec<RtpPacket> {
+        if let Some(last) = self.last_index {
+            let gap = f.index.saturating_sub(last + 1);
+            if gap > 0 {
+                tracing::warn!(frames = gap, "captured audio dropped before sending");
+                self.dropped += gap;
+                self.ts = self
+                    .ts
+                    .wrapping_add((gap as u32).wrapping_mul(OPUS_FRAME_TICKS));
+            }
+        }
+        self.last_index = Some(f.index);
+        let opus = f.opus;
         let mut out = vec![];
         let ts = self.ts;
         let marker = std::mem::take(&mut self.first);
@@ -273,6 +299,7 @@ pub async fn run_call(
     let t0 = Instant::now();
     let (peer_tx, mut peer_rx) = mpsc::channel::<PeerEvent>(256);
     let (audio_tx, mut audio_rx) = mpsc::channel::<AudioEvent>(64);
+    let (encoded_tx, mut encoded_rx) = mpsc::channel::<EncodedFrame>(ENCODED_QUEUE_FRAMES);
     let jitter = Arc::new(Mutex::new(JitterBuffer::new()));
     let mut peer: Option<Peer> = None;
     let mut audio: Option<AudioThreads> = None;
@@ -428,9 +455,13 @@ pub async fn run_call(
                 setup.output.clone(),
                 setup.record.clone(),
             );
-            let (encoder, jitter, audio_tx) = (setup.encoder, jitter.clone(), audio_tx.clone());
+            let (encoder, jitter) = (setup.encoder, jitter.clone());
+            let senders = AudioSenders {
+                events: audio_tx.clone(),
+                encoded: encoded_tx.clone(),
+            };
             opening = Some(tokio::task::spawn_blocking(move || {
-                AudioThreads::start(input, output, record, encoder, jitter, t0, audio_tx)
+                AudioThreads::start(input, output, record, encoder, jitter, t0, senders)
             }));
         }
         let timeout = machine
@@ -510,6 +541,8 @@ pub async fn run_call(
                                     dtmf_pt: payload_type(&remote_sdp, "telephone-event/48000"),
                                     first: true,
                                     dtmf: VecDeque::new(),
+                                    last_index: None,
+                                    dropped: 0,
                                 });
                             }
                             dtmf_rx_pt = payload_type(&remote_sdp, "telephone-event/48000").or(Some(DTMF_PT));
@@ -561,18 +594,18 @@ pub async fn run_call(
                     None => {}
                 }
             }
-            ev = audio_rx.recv() => {
-                match ev {
-                    Some(AudioEvent::Encoded(opus)) => {
-                        if let (Some(o), Some(p)) = (rtp_out.as_mut(), peer.as_ref()) {
-                            for pkt in o.frame(opus) {
-                                let n = pkt.payload.len();
-                                if p.send_rtp(pkt).await.is_ok() {
-                                    quality.on_sent(n);
-                                }
-                            }
+            Some(f) = encoded_rx.recv() => {
+                if let (Some(o), Some(p)) = (rtp_out.as_mut(), peer.as_ref()) {
+                    for pkt in o.frame(f) {
+                        let n = pkt.payload.len();
+                        if p.send_rtp(pkt).await.is_ok() {
+                            quality.on_sent(n);
                         }
                     }
+                }
+            }
+            ev = audio_rx.recv() => {
+                match ev {
                     Some(AudioEvent::MicLevel(r)) => { emit!(CallEvent::MicLevel(r)); }
                     Some(AudioEvent::RemoteLevel(r)) => { emit!(CallEvent::RemoteLevel(r)); }
                     Some(AudioEvent::DeviceError { side, code, message }) => {
@@ -650,5 +683,54 @@ pub async fn run_call(
         recording_error,
         dtmf_received,
         jitter,
+        frames_dropped_before_send: rtp_out.map_or(0, |o| o.dropped),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn out() -> RtpOut {
+        RtpOut {
+            ssrc: 7,
+            seq: 65_535,
+            ts: u32::MAX - 960,
+            opus_pt: OPUS_PT,
+            dtmf_pt: None,
+            first: true,
+            dtmf: VecDeque::new(),
+            last_index: None,
+            dropped: 0,
+        }
+    }
+
+    fn send(o: &mut RtpOut, index: u64) -> RtpPacket {
+        let mut p = o.frame(EncodedFrame {
+            index,
+            opus: vec![1, 2, 3],
+        });
+        assert_eq!(p.len(), 1);
+        p.remove(0)
+    }
+
+    #[test]
+    fn frames_dropped_before_sending_leave_a_timestamp_gap_not_a_sequence_gap() {
+        let mut o = out();
+        let a = send(&mut o, 5);
+        let b = send(&mut o, 6);
+        let c = send(&mut o, 9);
+        assert!(a.header.marker && !b.header.marker && !c.header.marker);
+        assert_eq!(
+            [
+                a.header.sequence_number,
+                b.header.sequence_number,
+                c.header.sequence_number
+            ],
+            [65_535, 0, 1]
+        );
+        assert_eq!(b.header.timestamp.wrapping_sub(a.header.timestamp), 960);
+        assert_eq!(c.header.timestamp.wrapping_sub(b.header.timestamp), 3 * 960);
+        assert_eq!(o.dropped, 2);
     }
 }

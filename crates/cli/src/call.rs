@@ -242,6 +242,12 @@ fn finish(report: &CallReport, args: &CallArgs, agent: Option<&Agent>) -> Result
             );
         }
     }
+    if report.frames_dropped_before_send > 0 {
+        eprintln!(
+            "warning: {} ms of the microphone's audio were dropped before sending (the engine fell behind)",
+            report.frames_dropped_before_send * 20
+        );
+    }
     if let Some(e) = &report.recording_error {
         eprintln!("warning: the recording failed: {e}");
     }
