@@ -273,6 +273,8 @@ pub(super) struct Reactor {
     read_buf: Vec<u8>,
     read_scratch: Box<[u8]>,
     in_progress_read: Option<protocol::Descriptor>,
+    /// Whether the socket is registered for WRITABLE as well as READABLE.
+    watching_writable: bool,
 }
 
 impl Reactor {
@@ -282,11 +284,11 @@ impl Reactor {
     ) -> Result<ReactorHandle, ClientError> {
         let poll = mio::Poll::new()?;
         let waker = Arc::new(Waker(mio::Waker::new(poll.registry(), WAKER)?));
-        poll.registry().register(
-            &mut socket,
-            SOCKET,
-            mio::Interest::READABLE | mio::Interest::WRITABLE,
-        )?;
+        // agent-softphone patch: READABLE only; WRITABLE is added while a write is
+        // pending (see `run`). Edge-triggered WRITABLE fires each time the server
+        // reads what we wrote, a wake-up per playback buffer that has nothing to do.
+        poll.registry()
+            .register(&mut socket, SOCKET, mio::Interest::READABLE)?;
 
         let state = Arc::new(Mutex::new(ReactorState::default()));
 
@@ -303,6 +305,7 @@ impl Reactor {
             read_buf: Vec::new(),
             read_scratch: vec![0; 64 * 1024].into_boxed_slice(),
             in_progress_read: None,
+            watching_writable: false,
         };
 
         let reactor_thread = std::thread::spawn(move || match reactor.run() {
@@ -335,6 +338,20 @@ impl Reactor {
             // Handle any requested writes.
             self.write_streams()?;
             self.write_commands()?;
+
+            // A write the socket could not take yet waits for WRITABLE.
+            let pending = !self.write_buf.is_empty();
+            if pending != self.watching_writable {
+                let interest = if pending {
+                    mio::Interest::READABLE | mio::Interest::WRITABLE
+                } else {
+                    mio::Interest::READABLE
+                };
+                self.poll
+                    .registry()
+                    .reregister(&mut self.socket, SOCKET, interest)?;
+                self.watching_writable = pending;
+            }
         }
     }
 
