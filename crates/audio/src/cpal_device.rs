@@ -238,9 +238,14 @@ struct StreamState {
     /// the first callback to the last, µs.
     delivered: AtomicU64,
     clock_span_us: AtomicU64,
-    /// The thread that waits for the callbacks (the first to wait); each callback
-    /// unparks it, so it wakes once per device period instead of polling.
+    /// The thread that waits for the callbacks (the first to wait); a callback
+    /// unparks it once the ring reaches `wake_level`, so it wakes once per frame it can
+    /// use instead of polling (or once per device period).
     waiter: OnceLock<std::thread::Thread>,
+    /// Ring samples (device rate, one per frame of channels) the waiter waits for.
+    /// Capture: wake when the ring holds at least this many. Playback: wake when it
+    /// holds fewer.
+    wake_level: AtomicU64,
 }
 
 const LATENCY_UNKNOWN: u64 = u64::MAX;
@@ -256,6 +261,7 @@ impl Default for StreamState {
             delivered: AtomicU64::new(0),
             clock_span_us: AtomicU64::new(0),
             waiter: OnceLock::new(),
+            wake_level: AtomicU64::new(0),
         }
     }
 }
@@ -268,8 +274,10 @@ impl StreamState {
         }
     }
 
-    /// Blocks the calling thread until the next callback, or at most `timeout`. Only
-    /// the first thread that waits is woken by callbacks; any other sleeps `timeout`.
+    /// Blocks the calling thread until a callback brings the ring to `wake_level`
+    /// (set by the caller first, then rechecked against the ring: a callback that ran
+    /// in between saw the old level), or at most `timeout`. Only the first thread that
+    /// waits is woken by callbacks; any other sleeps `timeout`.
     fn wait_for_callback(&self, timeout: Duration) {
         let waiter = self.waiter.get_or_init(std::thread::current);
         if waiter.id() == std::thread::current().id() {
@@ -428,7 +436,10 @@ where
                         .map(|f| f.iter().map(|&s| s.to_sample::<f32>()).sum::<f32>() * inv),
                 );
             }
-            cb_state.wake_waiter();
+            let held = producer.buffer().capacity() - producer.slots();
+            if held as u64 >= cb_state.wake_level.load(Ordering::Relaxed) {
+                cb_state.wake_waiter();
+            }
         },
         move |e| err_state.on_error(e),
         None,
@@ -463,9 +474,15 @@ impl AudioSource for CpalSource {
                     ms: self.last_data.elapsed().as_millis() as u64,
                 });
             }
-            // Woken by the next callback rather than polling: one wake-up per device
-            // period. The timeout only matters if the callbacks stop.
+            // Woken by the callback that completes the frame rather than polling or
+            // waking per device period. 90 %: the resampler's output lags its input
+            // a little, and waking one period early costs less than waking late.
             let missing = (frame.len() - self.framer.len()) as u64;
+            let level = (missing * u64::from(self.device_rate) / u64::from(SAMPLE_RATE)) * 9 / 10;
+            self.state.wake_level.store(level.max(1), Ordering::Relaxed);
+            if self.consumer.slots() as u64 >= level.max(1) {
+                continue;
+            }
             let due_us = missing * 1_000_000 / u64::from(SAMPLE_RATE);
             self.state
                 .wait_for_callback(Duration::from_micros(due_us.clamp(5_000, 20_000) + 10_000));
@@ -530,6 +547,7 @@ impl CpalSink {
         let capacity = (rate * PLAYBACK_RING_MS / 1000) as usize;
         let (producer, consumer) = rtrb::RingBuffer::new(capacity);
         let state = Arc::new(StreamState::default());
+        state.wake_level.store(u64::MAX, Ordering::Relaxed);
         let config = stream_config(&supported);
         let stream = build_output(&dev, &config, supported.sample_format(), consumer, &state)
             .map_err(&open_err)?;
@@ -621,7 +639,9 @@ where
             if started && missing > 0 {
                 cb_state.xruns.fetch_add(missing, Ordering::Relaxed);
             }
-            cb_state.wake_waiter();
+            if (consumer.slots() as u64) < cb_state.wake_level.load(Ordering::Relaxed) {
+                cb_state.wake_waiter();
+            }
         },
         move |e| err_state.on_error(e),
         None,
@@ -650,7 +670,13 @@ impl AudioSink for CpalSink {
                     ms: since.elapsed().as_millis() as u64,
                 });
             }
-            std::thread::sleep(Duration::from_millis(2));
+            // Woken once the device has taken enough to make room for the rest.
+            let level = (self.capacity - rest.len().min(self.capacity) + 1) as u64;
+            self.state.wake_level.store(level, Ordering::Relaxed);
+            if self.producer.slots() >= rest.len().min(self.capacity) {
+                continue;
+            }
+            self.state.wait_for_callback(Duration::from_millis(20));
         }
         self.state.started.store(true, Ordering::Relaxed);
         Ok(())
@@ -670,9 +696,14 @@ impl AudioSink for CpalSink {
                     ms: since.elapsed().as_millis() as u64,
                 });
             }
-            // The device takes whole periods (~10 ms) at once, and each callback wakes
-            // this thread: one wake-up per period instead of polling every few ms. The
-            // timeout only matters if the callbacks stop.
+            // The device takes whole periods (~10 ms) at once; the callback that takes
+            // the queue below `ms` wakes this thread, instead of polling every few ms
+            // or waking every period. The timeout only matters if the callbacks stop.
+            let level = (ms.max(0.0) * f64::from(self.device_rate) / 1000.0).ceil() as u64;
+            self.state.wake_level.store(level, Ordering::Relaxed);
+            if self.queued_ms() < ms {
+                return Ok(());
+            }
             self.state.wait_for_callback(Duration::from_secs_f64(
                 (over + 10.0).clamp(5.0, 50.0) / 1000.0,
             ));
