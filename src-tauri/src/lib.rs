@@ -28,6 +28,25 @@ pub fn prefer_cpu_painting() {
     }
 }
 
+/// Runs the window's JavaScript in JavaScriptCore's interpreter (LLInt) only
+/// (`JSC_useJIT=false`, read by the WebKitGTK web process from the environment it
+/// inherits) unless the user set that variable or `SOFTPHONE_JIT=1`. Call it first
+/// thing in `main`, before any thread starts (it sets an environment variable).
+///
+/// Why (ADR 0012): the window's script is small and event-driven, and the JIT tiers
+/// cost more memory than they save time. Measured with `benches/app-footprint.sh`
+/// (docs/benchmarks.md, session 14): idle PSS 227 -> 219 MiB, growth over the first 10
+/// echo calls +7.3 -> +2.2 MiB, for +1.5 points of a core in the web process during a
+/// call (4.6-4.9 -> 6.3-6.4 %, meters drawn at 20 fps). Without a JIT the process that
+/// renders leads' messages also has no writable and executable memory.
+pub fn prefer_interpreted_javascript() {
+    if std::env::var_os("JSC_useJIT").is_none()
+        && std::env::var_os("SOFTPHONE_JIT").as_deref() != Some("1".as_ref())
+    {
+        std::env::set_var("JSC_useJIT", "false");
+    }
+}
+
 /// Builds and runs the app (blocks until the last window closes).
 pub fn run() {
     let _ = commands::STARTED.set(std::time::Instant::now());

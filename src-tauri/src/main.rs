@@ -3,8 +3,11 @@
 
 fn main() {
     softphone_controller::tune_allocator();
-    // Before any thread starts: WebKitGTK reads this when it initialises.
+    // Before any thread starts: WebKitGTK reads these when it initialises.
     #[cfg(target_os = "linux")]
-    agent_softphone_lib::prefer_cpu_painting();
+    {
+        agent_softphone_lib::prefer_cpu_painting();
+        agent_softphone_lib::prefer_interpreted_javascript();
+    }
     agent_softphone_lib::run()
 }
