@@ -274,11 +274,19 @@ impl StreamState {
         }
     }
 
-    /// Blocks the calling thread until a callback brings the ring to `wake_level`
-    /// (set by the caller first, then rechecked against the ring: a callback that ran
-    /// in between saw the old level), or at most `timeout`. Only the first thread that
-    /// waits is woken by callbacks; any other sleeps `timeout`.
-    fn wait_for_callback(&self, timeout: Duration) {
+    /// Blocks the calling thread until a callback finds the ring at `level` (see
+    /// [`Self::wake_at`]) or `timeout` passes, unless `ready()` already holds. `ready`
+    /// runs after the level is published, so a callback that ran before saw the old
+    /// level but its data is seen here. Only the first thread that waits is woken by
+    /// callbacks; any other sleeps `timeout`.
+    fn wait_for_level(&self, level: u64, ready: impl FnOnce() -> bool, timeout: Duration) {
+        self.wake_level.store(level, Ordering::Relaxed);
+        // Pairs with the fence in `wake_at`: either this thread sees the callback's
+        // data, or the callback sees this level.
+        std::sync::atomic::fence(Ordering::SeqCst);
+        if ready() {
+            return;
+        }
         let waiter = self.waiter.get_or_init(std::thread::current);
         if waiter.id() == std::thread::current().id() {
             std::thread::park_timeout(timeout);
@@ -287,11 +295,14 @@ impl StreamState {
         }
     }
 
-    /// Called by the callbacks after moving data: wakes the waiting thread, if any (a
-    /// futex wake only when it is parked).
-    fn wake_waiter(&self) {
-        if let Some(t) = self.waiter.get() {
-            t.unpark();
+    /// Called by the callbacks after moving data: wakes the waiting thread (a futex
+    /// wake only when it is parked) if `reached(wake_level)` holds for the ring now.
+    fn wake_at(&self, reached: impl FnOnce(u64) -> bool) {
+        std::sync::atomic::fence(Ordering::SeqCst);
+        if reached(self.wake_level.load(Ordering::Relaxed)) {
+            if let Some(t) = self.waiter.get() {
+                t.unpark();
+            }
         }
     }
 
@@ -436,10 +447,8 @@ where
                         .map(|f| f.iter().map(|&s| s.to_sample::<f32>()).sum::<f32>() * inv),
                 );
             }
-            let held = producer.buffer().capacity() - producer.slots();
-            if held as u64 >= cb_state.wake_level.load(Ordering::Relaxed) {
-                cb_state.wake_waiter();
-            }
+            let held = (producer.buffer().capacity() - producer.slots()) as u64;
+            cb_state.wake_at(|level| held >= level);
         },
         move |e| err_state.on_error(e),
         None,
@@ -478,14 +487,15 @@ impl AudioSource for CpalSource {
             // waking per device period. 90 %: the resampler's output lags its input
             // a little, and waking one period early costs less than waking late.
             let missing = (frame.len() - self.framer.len()) as u64;
-            let level = (missing * u64::from(self.device_rate) / u64::from(SAMPLE_RATE)) * 9 / 10;
-            self.state.wake_level.store(level.max(1), Ordering::Relaxed);
-            if self.consumer.slots() as u64 >= level.max(1) {
-                continue;
-            }
+            let level =
+                ((missing * u64::from(self.device_rate) / u64::from(SAMPLE_RATE)) * 9 / 10).max(1);
             let due_us = missing * 1_000_000 / u64::from(SAMPLE_RATE);
-            self.state
-                .wait_for_callback(Duration::from_micros(due_us.clamp(5_000, 20_000) + 10_000));
+            let consumer = &self.consumer;
+            self.state.wait_for_level(
+                level,
+                || consumer.slots() as u64 >= level,
+                Duration::from_micros(due_us.clamp(5_000, 20_000) + 10_000),
+            );
         }
     }
 
@@ -639,9 +649,8 @@ where
             if started && missing > 0 {
                 cb_state.xruns.fetch_add(missing, Ordering::Relaxed);
             }
-            if (consumer.slots() as u64) < cb_state.wake_level.load(Ordering::Relaxed) {
-                cb_state.wake_waiter();
-            }
+            let queued = consumer.slots() as u64;
+            cb_state.wake_at(|level| queued < level);
         },
         move |e| err_state.on_error(e),
         None,
@@ -671,12 +680,13 @@ impl AudioSink for CpalSink {
                 });
             }
             // Woken once the device has taken enough to make room for the rest.
-            let level = (self.capacity - rest.len().min(self.capacity) + 1) as u64;
-            self.state.wake_level.store(level, Ordering::Relaxed);
-            if self.producer.slots() >= rest.len().min(self.capacity) {
-                continue;
-            }
-            self.state.wait_for_callback(Duration::from_millis(20));
+            let room = rest.len().min(self.capacity);
+            let producer = &self.producer;
+            self.state.wait_for_level(
+                (self.capacity - room + 1) as u64,
+                || producer.slots() >= room,
+                Duration::from_millis(20),
+            );
         }
         self.state.started.store(true, Ordering::Relaxed);
         Ok(())
@@ -700,13 +710,11 @@ impl AudioSink for CpalSink {
             // the queue below `ms` wakes this thread, instead of polling every few ms
             // or waking every period. The timeout only matters if the callbacks stop.
             let level = (ms.max(0.0) * f64::from(self.device_rate) / 1000.0).ceil() as u64;
-            self.state.wake_level.store(level, Ordering::Relaxed);
-            if self.queued_ms() < ms {
-                return Ok(());
-            }
-            self.state.wait_for_callback(Duration::from_secs_f64(
-                (over + 10.0).clamp(5.0, 50.0) / 1000.0,
-            ));
+            self.state.wait_for_level(
+                level,
+                || self.queued_ms() < ms,
+                Duration::from_secs_f64((over + 10.0).clamp(5.0, 50.0) / 1000.0),
+            );
         }
     }
 

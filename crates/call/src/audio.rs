@@ -195,7 +195,7 @@ impl AudioThreads {
         epoch: Instant,
         senders: AudioSenders,
     ) -> Result<Self, String> {
-        let AudioSenders { events, encoded } = senders;
+        let events = senders.events.clone();
         let flags = Arc::new(AudioFlags::default());
         flags
             .expected_loss_pct
@@ -207,11 +207,10 @@ impl AudioThreads {
         let (ready_tx, ready_rx) = mpsc::channel::<Result<(), String>>();
 
         let f = flags.clone();
-        let ev = events.clone();
         let ready = ready_tx.clone();
         let capture = std::thread::Builder::new()
             .name("call-capture".into())
-            .spawn(move || capture_thread(input, encoder, f, (ev, encoded), tap_tx, ready))
+            .spawn(move || capture_thread(input, encoder, f, senders, tap_tx, ready))
             .map_err(|e| e.to_string())?;
         let f = flags.clone();
         let playout = std::thread::Builder::new()
@@ -279,10 +278,7 @@ fn capture_thread(
     input: AudioIn,
     settings: EncoderSettings,
     flags: Arc<AudioFlags>,
-    (events, encoded): (
-        tokio::sync::mpsc::Sender<AudioEvent>,
-        tokio::sync::mpsc::Sender<EncodedFrame>,
-    ),
+    AudioSenders { events, encoded }: AudioSenders,
     tap: mpsc::SyncSender<Frame>,
     ready: mpsc::Sender<Result<(), String>>,
 ) {
