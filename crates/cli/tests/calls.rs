@@ -138,6 +138,8 @@ async fn echo_test_plays_the_caller_back_after_half_a_second() {
     tokio::time::sleep(Duration::from_secs(10)).await;
     a.cmd.send(Command::Hangup).await.unwrap();
     let (r, _) = a.report().await;
+    // Sender-side drops and the jitter buffer's counters, for a failure under load.
+    eprintln!("alice: {}", serde_json::to_string(&r).unwrap());
     assert_eq!(r.end_reason, EndReason::LocalHangup);
     let off = assert_heard(&wav(&heard), &wav(&fx.join("alsa.wav")), "echo");
     let delay_ms = off as f64 / 48.0;
