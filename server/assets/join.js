@@ -38,6 +38,8 @@
       totalAudioEnergy: inb.totalAudioEnergy || 0,
       totalSamplesDuration: inb.totalSamplesDuration || 0,
       packetsSent: out.packetsSent || 0,
+      // 'audio/red' when the agent's RFC 2198 redundancy was negotiated.
+      receivedCodec: (inb.codecId && report.get(inb.codecId) || {}).mimeType || '',
     }));
   }
 

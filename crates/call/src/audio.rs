@@ -111,6 +111,9 @@ pub struct EncoderSettings {
     /// Expected loss % told to libopus (how much of the bitrate goes to in-band FEC)
     /// while the peer reports loss; 0 on a clean network ([`FecProtection`]).
     pub expected_loss_pct: i32,
+    /// Previous frames each packet repeats when the peer accepts RFC 2198 redundancy
+    /// (`red/48000/2`); 0 sends plain Opus. Default [`crate::red::RED_DISTANCE`].
+    pub red_distance: usize,
 }
 
 impl Default for EncoderSettings {
@@ -118,6 +121,7 @@ impl Default for EncoderSettings {
         Self {
             bitrate_bps: 40_000,
             expected_loss_pct: 20,
+            red_distance: crate::red::RED_DISTANCE,
         }
     }
 }

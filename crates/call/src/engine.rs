@@ -9,6 +9,7 @@ use crate::jitter::JitterBuffer;
 use crate::machine::{CallMachine, CallState, EndReason, Input, MediaCmd, Output, Timeouts};
 use crate::peer::{payload_type, Peer, PeerConfig, PeerEvent, RtpPacket, DTMF_PT, OPUS_PT};
 use crate::quality::{ntp_mid32, rtt_from_report, QualitySample, QualityTracker};
+use crate::red::RedEncoder;
 use serde::Serialize;
 use softphone_audio::MeterReading;
 use softphone_client::SignalConn;
@@ -152,6 +153,9 @@ pub struct CallReport {
     /// Captured 20 ms frames dropped before sending because the engine fell more than
     /// [`ENCODED_QUEUE_FRAMES`] behind the microphone; the peer sees them as lost packets.
     pub frames_dropped_before_send: u64,
+    /// Previous frames each packet we sent repeated (RFC 2198 RED); 0 when the peer
+    /// took plain Opus.
+    pub red_distance_sent: usize,
 }
 
 /// Jitter buffer figures for the report.
@@ -161,6 +165,10 @@ pub struct JitterSummary {
     pub played: u64,
     /// Frames rebuilt from in-band FEC.
     pub fec: u64,
+    /// Frames played from an RFC 2198 redundant copy after their packet was lost.
+    pub red: u64,
+    /// RED packets from the peer that did not parse (dropped).
+    pub malformed_red: u64,
     /// Frames concealed (PLC).
     pub concealed: u64,
     /// Packets that came after their slot.
@@ -215,6 +223,8 @@ struct RtpOut {
     ts: u32,
     opus_pt: u8,
     dtmf_pt: Option<u8>,
+    /// RFC 2198 payload type and packer, when the peer accepts redundancy.
+    red: Option<(u8, RedEncoder)>,
     first: bool,
     /// Pending DTMF digits and the packet index of the one in progress.
     dtmf: VecDeque<(u8, u32)>,
@@ -264,7 +274,15 @@ impl RtpOut {
         let mut out = vec![];
         let ts = self.ts;
         let marker = std::mem::take(&mut self.first);
-        out.push(self.packet(self.opus_pt, ts, marker, opus));
+        let p = match &mut self.red {
+            Some((pt, red)) => {
+                let pt = *pt;
+                let payload = red.payload(ts, &opus);
+                self.packet(pt, ts, marker, payload)
+            }
+            None => self.packet(self.opus_pt, ts, marker, opus),
+        };
+        out.push(p);
         if let (Some(pt), Some(&(code, idx))) = (self.dtmf_pt, self.dtmf.front()) {
             let start_ts = ts.wrapping_sub(idx * OPUS_FRAME_TICKS);
             let end = idx >= 5;
@@ -311,6 +329,9 @@ pub async fn run_call(
     let mut setup_ms = None;
     let mut remote_sdp = String::new();
     let mut dtmf_rx_pt: Option<u8> = None;
+    let mut red_rx_pt: Option<u8> = None;
+    let mut opus_rx_pt = OPUS_PT;
+    let mut malformed_red = 0u64;
     let mut rx_ts0: Option<u32> = None;
     let mut last_dtmf_ts: Option<u32> = None;
     let mut dtmf_received = String::new();
@@ -539,6 +560,9 @@ pub async fn run_call(
                                     ts: rand::random(),
                                     opus_pt: payload_type(&remote_sdp, "opus/48000").unwrap_or(OPUS_PT),
                                     dtmf_pt: payload_type(&remote_sdp, "telephone-event/48000"),
+                                    red: payload_type(&remote_sdp, "red/48000")
+                                        .filter(|_| setup.encoder.red_distance > 0)
+                                        .map(|pt| (pt, RedEncoder::new(payload_type(&remote_sdp, "opus/48000").unwrap_or(OPUS_PT), setup.encoder.red_distance))),
                                     first: true,
                                     dtmf: VecDeque::new(),
                                     last_index: None,
@@ -546,6 +570,8 @@ pub async fn run_call(
                                 });
                             }
                             dtmf_rx_pt = payload_type(&remote_sdp, "telephone-event/48000").or(Some(DTMF_PT));
+                            red_rx_pt = payload_type(&remote_sdp, "red/48000");
+                            opus_rx_pt = payload_type(&remote_sdp, "opus/48000").unwrap_or(OPUS_PT);
                         }
                         machine.handle(Input::MediaConnected, now);
                     }
@@ -568,9 +594,31 @@ pub async fn run_call(
                             // telephone-events share the sequence space (RFC 4733), and
                             // their numbers would look like lost audio frames.
                             let ts0 = *rx_ts0.get_or_insert(p.header.timestamp);
-                            let frame = p.header.timestamp.wrapping_sub(ts0) / OPUS_FRAME_TICKS;
-                            if let Ok(mut jb) = jitter.lock() {
-                                jb.push(frame as u16, p.payload.to_vec(), arrival_ms);
+                            let frame = |ts: u32| (ts.wrapping_sub(ts0) as i32).div_euclid(OPUS_FRAME_TICKS as i32) as u16;
+                            if Some(p.header.payload_type) == red_rx_pt {
+                                match crate::red::parse(&p.payload) {
+                                    Ok(blocks) => {
+                                        if let Ok(mut jb) = jitter.lock() {
+                                            // The primary block (last) first: the copies fill only gaps behind it.
+                                            for b in blocks.iter().rev().filter(|b| b.payload_type == opus_rx_pt && !b.data.is_empty()) {
+                                                let f = frame(p.header.timestamp.wrapping_sub(b.ts_offset));
+                                                if b.ts_offset == 0 {
+                                                    jb.push(f, b.data.to_vec(), arrival_ms);
+                                                } else {
+                                                    jb.push_redundant(f, b.data.to_vec(), arrival_ms);
+                                                }
+                                            }
+                                        }
+                                    }
+                                    Err(e) => {
+                                        malformed_red += 1;
+                                        if malformed_red == 1 {
+                                            tracing::warn!("dropping malformed RED packets from the peer: {e}");
+                                        }
+                                    }
+                                }
+                            } else if let Ok(mut jb) = jitter.lock() {
+                                jb.push(frame(p.header.timestamp), p.payload.to_vec(), arrival_ms);
                             }
                             machine.handle(Input::MediaReceived, now);
                         }
@@ -660,6 +708,8 @@ pub async fn run_call(
         .map(|(c, t)| JitterSummary {
             played: c.played,
             fec: c.fec,
+            red: c.red,
+            malformed_red,
             concealed: c.concealed,
             late: c.late,
             shrunk: c.shrunk,
@@ -683,6 +733,10 @@ pub async fn run_call(
         recording_error,
         dtmf_received,
         jitter,
+        red_distance_sent: rtp_out
+            .as_ref()
+            .and_then(|o| o.red.as_ref())
+            .map_or(0, |(_, r)| r.distance()),
         frames_dropped_before_send: rtp_out.map_or(0, |o| o.dropped),
     }
 }
@@ -698,6 +752,7 @@ mod tests {
             ts: u32::MAX - 960,
             opus_pt: OPUS_PT,
             dtmf_pt: None,
+            red: None,
             first: true,
             dtmf: VecDeque::new(),
             last_index: None,
@@ -732,5 +787,36 @@ mod tests {
         assert_eq!(b.header.timestamp.wrapping_sub(a.header.timestamp), 960);
         assert_eq!(c.header.timestamp.wrapping_sub(b.header.timestamp), 3 * 960);
         assert_eq!(o.dropped, 2);
+    }
+
+    #[test]
+    fn with_red_each_packet_repeats_the_frame_before_it_even_across_a_drop() {
+        let mut o = out();
+        o.red = Some((crate::red::RED_PT, RedEncoder::new(OPUS_PT, 1)));
+        let mut sent = vec![];
+        for index in [0, 1, 3] {
+            let mut p = o.frame(EncodedFrame {
+                index,
+                opus: vec![index as u8; 3],
+            });
+            sent.push(p.remove(0));
+        }
+        assert!(sent
+            .iter()
+            .all(|p| p.header.payload_type == crate::red::RED_PT));
+        let blocks: Vec<Vec<(u32, Vec<u8>)>> = sent
+            .iter()
+            .map(|p| {
+                crate::red::parse(&p.payload)
+                    .unwrap()
+                    .into_iter()
+                    .map(|b| (b.ts_offset, b.data.to_vec()))
+                    .collect()
+            })
+            .collect();
+        assert_eq!(blocks[0], vec![(0, vec![0; 3])]);
+        assert_eq!(blocks[1], vec![(960, vec![0; 3]), (0, vec![1; 3])]);
+        // Frame 2 was dropped before sending: frame 1's copy is two frames back.
+        assert_eq!(blocks[2], vec![(1920, vec![1; 3]), (0, vec![3; 3])]);
     }
 }

@@ -74,6 +74,9 @@ pub struct JitterCounters {
     pub played: u64,
     /// Slots recovered from FEC.
     pub fec: u64,
+    /// Slots played from a redundant copy (RFC 2198 RED) after their own packet was
+    /// lost.
+    pub red: u64,
     /// Slots concealed.
     pub concealed: u64,
     /// Packets that arrived after their slot had been played.
@@ -93,8 +96,8 @@ pub struct JitterCounters {
 /// The buffer. Sequence numbers are unwrapped to 64 bits internally.
 #[derive(Debug, Default)]
 pub struct JitterBuffer {
-    /// Payload and arrival time (ms) by frame number.
-    packets: BTreeMap<u64, (Vec<u8>, f64)>,
+    /// Payload, arrival time (ms) and whether it is a redundant copy, by frame number.
+    packets: BTreeMap<u64, (Vec<u8>, f64, bool)>,
     /// Next slot to play; `None` until playout starts.
     next: Option<u64>,
     highest: Option<u64>,
@@ -232,7 +235,7 @@ impl JitterBuffer {
         }
         self.last_arrival_ms = arrival_ms;
         self.highest = Some(self.highest.map_or(s, |h| h.max(s)));
-        self.packets.insert(s, (payload, arrival_ms));
+        self.packets.insert(s, (payload, arrival_ms, false));
         if self.catch_up_until_ms.is_some_and(|t| arrival_ms < t) {
             // A stall's catch-up arrives faster than real time: not the path's jitter.
             return;
@@ -242,6 +245,18 @@ impl JitterBuffer {
             self.arrivals.pop_front();
         }
         self.retarget(arrival_ms);
+    }
+
+    /// Adds a redundant copy of frame `seq` (an RFC 2198 block from a later packet that
+    /// arrived at `arrival_ms`). It fills the slot only if its own packet is not here
+    /// and the slot has not been played; it is not an arrival of its own, so it moves
+    /// neither the delay spread nor the newest frame.
+    pub fn push_redundant(&mut self, seq: u16, payload: Vec<u8>, arrival_ms: f64) {
+        let s = self.unwrap_seq(seq);
+        if self.next.is_some_and(|n| s < n) || self.highest.is_none_or(|h| s >= h) {
+            return;
+        }
+        self.packets.entry(s).or_insert((payload, arrival_ms, true));
     }
 
     /// The lateness of the last `n` arrivals against the earliest-relative one among
@@ -484,7 +499,7 @@ impl JitterBuffer {
     fn paced_backlog_start(&self) -> u64 {
         let mut start = u64::MAX;
         let mut least = f64::INFINITY;
-        for (&seq, (_, arrival)) in self.packets.iter().rev() {
+        for (&seq, (_, arrival, _)) in self.packets.iter().rev() {
             let rel = arrival - seq as f64 * FRAME_MS;
             if rel > least + FRAME_MS / 2.0 {
                 break;
@@ -572,9 +587,13 @@ impl JitterBuffer {
         } else {
             self.deep_since_ms = None;
         }
-        if let Some((p, arrival_ms)) = self.packets.remove(&next) {
+        if let Some((p, arrival_ms, redundant)) = self.packets.remove(&next) {
             self.next = Some(next + 1);
-            self.counters.played += 1;
+            if redundant {
+                self.counters.red += 1;
+            } else {
+                self.counters.played += 1;
+            }
             let waited = (now_ms - arrival_ms).max(0.0);
             self.delay_sum_ms += waited;
             self.emitted += 1;
@@ -601,7 +620,7 @@ impl JitterBuffer {
                 self.grow_pending += 1;
             }
             return match self.packets.get(&(next + 1)) {
-                Some((p, _)) => {
+                Some((p, _, _)) => {
                     self.counters.fec += 1;
                     Playout::Fec(p.clone())
                 }
@@ -770,6 +789,70 @@ mod tests {
         let c = jb.counters();
         assert_eq!((c.fec, c.played), (2, 196), "{c:?}");
         assert!(c.concealed <= 4, "{c:?}");
+    }
+
+    /// As [`run`], each packet also carrying a redundant copy of the one before it
+    /// (RFC 2198 with a distance of one), pushed the way the call engine does.
+    fn run_red(n: u64, lost: impl Fn(u64) -> bool) -> (JitterBuffer, Vec<Playout>) {
+        let mut jb = JitterBuffer::new();
+        let mut out = vec![];
+        for t in 0u64.. {
+            let now = t as f64 * 20.0;
+            let i = t.wrapping_sub(1);
+            if t > n && jb.depth() == 0 {
+                break;
+            }
+            if t >= 1 && i < n && !lost(i) {
+                jb.push((i % 65536) as u16, pkt(i), now - 19.0);
+                if i > 0 {
+                    jb.push_redundant(((i - 1) % 65536) as u16, pkt(i - 1), now - 19.0);
+                }
+            }
+            out.push(jb.pop(now));
+        }
+        (jb, out)
+    }
+
+    #[test]
+    fn redundant_copies_replace_lost_packets_at_full_quality() {
+        let (jb, out) = run_red(500, |i| i % 20 == 7);
+        let c = jb.counters();
+        // Every lost frame plays from the next packet's copy; the first loss cost one
+        // concealed slot while the buffer waited for it.
+        assert_eq!((c.red, c.fec, c.concealed), (25, 0, 1), "{c:?}");
+        // Every frame plays, in order, none twice.
+        assert_eq!(played_ids(&out), (0..500).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn with_redundancy_two_losses_in_a_row_lose_no_frame() {
+        let (jb, out) = run_red(300, |i| [30, 100, 101, 200, 201].contains(&i));
+        let c = jb.counters();
+        // 101 and 201 come from their copies in 102 and 202; 100 and 200 from the FEC
+        // inside those copies. Each wait for a copy is one concealed slot that delays
+        // playout by a frame and replaces no audio.
+        assert_eq!((c.red, c.fec), (3, 2), "{c:?}");
+        let expected: Vec<u64> = (0..300).filter(|i| ![100, 200].contains(i)).collect();
+        assert_eq!(played_ids(&out), expected);
+        assert!(c.concealed <= 3, "{c:?}");
+    }
+
+    #[test]
+    fn a_redundant_copy_never_replaces_a_packet_or_replays_a_slot() {
+        let mut jb = JitterBuffer::new();
+        jb.push(0, pkt(0), 0.0);
+        jb.push(1, pkt(1), 1.0);
+        jb.push_redundant(0, vec![9], 1.0);
+        assert_eq!(jb.depth(), 2);
+        // The copy did not displace packet 0.
+        assert_eq!(jb.pop(3.0), Playout::Packet(pkt(0)));
+        // Slot 0 is behind playout: a late copy is ignored; so is one of a frame not
+        // yet seen.
+        jb.push_redundant(0, vec![9], 30.0);
+        jb.push_redundant(7, vec![9], 30.0);
+        assert_eq!(jb.depth(), 1);
+        assert_eq!(jb.pop(23.0), Playout::Packet(pkt(1)));
+        assert_eq!(jb.counters().red, 0);
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod jitter;
 pub mod machine;
 pub mod peer;
 pub mod quality;
+pub mod red;
 
 #[cfg(feature = "engine")]
 pub mod audio;

@@ -270,6 +270,18 @@ fn codecs() -> Vec<RTCRtpCodecParameters> {
             rtp_codec: opus_codec(),
             payload_type: OPUS_PT,
         },
+        // After Opus: a peer that prefers the first codec (Chromium) keeps sending
+        // plain Opus; we send RED to any peer that accepts it (RFC 2198 §5).
+        RTCRtpCodecParameters {
+            rtp_codec: RTCRtpCodec {
+                mime_type: "audio/red".to_owned(),
+                clock_rate: 48_000,
+                channels: 2,
+                sdp_fmtp_line: format!("{OPUS_PT}/{OPUS_PT}"),
+                rtcp_feedback: vec![],
+            },
+            payload_type: crate::red::RED_PT,
+        },
         RTCRtpCodecParameters {
             rtp_codec: RTCRtpCodec {
                 mime_type: MIME_TYPE_TELEPHONE_EVENT.to_owned(),

@@ -59,6 +59,10 @@ pub struct CallArgs {
     /// Opus bitrate, bit/s (default 40000).
     #[arg(long, default_value_t = 40_000)]
     pub bitrate: i32,
+    /// Previous frames each packet repeats (RFC 2198 redundancy) when the peer accepts
+    /// it; 0 sends plain Opus. Each one adds the Opus bitrate again.
+    #[arg(long, default_value_t = softphone_call::red::RED_DISTANCE)]
+    pub red: usize,
     /// STUN/TURN URL (repeatable).
     #[arg(long = "ice-server")]
     pub ice_servers: Vec<String>,
@@ -71,6 +75,9 @@ impl CallArgs {
     fn setup(&self, agent: &str) -> Result<CallSetup> {
         if !(6_000..=256_000).contains(&self.bitrate) {
             bail!("--bitrate must be 6000-256000 bit/s");
+        }
+        if self.red > 2 {
+            bail!("--red must be 0, 1 or 2");
         }
         Ok(CallSetup {
             input: match &self.input_wav {
@@ -96,6 +103,7 @@ impl CallArgs {
             }),
             encoder: softphone_call::EncoderSettings {
                 bitrate_bps: self.bitrate,
+                red_distance: self.red,
                 ..Default::default()
             },
             peer: PeerConfig {
