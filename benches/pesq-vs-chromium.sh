@@ -42,7 +42,7 @@ ours() { # $1 = loss %, $2 = round
   local log="$WORK/ours-$1-$2.log" score
   SOFTPHONE_TEST_LOSS=$1 bash scripts/test-all.sh -p softphone-cli --test calls impaired \
     -- --nocapture >"$log" 2>&1 || true
-  score=$(grep -o 'WB-PESQ at [0-9]* % loss with FEC: [0-9.]*' "$log" | awk '{print $NF}')
+  score=$(grep -o 'WB-PESQ at [0-9]* % loss with [A-Za-z ]*: [0-9.]*' "$log" | awk '{print $NF}')
   grep -h "measured loss" "$log" | cut -c1-160 || true
   echo "ours at $1 %, round $2: ${score:-failed}"
   OURS[$1]="${OURS[$1]:-} ${score:-}"

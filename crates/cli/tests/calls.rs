@@ -17,8 +17,16 @@ use uuid::Uuid;
 mod call_helpers;
 use call_helpers::*;
 
+/// Tests in this file run in parallel on a 2-core machine. The WB-PESQ test measures
+/// what loss recovery leaves of speech, so it runs alone (`write`): sibling calls
+/// competing for the cores stall playout, and the stretches that follow cost PESQ
+/// points that have nothing to do with the network's loss. Every other test takes
+/// `read`.
+static MACHINE: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_engines_talk_record_and_exchange_dtmf() {
+    let _machine = MACHINE.read().await;
     let fx = fixtures();
     let w = world().await;
     let (_ca, sa, _alice) = w.agent("alice").await;
@@ -121,6 +129,7 @@ async fn two_engines_talk_record_and_exchange_dtmf() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn echo_test_plays_the_caller_back_after_half_a_second() {
+    let _machine = MACHINE.read().await;
     let fx = fixtures();
     let w = world().await;
     let (_ca, sa, _alice) = w.agent("alice").await;
@@ -183,6 +192,7 @@ fn window_db(x: &[f32], from: f64, to: f64) -> f64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mute_hold_resume_and_the_callee_hangs_up() {
+    let _machine = MACHINE.read().await;
     let fx = fixtures();
     let w = world().await;
     let (_ca, sa, _) = w.agent("alice").await;
@@ -265,6 +275,7 @@ async fn mute_hold_resume_and_the_callee_hangs_up() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_vanished_network_ends_both_sides_and_closes_the_recording() {
+    let _machine = MACHINE.read().await;
     let fx = fixtures();
     let w = world().await;
     let (_ca, sa, _) = w.agent("alice").await;
@@ -305,6 +316,7 @@ async fn a_vanished_network_ends_both_sides_and_closes_the_recording() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_sdp_fails_the_call_with_a_reason_and_the_engine_carries_on() {
+    let _machine = MACHINE.read().await;
     let w = world().await;
     let (_ca, sa, alice) = w.agent("alice").await;
     let (_cb, mut raw_bob, bob) = w.agent("bob").await;
@@ -388,6 +400,7 @@ async fn malformed_sdp_fails_the_call_with_a_reason_and_the_engine_carries_on() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn impaired_network_reports_the_applied_loss_and_rtt_and_red_keeps_speech_clear() {
+    let _machine = MACHINE.write().await;
     let fx = fixtures();
     let w = world().await;
     let (_ca, sa, _) = w.agent("alice").await;
@@ -496,6 +509,7 @@ fn last_browser_stats(log: &str) -> Option<serde_json::Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_prospect_joins_from_headless_chromium_through_the_link_page() {
+    let _machine = MACHINE.read().await;
     let Some(browser) = chromium() else { return };
     let fx = fixtures();
     let w = world().await;

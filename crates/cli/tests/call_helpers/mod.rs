@@ -182,11 +182,12 @@ pub fn wav(path: &Path) -> Vec<f32> {
     read_wav(path).0.remove(0)
 }
 
-/// Correlations of each 1 s chunk of `needle` (speech that was sent) with its best match
-/// in `hay` (what was received), searched within ±400 ms of where it should be. Chunks
-/// are aligned one by one because the adaptive jitter buffer stretches and drops frames,
-/// as every real-time receiver does, so the whole file never lines up sample for sample.
-pub fn chunk_correlations(hay: &[f32], needle: &[f32]) -> Vec<f64> {
+/// For each 1 s chunk of speech in `needle`: where `needle` starts in `hay` judging by
+/// that chunk alone (samples), and the chunk's correlation there. Each chunk is looked
+/// for within 400 ms of where the first second puts it: chunks are aligned one by one
+/// because the adaptive jitter buffer stretches and drops frames, as every real-time
+/// receiver does, so the whole file never lines up sample for sample.
+pub fn chunk_alignments(hay: &[f32], needle: &[f32]) -> Vec<(usize, f64)> {
     const CHUNK: usize = 48_000;
     const SLACK: usize = 19_200;
     let (start, _) = align(hay, &needle[..CHUNK.min(needle.len())]);
@@ -199,10 +200,11 @@ pub fn chunk_correlations(hay: &[f32], needle: &[f32]) -> Vec<f64> {
         let lo = centre.saturating_sub(SLACK);
         let hi = (centre + SLACK + chunk.len()).min(hay.len());
         if hi <= lo + chunk.len() {
-            out.push(0.0);
+            out.push((start, 0.0));
             continue;
         }
-        out.push(align(&hay[lo..hi], chunk).1);
+        let (at, c) = align(&hay[lo..hi], chunk);
+        out.push(((lo + at).saturating_sub(i * CHUNK), c));
     }
     out
 }
@@ -212,12 +214,25 @@ pub fn chunk_correlations(hay: &[f32], needle: &[f32]) -> Vec<f64> {
 /// (above 0.5). A missing second fails the second test; one late packet does not (it
 /// is concealed and shifts the rest by 20 ms, which ruins one whole second's
 /// correlation but only one short chunk's).
+///
+/// Returns where `needle` starts in `hay`, samples: the median of the well-matched
+/// seconds' alignments. (A whole-file alignment is not used: each time the jitter
+/// buffer gives back depth to the sample the rest of the audio shifts, and after a
+/// few shifts the whole file correlates nowhere.)
 pub fn assert_heard(hay: &[f32], needle: &[f32], what: &str) -> usize {
-    let (off, whole) = align(hay, needle);
-    let mut c = chunk_correlations(hay, needle);
+    let a = chunk_alignments(hay, needle);
+    let mut c: Vec<f64> = a.iter().map(|(_, c)| *c).collect();
+    let mut offs: Vec<usize> = a
+        .iter()
+        .filter(|(_, c)| *c > 0.8)
+        .map(|(o, _)| *o)
+        .collect();
+    offs.sort();
     eprintln!(
-        "{what}: whole-file correlation {whole:.3} at {:.0} ms; per second {c:.2?}",
-        off as f64 / 48.0
+        "{what}: per second {c:.2?} at {:?} ms",
+        a.iter()
+            .map(|(o, _)| (*o as f64 / 48.0).round())
+            .collect::<Vec<_>>()
     );
     assert!(c.len() >= 4, "{what}: too few speech chunks");
     c.sort_by(|a, b| a.total_cmp(b));
@@ -228,7 +243,7 @@ pub fn assert_heard(hay: &[f32], needle: &[f32], what: &str) -> usize {
         short[short.len() / 10] > 0.5,
         "{what}: speech is missing; per 250 ms (sorted) {short:.2?}"
     );
-    off
+    offs[offs.len() / 2]
 }
 
 /// Correlation of each 1 s of speech in `src` with its best match *anywhere* in `hay`,
