@@ -109,7 +109,8 @@ pub struct EncoderSettings {
     /// DESIGN.md).
     pub bitrate_bps: i32,
     /// Expected loss % told to libopus (how much of the bitrate goes to in-band FEC)
-    /// while the peer reports loss; 0 on a clean network ([`FecProtection`]).
+    /// while the peer reports loss; 0 on a clean network ([`FecProtection`]); at most
+    /// [`FecProtection::RED_PCT`] when the peer takes RFC 2198 copies.
     pub expected_loss_pct: i32,
     /// Previous frames each packet repeats when the peer accepts RFC 2198 redundancy
     /// (`red/48000/2`); 0 sends plain Opus. Default [`crate::red::RED_DISTANCE`].
@@ -561,7 +562,8 @@ fn playout_thread(
 /// report comes in its first second, and the encoder is told 0 % once reports have
 /// shown no loss for [`Self::CALM_MS`]; the first report with loss protects again.
 /// (Starting at 0 % and protecting on the first lossy report measured WB-PESQ 3.63
-/// and 3.82 at 5 % loss against 3.83-4.05 protected from the start.)
+/// and 3.82 at 5 % loss against 3.83-4.05 protected from the start; with RFC 2198
+/// copies it is the better choice, [`Self::with_redundancy`].)
 #[derive(Debug, Clone)]
 pub struct FecProtection {
     configured_pct: i32,
@@ -579,6 +581,22 @@ impl FecProtection {
             configured_pct,
             last_loss_ms: Some(0.0),
         }
+    }
+
+    /// Expected loss % told to the encoder on a lossy path when the peer also gets
+    /// RFC 2198 copies ([`Self::with_redundancy`]).
+    pub const RED_PCT: i32 = 5;
+
+    /// Protection when each packet also carries a copy of the frame before it (RFC
+    /// 2198, ADR 0013): the copy brings a single lost frame back at full quality, so
+    /// in-band FEC is left only the copy's own loss (two in a row). The encoder keeps
+    /// its configured value until the first report, is told 0 % from a report without
+    /// loss and [`Self::RED_PCT`] after one with loss. Calls test, one run each (WB-PESQ
+    /// at 0 / 5 / 10 % loss): 20 % from the start 4.24 / 4.05 / 4.22; this 4.45 / 4.14 /
+    /// 4.28.
+    pub fn with_redundancy(&mut self) {
+        self.configured_pct = self.configured_pct.min(Self::RED_PCT);
+        self.last_loss_ms = None;
     }
 
     /// A receiver report about our stream at `now_ms` with `fraction_lost` (in 1/256):
@@ -943,6 +961,11 @@ mod tests {
 
     #[test]
     fn fec_is_spent_only_while_the_peer_reports_loss() {
+        let mut r = FecProtection::new(20);
+        r.with_redundancy();
+        assert_eq!(r.on_report(0, 1_000.0), 0);
+        assert_eq!(r.on_report(3, 2_000.0), FecProtection::RED_PCT);
+        assert_eq!(r.on_report(0, 2_000.0 + FecProtection::CALM_MS), 0);
         let mut p = FecProtection::new(20);
         // Protected from the start, until a calm spell.
         assert_eq!(p.on_report(0, 1_000.0), 20);

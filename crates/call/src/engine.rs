@@ -571,6 +571,9 @@ pub async fn run_call(
                             }
                             dtmf_rx_pt = payload_type(&remote_sdp, "telephone-event/48000").or(Some(DTMF_PT));
                             red_rx_pt = payload_type(&remote_sdp, "red/48000");
+                            if rtp_out.as_ref().is_some_and(|o| o.red.is_some()) {
+                                fec.with_redundancy();
+                            }
                             opus_rx_pt = payload_type(&remote_sdp, "opus/48000").unwrap_or(OPUS_PT);
                         }
                         machine.handle(Input::MediaConnected, now);
