@@ -156,6 +156,8 @@ pub struct CallReport {
     /// Previous frames each packet we sent repeated (RFC 2198 RED); 0 when the peer
     /// took plain Opus.
     pub red_distance_sent: usize,
+    /// RFC 2198 RED packets received from the peer (0 when it sent plain Opus).
+    pub red_packets_received: u64,
 }
 
 /// Jitter buffer figures for the report.
@@ -332,6 +334,7 @@ pub async fn run_call(
     let mut red_rx_pt: Option<u8> = None;
     let mut opus_rx_pt = OPUS_PT;
     let mut malformed_red = 0u64;
+    let mut red_packets_received = 0u64;
     let mut rx_ts0: Option<u32> = None;
     let mut last_dtmf_ts: Option<u32> = None;
     let mut dtmf_received = String::new();
@@ -599,6 +602,7 @@ pub async fn run_call(
                             let ts0 = *rx_ts0.get_or_insert(p.header.timestamp);
                             let frame = |ts: u32| (ts.wrapping_sub(ts0) as i32).div_euclid(OPUS_FRAME_TICKS as i32) as u16;
                             if Some(p.header.payload_type) == red_rx_pt {
+                                red_packets_received += 1;
                                 match crate::red::parse(&p.payload) {
                                     Ok(blocks) => {
                                         if let Ok(mut jb) = jitter.lock() {
@@ -740,6 +744,7 @@ pub async fn run_call(
             .as_ref()
             .and_then(|o| o.red.as_ref())
             .map_or(0, |(_, r)| r.distance()),
+        red_packets_received,
         frames_dropped_before_send: rtp_out.map_or(0, |o| o.dropped),
     }
 }

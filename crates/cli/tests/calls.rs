@@ -75,6 +75,9 @@ async fn two_engines_talk_record_and_exchange_dtmf() {
     assert_eq!(rb.end_reason, EndReason::RemoteHangup);
     assert!(ra.duration_ms > 10_000, "{}", ra.duration_ms);
     assert_eq!(rb.dtmf_received, "1#9");
+    // Both engines offer RFC 2198 redundancy, so every audio packet carries it.
+    assert_eq!(ra.red_distance_sent, 1);
+    assert!(rb.red_packets_received > 400, "{}", rb.red_packets_received);
 
     // Each side heard the other's speech.
     assert_heard(
@@ -580,9 +583,13 @@ async fn a_prospect_joins_from_headless_chromium_through_the_link_page() {
     // Browser → agent: the fake microphone's speech is heard by the agent.
     let q = r.quality.clone().expect("no media from the browser");
     eprintln!(
-        "browser call: {q:?}, setup {:?} ms, RED distance sent {}",
-        r.setup_ms, r.red_distance_sent
+        "browser call: {q:?}, setup {:?} ms, RED distance sent {}, RED packets received {}",
+        r.setup_ms, r.red_distance_sent, r.red_packets_received
     );
+    // Chromium accepted our RFC 2198 copies (its answer lists red/48000/2), and the
+    // agent → browser check below shows it decodes them. It sends plain Opus itself:
+    // even answered with RED first (setCodecPreferences) Chromium 156 sent none.
+    assert_eq!(r.red_distance_sent, 1);
     // Chromium's fake microphone loops the file from when the page opened it, so each
     // second of the source is looked for anywhere in what the agent heard.
     let h = wav(&heard);
