@@ -323,7 +323,15 @@ level: QualityLevel,
  * `None` when no packet was played in the interval, and in series recorded before
  * this field existed.
  */
-jitter_buffer_ms: number | null, };
+jitter_buffer_ms: number | null, 
+/**
+ * Share of the 20 ms slots played in the last interval that were concealed (PLC,
+ * including slots stretched to deepen the buffer): the loss that in-band FEC and
+ * RFC 2198 copies did not recover, % (W3C webrtc-stats: Δ`concealedSamples` /
+ * Δ`totalSamplesReceived`). `None` when nothing played in the interval, and in
+ * series recorded before this field existed.
+ */
+concealed_pct: number | null, };
 
 /**
  * Seed 001 quality levels.

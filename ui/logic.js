@@ -83,7 +83,9 @@ export function qualityTitle(q) {
   const rtt = q.rtt_ms == null ? "-" : `${q.rtt_ms.toFixed(0)} ms`;
   // Absent from series recorded before the field existed.
   const buffer = q.jitter_buffer_ms == null ? "" : ` · buffer ${q.jitter_buffer_ms.toFixed(0)} ms`;
-  return `jitter ${q.jitter_ms.toFixed(1)} ms · loss ${q.packet_loss_pct.toFixed(1)} % · RTT ${rtt}${buffer} · MOS ${q.mos.toFixed(2)}`;
+  // What loss recovery left: packets lost but rebuilt do not reach the ear.
+  const concealed = q.concealed_pct == null ? "" : ` · concealed ${q.concealed_pct.toFixed(1)} %`;
+  return `jitter ${q.jitter_ms.toFixed(1)} ms · loss ${q.packet_loss_pct.toFixed(1)} %${concealed} · RTT ${rtt}${buffer} · MOS ${q.mos.toFixed(2)}`;
 }
 
 /**

@@ -74,6 +74,11 @@ test("quality hover text, with and without RTT", () => {
     qualityTitle({ ...q, jitter_buffer_ms: 12.4 }),
     "jitter 0.7 ms · loss 0.0 % · RTT 1 ms · buffer 12 ms · MOS 4.43",
   );
+  // 5 % of packets lost, 0.4 % of the audio concealed after FEC and RED.
+  assert.equal(
+    qualityTitle({ ...q, packet_loss_pct: 5, concealed_pct: 0.4 }),
+    "jitter 0.7 ms · loss 5.0 % · concealed 0.4 % · RTT 1 ms · MOS 4.43",
+  );
 });
 
 test("mic warnings: low unless muted, clipping always", () => {

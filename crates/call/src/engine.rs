@@ -686,6 +686,9 @@ pub async fn run_call(
                     if matches!(machine.state(), CallState::Connected | CallState::OnHold) {
                         if let Ok(jb) = jitter.lock() {
                             quality.on_jitter_buffer(jb.delay_totals());
+                            let c = jb.counters();
+                            let concealed = c.concealed + c.stretched;
+                            quality.on_playout_slots(concealed, concealed + c.played + c.red + c.fec);
                         }
                         let s = quality.sample(c.elapsed().as_secs_f64() * 1000.0);
                         emit!(CallEvent::Quality(s));

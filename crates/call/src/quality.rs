@@ -225,6 +225,13 @@ pub struct QualitySample {
     /// this field existed.
     #[serde(default)]
     pub jitter_buffer_ms: Option<f64>,
+    /// Share of the 20 ms slots played in the last interval that were concealed (PLC,
+    /// including slots stretched to deepen the buffer): the loss that in-band FEC and
+    /// RFC 2198 copies did not recover, % (W3C webrtc-stats: Δ`concealedSamples` /
+    /// Δ`totalSamplesReceived`). `None` when nothing played in the interval, and in
+    /// series recorded before this field existed.
+    #[serde(default)]
+    pub concealed_pct: Option<f64>,
 }
 
 /// Collects samples for one call and summarises them.
@@ -241,6 +248,9 @@ pub struct QualityTracker {
     samples: Vec<QualitySample>,
     /// Jitter-buffer totals (sum ms, count): latest and at the last sample.
     jb_totals: (f64, u64),
+    /// Playout slots (concealed, all): latest and at the last sample.
+    slots: (u64, u64),
+    slots_prior: (u64, u64),
     jb_prior: (f64, u64),
 }
 
@@ -262,6 +272,12 @@ impl QualityTracker {
         self.jb_totals = totals;
     }
 
+    /// Records the playout side's running slot counts: how many 20 ms slots were
+    /// concealed and how many were played in all (from [`crate::jitter::JitterCounters`]).
+    pub fn on_playout_slots(&mut self, concealed: u64, all: u64) {
+        self.slots = (concealed, all);
+    }
+
     /// Latest RTT, ms.
     pub fn rtt_ms(&self) -> Option<f64> {
         self.rtt_ms
@@ -280,6 +296,11 @@ impl QualityTracker {
         let (sum, n) = self.jb_totals;
         let (prior_sum, prior_n) = std::mem::replace(&mut self.jb_prior, self.jb_totals);
         let jitter_buffer_ms = (n > prior_n).then(|| (sum - prior_sum) / (n - prior_n) as f64);
+        let (concealed, all) = self.slots;
+        let (prior_concealed, prior_all) = std::mem::replace(&mut self.slots_prior, self.slots);
+        let concealed_pct = (all > prior_all).then(|| {
+            concealed.saturating_sub(prior_concealed) as f64 * 100.0 / (all - prior_all) as f64
+        });
         let s = QualitySample {
             t_s: now_ms / 1000.0,
             jitter_ms: jitter,
@@ -291,6 +312,7 @@ impl QualityTracker {
             mos: mos(rtt.unwrap_or(0.0), jitter, loss),
             level: QualityLevel::classify(jitter, loss, rtt.unwrap_or(0.0)),
             jitter_buffer_ms,
+            concealed_pct,
         };
         self.samples.push(s.clone());
         s
@@ -457,6 +479,24 @@ mod jitter_buffer_delay {
         assert_eq!(q.sample(3000.0).jitter_buffer_ms, Some(50.0));
         assert_eq!(
             q.sample(4000.0).jitter_buffer_ms,
+            None,
+            "a second without playout"
+        );
+    }
+
+    #[test]
+    fn each_sample_holds_the_share_of_slots_concealed_in_its_interval() {
+        let mut q = QualityTracker::default();
+        assert_eq!(q.sample(1000.0).concealed_pct, None, "nothing played yet");
+        q.on_playout_slots(1, 50);
+        assert_eq!(q.sample(2000.0).concealed_pct, Some(2.0));
+        // 5 % of packets lost, all but one recovered from copies and FEC.
+        q.on_playout_slots(2, 100);
+        assert_eq!(q.sample(3000.0).concealed_pct, Some(2.0));
+        q.on_playout_slots(2, 150);
+        assert_eq!(q.sample(4000.0).concealed_pct, Some(0.0));
+        assert_eq!(
+            q.sample(5000.0).concealed_pct,
             None,
             "a second without playout"
         );

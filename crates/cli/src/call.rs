@@ -158,11 +158,12 @@ fn print_event(e: &CallEvent, json: bool) {
         }
         CallEvent::State { state } => println!("state: {state:?}"),
         CallEvent::Quality(q) => println!(
-            "{:>5.1} s  jitter {:>5.1} ms  loss {:>4.1} % ({:.1} % total)  rtt {}  send {:>4.1} kbit/s  recv {:>4.1} kbit/s  MOS {:.2}  {:?}",
+            "{:>5.1} s  jitter {:>5.1} ms  loss {:>4.1} % ({:.1} % total, {} concealed)  rtt {}  send {:>4.1} kbit/s  recv {:>4.1} kbit/s  MOS {:.2}  {:?}",
             q.t_s,
             q.jitter_ms,
             q.packet_loss_pct,
             q.packet_loss_total_pct,
+            q.concealed_pct.map(|c| format!("{c:.1} %")).unwrap_or_else(|| "-".into()),
             q.rtt_ms.map(|r| format!("{r:.0} ms")).unwrap_or_else(|| "-".into()),
             q.send_kbps,
             q.recv_kbps,

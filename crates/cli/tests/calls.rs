@@ -455,6 +455,19 @@ async fn impaired_network_reports_the_applied_loss_and_rtt_and_red_keeps_speech_
     );
     // Lost frames come back from the next packet's RFC 2198 copy, or from in-band FEC
     // when the copy is lost too.
+    // What reached bob's ear: the share of audio concealed, after FEC and the copies,
+    // stays far below the packets lost, second by second and over the call.
+    let mut concealed: Vec<f64> = rb.series.iter().filter_map(|s| s.concealed_pct).collect();
+    eprintln!("bob's audio concealed per second, %: {concealed:.1?}");
+    assert!(concealed.len() >= 10, "too few concealment samples");
+    concealed.sort_by(|a, b| a.total_cmp(b));
+    let j = &rb.jitter;
+    let overall = (j.concealed + j.stretched) as f64 * 100.0
+        / (j.concealed + j.stretched + j.played + j.red + j.fec).max(1) as f64;
+    assert!(
+        concealed[concealed.len() / 2] < 1.0 && overall < 2.0,
+        "concealed at {loss_pct} % loss: {overall:.2} % of the call, per second {concealed:.1?}"
+    );
     assert!(
         loss_pct == 0 || rb.jitter.red + rb.jitter.fec > 10,
         "neither redundancy nor FEC used: {:?}",
