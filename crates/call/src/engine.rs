@@ -601,6 +601,7 @@ pub async fn run_call(
                             // their numbers would look like lost audio frames.
                             let ts0 = *rx_ts0.get_or_insert(p.header.timestamp);
                             let frame = |ts: u32| (ts.wrapping_sub(ts0) as i32).div_euclid(OPUS_FRAME_TICKS as i32) as u16;
+                            let mut carried_audio = true;
                             if Some(p.header.payload_type) == red_rx_pt {
                                 red_packets_received += 1;
                                 match crate::red::parse(&p.payload) {
@@ -618,6 +619,7 @@ pub async fn run_call(
                                         }
                                     }
                                     Err(e) => {
+                                        carried_audio = false;
                                         malformed_red += 1;
                                         if malformed_red == 1 {
                                             tracing::warn!("dropping malformed RED packets from the peer: {e}");
@@ -627,7 +629,12 @@ pub async fn run_call(
                             } else if let Ok(mut jb) = jitter.lock() {
                                 jb.push(frame(p.header.timestamp), p.payload.to_vec(), arrival_ms);
                             }
-                            machine.handle(Input::MediaReceived, now);
+                            // Only packets that carried audio reset the no-media timer: a
+                            // peer sending nothing but malformed RED is as silent as one
+                            // sending nothing.
+                            if carried_audio {
+                                machine.handle(Input::MediaReceived, now);
+                            }
                         }
                     }
                     Some(PeerEvent::ReceptionReports(reports)) => {
