@@ -279,7 +279,7 @@ impl RtpOut {
         let p = match &mut self.red {
             Some((pt, red)) => {
                 let pt = *pt;
-                let payload = red.payload(ts, &opus);
+                let payload = red.payload(ts, opus);
                 self.packet(pt, ts, marker, payload)
             }
             None => self.packet(self.opus_pt, ts, marker, opus),
@@ -556,16 +556,20 @@ pub async fn run_call(
                         if connected_at.is_none() {
                             connected_at = Some(now);
                             setup_ms = Some(now.duration_since(t0).as_millis() as u64);
+                            opus_rx_pt = payload_type(&remote_sdp, "opus/48000").unwrap_or(OPUS_PT);
+                            red_rx_pt = payload_type(&remote_sdp, "red/48000");
+                            let red_tx = red_rx_pt.filter(|_| setup.encoder.red_distance > 0);
+                            if red_tx.is_some() {
+                                fec.with_redundancy();
+                            }
                             if let Some(p) = &peer {
                                 rtp_out = Some(RtpOut {
                                     ssrc: p.ssrc,
                                     seq: rand::random(),
                                     ts: rand::random(),
-                                    opus_pt: payload_type(&remote_sdp, "opus/48000").unwrap_or(OPUS_PT),
+                                    opus_pt: opus_rx_pt,
                                     dtmf_pt: payload_type(&remote_sdp, "telephone-event/48000"),
-                                    red: payload_type(&remote_sdp, "red/48000")
-                                        .filter(|_| setup.encoder.red_distance > 0)
-                                        .map(|pt| (pt, RedEncoder::new(payload_type(&remote_sdp, "opus/48000").unwrap_or(OPUS_PT), setup.encoder.red_distance))),
+                                    red: red_tx.map(|pt| (pt, RedEncoder::new(opus_rx_pt, setup.encoder.red_distance))),
                                     first: true,
                                     dtmf: VecDeque::new(),
                                     last_index: None,
@@ -573,11 +577,6 @@ pub async fn run_call(
                                 });
                             }
                             dtmf_rx_pt = payload_type(&remote_sdp, "telephone-event/48000").or(Some(DTMF_PT));
-                            red_rx_pt = payload_type(&remote_sdp, "red/48000");
-                            if rtp_out.as_ref().is_some_and(|o| o.red.is_some()) {
-                                fec.with_redundancy();
-                            }
-                            opus_rx_pt = payload_type(&remote_sdp, "opus/48000").unwrap_or(OPUS_PT);
                         }
                         machine.handle(Input::MediaConnected, now);
                     }
@@ -693,9 +692,7 @@ pub async fn run_call(
                     if matches!(machine.state(), CallState::Connected | CallState::OnHold) {
                         if let Ok(jb) = jitter.lock() {
                             quality.on_jitter_buffer(jb.delay_totals());
-                            let c = jb.counters();
-                            let concealed = c.concealed + c.stretched;
-                            quality.on_playout_slots(concealed, concealed + c.played + c.red + c.fec);
+                            quality.on_playout_slots(jb.counters().slots());
                         }
                         let s = quality.sample(c.elapsed().as_secs_f64() * 1000.0);
                         emit!(CallEvent::Quality(s));

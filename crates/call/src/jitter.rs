@@ -93,6 +93,16 @@ pub struct JitterCounters {
     pub stalls: u64,
 }
 
+impl JitterCounters {
+    /// 20 ms slots played so far: (concealed, all). Concealed counts the slots
+    /// stretched to deepen the buffer too (W3C webrtc-stats counts those samples as
+    /// concealed); all adds the slots played from a packet, a copy or FEC.
+    pub fn slots(&self) -> (u64, u64) {
+        let concealed = self.concealed + self.stretched;
+        (concealed, concealed + self.played + self.red + self.fec)
+    }
+}
+
 /// The buffer. Sequence numbers are unwrapped to 64 bits internally.
 #[derive(Debug, Default)]
 pub struct JitterBuffer {

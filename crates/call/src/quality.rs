@@ -248,10 +248,10 @@ pub struct QualityTracker {
     samples: Vec<QualitySample>,
     /// Jitter-buffer totals (sum ms, count): latest and at the last sample.
     jb_totals: (f64, u64),
+    jb_prior: (f64, u64),
     /// Playout slots (concealed, all): latest and at the last sample.
     slots: (u64, u64),
     slots_prior: (u64, u64),
-    jb_prior: (f64, u64),
 }
 
 impl QualityTracker {
@@ -272,10 +272,10 @@ impl QualityTracker {
         self.jb_totals = totals;
     }
 
-    /// Records the playout side's running slot counts: how many 20 ms slots were
-    /// concealed and how many were played in all (from [`crate::jitter::JitterCounters`]).
-    pub fn on_playout_slots(&mut self, concealed: u64, all: u64) {
-        self.slots = (concealed, all);
+    /// Records the playout side's running slot counts, (concealed, all)
+    /// ([`crate::jitter::JitterCounters::slots`]).
+    pub fn on_playout_slots(&mut self, slots: (u64, u64)) {
+        self.slots = slots;
     }
 
     /// Latest RTT, ms.
@@ -488,12 +488,12 @@ mod jitter_buffer_delay {
     fn each_sample_holds_the_share_of_slots_concealed_in_its_interval() {
         let mut q = QualityTracker::default();
         assert_eq!(q.sample(1000.0).concealed_pct, None, "nothing played yet");
-        q.on_playout_slots(1, 50);
+        q.on_playout_slots((1, 50));
         assert_eq!(q.sample(2000.0).concealed_pct, Some(2.0));
         // 5 % of packets lost, all but one recovered from copies and FEC.
-        q.on_playout_slots(2, 100);
+        q.on_playout_slots((2, 100));
         assert_eq!(q.sample(3000.0).concealed_pct, Some(2.0));
-        q.on_playout_slots(2, 150);
+        q.on_playout_slots((2, 150));
         assert_eq!(q.sample(4000.0).concealed_pct, Some(0.0));
         assert_eq!(
             q.sample(5000.0).concealed_pct,

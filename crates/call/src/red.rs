@@ -117,10 +117,10 @@ impl RedEncoder {
         self.distance
     }
 
-    /// The RED payload for the Opus frame `opus` at RTP timestamp `ts`. A previous
-    /// frame is left out when it is too old for the 14-bit offset (a gap in capture)
-    /// or too long for the 10-bit length.
-    pub fn payload(&mut self, ts: u32, opus: &[u8]) -> Vec<u8> {
+    /// The RED payload for the Opus frame `opus` at RTP timestamp `ts` (kept for the
+    /// packets after it). A previous frame is left out when it is too old for the
+    /// 14-bit offset (a gap in capture) or too long for the 10-bit length.
+    pub fn payload(&mut self, ts: u32, opus: Vec<u8>) -> Vec<u8> {
         let redundant: Vec<&(u32, Vec<u8>)> = self
             .history
             .iter()
@@ -142,12 +142,12 @@ impl RedEncoder {
         for (_, d) in &redundant {
             out.extend_from_slice(d);
         }
-        out.extend_from_slice(opus);
+        out.extend_from_slice(&opus);
         if self.distance > 0 {
             if self.history.len() == self.distance {
                 self.history.pop_front();
             }
-            self.history.push_back((ts, opus.to_vec()));
+            self.history.push_back((ts, opus));
         }
         out
     }
@@ -160,9 +160,9 @@ mod tests {
     #[test]
     fn a_packet_carries_the_previous_frame_before_its_own() {
         let mut e = RedEncoder::new(111, 1);
-        let first = e.payload(1000, b"one");
+        let first = e.payload(1000, b"one".to_vec());
         assert_eq!(first, [111, b'o', b'n', b'e']);
-        let second = e.payload(1960, b"two!");
+        let second = e.payload(1960, b"two!".to_vec());
         let blocks = parse(&second).unwrap();
         assert_eq!(
             blocks,
@@ -185,9 +185,9 @@ mod tests {
     fn distance_two_repeats_two_frames_oldest_first() {
         let mut e = RedEncoder::new(109, 2);
         for (i, f) in [&b"a"[..], b"bb", b"ccc"].iter().enumerate() {
-            e.payload(960 * i as u32, f);
+            e.payload(960 * i as u32, f.to_vec());
         }
-        let p = e.payload(960 * 3, b"dddd");
+        let p = e.payload(960 * 3, b"dddd".to_vec());
         let blocks = parse(&p).unwrap();
         let got: Vec<(u32, &[u8])> = blocks.iter().map(|b| (b.ts_offset, b.data)).collect();
         assert_eq!(got, vec![(1920, &b"bb"[..]), (960, b"ccc"), (0, b"dddd")]);
@@ -198,10 +198,10 @@ mod tests {
     fn offsets_and_lengths_use_all_their_bits() {
         let mut e = RedEncoder::new(111, 1);
         let long = vec![7u8; MAX_BLOCK_LEN];
-        e.payload(u32::MAX - 100, &long);
+        e.payload(u32::MAX - 100, long.clone());
         // Wraps the 32-bit timestamp; the offset needs all 14 bits.
         let ts = (u32::MAX - 100).wrapping_add(MAX_TS_OFFSET);
-        let p = e.payload(ts, b"x");
+        let p = e.payload(ts, b"x".to_vec());
         let blocks = parse(&p).unwrap();
         assert_eq!(blocks[0].ts_offset, MAX_TS_OFFSET);
         assert_eq!(blocks[0].data.len(), MAX_BLOCK_LEN);
@@ -211,13 +211,15 @@ mod tests {
     #[test]
     fn frames_too_old_or_too_long_are_left_out() {
         let mut e = RedEncoder::new(111, 1);
-        e.payload(0, b"old");
+        e.payload(0, b"old".to_vec());
         assert_eq!(
-            parse(&e.payload(MAX_TS_OFFSET + 1, b"new")).unwrap().len(),
+            parse(&e.payload(MAX_TS_OFFSET + 1, b"new".to_vec()))
+                .unwrap()
+                .len(),
             1
         );
-        e.payload(100_000, &vec![0u8; MAX_BLOCK_LEN + 1]);
-        assert_eq!(parse(&e.payload(100_960, b"y")).unwrap().len(), 1);
+        e.payload(100_000, vec![0u8; MAX_BLOCK_LEN + 1]);
+        assert_eq!(parse(&e.payload(100_960, b"y".to_vec())).unwrap().len(), 1);
     }
 
     #[test]
