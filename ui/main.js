@@ -238,8 +238,12 @@ $("leads").addEventListener("keydown", (ev) => {
 const waveforms = new Map(); // call id -> Waveform, fetched once per recording
 let playing = null; // { call, position_ms, duration_ms }
 
+// One formatter for every timeline date: each `toLocaleString` with options builds (and
+// drops) a whole ICU date formatter.
+let whenFormat = null;
 function fmtWhen(ms) {
-  return new Date(ms).toLocaleString([], { dateStyle: "short", timeStyle: "short" });
+  whenFormat ||= new Intl.DateTimeFormat([], { dateStyle: "short", timeStyle: "short" });
+  return whenFormat.format(ms);
 }
 
 function tag(text, cls) {
@@ -249,22 +253,47 @@ function tag(text, cls) {
   return t;
 }
 
+/** Sets a tag's text and whether it marks its item pending (amber). */
+function setTag(t, text, pending) {
+  t.textContent = text;
+  t.classList.toggle("pending", pending);
+}
+
+// Each renderer returns the item and an `update` that redraws it in place from a newer
+// version of the same record: an upload's progress or a sync changes a few words, and
+// rebuilding the item (its waveform canvas included) for each left the web process
+// holding the discarded copies (docs/benchmarks.md, session 16).
+
 function renderNote(n, pending) {
   const li = document.createElement("li");
   li.className = "note";
   const body = document.createElement("p");
-  body.textContent = n.body;
-  li.append(body, tag(pending ? "pending" : "synced", pending ? "pending" : ""));
-  return li;
+  const sync = tag("");
+  li.append(body, sync);
+  const update = (n, pending) => {
+    body.textContent = n.body;
+    setTag(sync, pending ? "pending" : "synced", pending);
+  };
+  update(n, pending);
+  return { li, update };
 }
 
 function renderMessage(m, pending) {
   const li = document.createElement("li");
   li.className = `message ${m.direction === "INBOUND" ? "in" : "out"}`;
   const body = document.createElement("p");
-  body.textContent = m.body || `(${m.kind})`;
-  li.append(body, tag(`${m.channel.toLowerCase()} · ${m.status.toLowerCase()}`), pending ? tag("pending", "pending") : "");
-  return li;
+  const state = tag("");
+  const sync = tag("pending", "pending");
+  li.append(body, state, sync);
+  const update = (m, pending) => {
+    body.textContent = m.body || `(${m.kind})`;
+    state.textContent = `${m.channel.toLowerCase()} · ${m.status.toLowerCase()}`;
+    // Hidden is not enough: `li:has(.tag.pending)` would still mark the item.
+    sync.hidden = !pending;
+    sync.classList.toggle("pending", pending);
+  };
+  update(m, pending);
+  return { li, update };
 }
 
 function renderCall(c, pending, rec) {
@@ -273,8 +302,11 @@ function renderCall(c, pending, rec) {
   li.dataset.call = c.id;
   const head = document.createElement("p");
   const who = c.remote === "echo" ? "echo test" : c.remote;
-  head.textContent = callLine(c);
-  li.append(head, tag(fmtWhen(c.started_at_ms)), tag(pending ? "pending" : "synced", pending ? "pending" : ""));
+  const when = tag("");
+  const sync = tag("");
+  li.append(head, when, sync);
+  let bar = null;
+  let upload = null;
   if (rec && rec.local) {
     const player = document.createElement("div");
     player.className = "player";
@@ -284,62 +316,87 @@ function renderCall(c, pending, rec) {
     play.textContent = playing && playing.call === c.id ? "Stop" : "Play";
     play.setAttribute("aria-label", `Play the recording of the call to ${who}`);
     play.addEventListener("click", () => togglePlay(c.id).catch(showWorkError));
-    const canvas = document.createElement("canvas");
-    canvas.className = "wave";
-    canvas.dataset.call = c.id;
-    canvas.width = 0; // no backing store until it is on screen (waveObserver)
-    canvas.height = 48;
-    canvas.setAttribute("role", "img");
-    canvas.setAttribute("aria-label", "Waveform: you on the top row (left track), them on the bottom row (right track)");
+    // The waveform's canvas exists only while it is on screen (waveObserver).
+    const wave = document.createElement("div");
+    wave.className = "wave";
+    wave.dataset.call = c.id;
+    wave.setAttribute("role", "img");
+    wave.setAttribute("aria-label", "Waveform: you on the top row (left track), them on the bottom row (right track)");
     const labels = document.createElement("div");
     labels.className = "wave-labels";
     labels.innerHTML = "<span>You · L</span><span>Them · R</span>";
-    player.append(play, labels, canvas);
-    li.append(player);
-    if (!rec.uploaded) {
-      const bar = document.createElement("progress");
-      bar.max = 1;
-      bar.value = uploadFraction(rec);
-      bar.setAttribute("aria-label", "Recording upload");
-      li.append(bar);
-    }
-    li.append(tag(uploadLabel(rec, syncStatus), rec.uploaded ? "" : "pending"));
-    waveObserver.observe(canvas);
+    player.append(play, labels, wave);
+    upload = tag("");
+    li.append(player, upload);
+    waveObserver.observe(wave);
   } else if (c.has_recording) {
     li.append(tag("recording on the server"));
   }
-  return li;
+  const update = (c, pending, rec) => {
+    head.textContent = callLine(c);
+    when.textContent = fmtWhen(c.started_at_ms);
+    setTag(sync, pending ? "pending" : "synced", pending);
+    if (!upload) return;
+    if (rec.uploaded) {
+      bar?.remove();
+      bar = null;
+    } else {
+      if (!bar) {
+        bar = document.createElement("progress");
+        bar.max = 1;
+        bar.setAttribute("aria-label", "Recording upload");
+        li.insertBefore(bar, upload);
+      }
+      bar.value = uploadFraction(rec);
+    }
+    setTag(upload, uploadLabel(rec, syncStatus), !rec.uploaded);
+  };
+  update(c, pending, rec);
+  return { li, update };
 }
 
-// A waveform is drawn only while its canvas is on screen. A drawn canvas keeps a backing
-// store in the web process, and a timeline shows TIMELINE_PAGE of them or more: drawing
-// them all made the web process grow with every call (docs/benchmarks.md).
+/**
+ * What decides an item's elements: an item whose shape changed is built anew, else it
+ * is updated in place. A call's player exists only while its recording is on this device.
+ */
+function shapeOf(item, rec) {
+  if (item.entity !== "call") return item.entity;
+  return `call:${rec && rec.local ? "local" : item.data.has_recording ? "server" : "none"}`;
+}
+
+// A waveform's canvas exists only while its item is on screen. Even an empty canvas
+// (width 0, no backing store) cost the web process tens of kilobytes, and a timeline
+// holds TIMELINE_PAGE of them or more; a drawn one holds its backing store too
+// (docs/benchmarks.md, session 16).
 const WAVE_WIDTH = 300;
 const waveObserver = new IntersectionObserver((seen) => {
   for (const e of seen) {
-    const canvas = /** @type {HTMLCanvasElement} */ (e.target);
+    const wave = /** @type {HTMLElement} */ (e.target);
     if (e.isIntersecting) {
+      if (wave.firstElementChild) continue;
+      const canvas = document.createElement("canvas");
       canvas.width = WAVE_WIDTH;
-      drawWave(canvas, canvas.dataset.call || "").catch(() => {});
+      canvas.height = 48;
+      wave.append(canvas);
+      drawWave(canvas, wave.dataset.call || "").catch(() => {});
     } else {
-      canvas.width = 0; // drops the backing store; the cached buckets stay
+      wave.replaceChildren(); // the cached buckets stay
     }
   }
 });
 
 /** Stops watching the waveforms in timeline items that are gone. @param {Element} li */
 function forgetWaves(li) {
-  for (const canvas of li.querySelectorAll("canvas.wave")) waveObserver.unobserve(canvas);
+  for (const wave of li.querySelectorAll("div.wave")) waveObserver.unobserve(wave);
 }
 
 async function drawWave(canvas, call) {
-  if (canvas.width === 0) return; // off screen
   let w = waveforms.get(call);
   if (!w) {
     w = await invoke("recording_waveform", { call, buckets: WAVE_WIDTH / 2 });
     waveforms.set(call, w);
   }
-  if (canvas.width === 0) return; // scrolled away meanwhile
+  if (!canvas.isConnected) return; // scrolled away meanwhile
   const g = canvas.getContext("2d");
   const style = getComputedStyle(document.documentElement);
   g.clearRect(0, 0, canvas.width, canvas.height);
@@ -396,7 +453,7 @@ listen("playback", (ev) => {
 // "Show older" adds a page at a time: each shown item costs the web process about a
 // quarter of a megabyte, so a lead with hundreds of calls must not render them all.
 const TIMELINE_PAGE = 20;
-const rendered = new Map(); // "entity:id" -> { sig, li }
+const rendered = new Map(); // "entity:id" -> { sig, shape, li, update }
 let renderedLead = null;
 let timelineLimit = TIMELINE_PAGE;
 
@@ -426,14 +483,21 @@ async function loadTimeline() {
       items.push(old.li);
       continue;
     }
-    let li = null;
-    if (item.entity === "note") li = renderNote(item.data, pending);
-    else if (item.entity === "message") li = renderMessage(item.data, pending);
-    else if (item.entity === "call") li = renderCall(item.data, pending, recording);
-    if (!li) continue;
+    const shape = shapeOf(item, recording);
+    if (old && old.shape === shape) {
+      old.update(item.data, pending, recording);
+      old.sig = sig;
+      items.push(old.li);
+      continue;
+    }
+    let made = null;
+    if (item.entity === "note") made = renderNote(item.data, pending);
+    else if (item.entity === "message") made = renderMessage(item.data, pending);
+    else if (item.entity === "call") made = renderCall(item.data, pending, recording);
+    if (!made) continue;
     if (old) forgetWaves(old.li);
-    rendered.set(key, { sig, li });
-    items.push(li);
+    rendered.set(key, { sig, shape, ...made });
+    items.push(made.li);
   }
   for (const [key, { li }] of rendered) {
     if (keep.has(key)) continue;
