@@ -3,7 +3,7 @@
 // in a minute. It answers the commands the page sends at start and during an echo call
 // with the shapes of ui/bindings.d.ts, and plays a call's events as the controller
 // emits them: state, meter levels at 20 per second, a quality sample a second, the end,
-// then the recording's upload in three steps and the server's acknowledgement. Query
+// then one sync round that uploads the recording and has the call acknowledged. Query
 // flags: `nolevels` (no meter events, as when the window is hidden), `detached` (calls
 // not on the lead: the timeline does not grow).
 (() => {
@@ -48,9 +48,19 @@
       const e = Q.get("detached") ? { item: { data: { id: "x", quality: null } }, recording: { path: "x" } } : addCall();
       status.pending = 1; status.bytes_left = 20000;
       setTimeout(() => emit("call-ended", { call_id: e.item.data.id, end_reason: "hung_up", normal: true, duration_ms: 1500, quality: e.item.data.quality, recording: e.recording.path, saved_to_store: true }), 10);
-      // The upload in three steps, then the server's acknowledgement.
-      [0.3, 0.7, 1].forEach((f, i) => setTimeout(() => { if (Q.get("detached")) return emit("sync-changed", null); e.recording.uploaded_bytes = f * 20000; e.recording.uploaded = f === 1; status.bytes_left = (1 - f) * 20000; emit("sync-changed", null); }, 300 * (i + 1)));
-      setTimeout(() => { if (Q.get("detached")) return emit("sync-changed", null); e.pending = false; e.item.data.version = 1; status.pending = 0; emit("sync-changed", null); }, 1300);
+      // As src-tauri's call task: `call-ended`, one sync round (it uploads the recording
+      // and the server acknowledges the call), then `sync-changed`.
+      setTimeout(() => {
+        if (!Q.get("detached")) {
+          e.recording.uploaded_bytes = e.recording.bytes;
+          e.recording.uploaded = true;
+          e.pending = false;
+          e.item.data.version = 1;
+        }
+        status.pending = 0;
+        status.bytes_left = 0;
+        emit("sync-changed", null);
+      }, 300);
       return null;
     },
   };
