@@ -14,7 +14,9 @@
 #     speech looped into the virtual microphone; ours through cpal, baresip through its
 #     alsa module and the PulseAudio ALSA plugin (Debian 12's baresip has no pulse
 #     module). The callees keep their WAV files.
-# Usage: [ROUNDS=3] [DEVICES=1] benches/calls-vs-baresip.sh [N] [SECONDS]
+# Usage: [ROUNDS=3] [DEVICES=1] [ALT_COMPLEXITY=C] benches/calls-vs-baresip.sh [N] [SECONDS]
+# ALT_COMPLEXITY adds a contestant: ours with recording, the send encoder at libopus
+# complexity C (SOFTPHONE_OPUS_COMPLEXITY).
 #   Uses the binaries in $CARGO_TARGET_DIR/debug (dependencies and the audio path are
 #   built with opt-level 2 in dev builds); set PROFILE=release for release binaries.
 set -euo pipefail
@@ -72,13 +74,13 @@ cpu() { awk '{printf "%.2f", ($1+$2)/$3*100}' "$1"; }
 # $1 = label, $2 = extra caller arguments; appends the caller's CPU % to $WORK/$1.cpu
 ours() {
   rm -rf "$WORK/ben" "$WORK/ana" "$WORK/call.opus"
-  echo demo-password | "$BIN/softphone" --profile "$WORK/ben" answer --server "$URL" --user ben@demo.test \
+  echo demo-password | env ${OURS_ENV:-} "$BIN/softphone" --profile "$WORK/ben" answer --server "$URL" --user ben@demo.test \
     --input-wav "$WORK/speech.wav" --output-wav "$WORK/ben-heard.wav" --media-addr 127.0.0.1:0 --wait 60 \
     >"$WORK/ben.log" 2>&1 &
   local ans=$!
   sleep 2
   # shellcheck disable=SC2086
-  echo demo-password | /usr/bin/time -f "%U %S %e" -o "$WORK/$1.time" "$BIN/softphone" --profile "$WORK/ana" \
+  echo demo-password | /usr/bin/time -f "%U %S %e" -o "$WORK/$1.time" env ${OURS_ENV:-} "$BIN/softphone" --profile "$WORK/ana" \
     call "Ben Okafor" --server "$URL" --user ana@demo.test $OURS_AUDIO \
     $2 --seconds "$SECS" --media-addr 127.0.0.1:0 >"$WORK/ana.log"
   wait "$ans" || true
@@ -119,6 +121,9 @@ for r in $(seq 1 "$ROUNDS"); do
   echo "-- round $r"
   ours ours-recording "--record $WORK/call.opus"
   ours ours-no-recording ""
+  if [ -n "${ALT_COMPLEXITY:-}" ]; then
+    OURS_ENV="SOFTPHONE_OPUS_COMPLEXITY=$ALT_COMPLEXITY" ours "ours-recording-c$ALT_COMPLEXITY" "--record $WORK/call.opus"
+  fi
   (cd "$WORK/b" && timeout $((SECS + 20)) baresip -f "$WORK/b" -t $((SECS + 15)) </dev/null >"$WORK/b.log" 2>&1 &)
   sleep 1
   (cd "$WORK/a" && /usr/bin/time -f "%U %S %e" -o "$WORK/baresip.time" timeout $((SECS + 20)) \
@@ -130,3 +135,7 @@ done
 R=$(median <"$WORK/ours-recording.cpu"); N=$(median <"$WORK/ours-no-recording.cpu"); B=$(median <"$WORK/baresip.cpu")
 echo "median % of one core: ours with dual-track recording $R, ours without $N, baresip (WAV recording) $B"
 echo "ratio ours/baresip: with recording $(echo "scale=2; $R / $B" | bc), without $(echo "scale=2; $N / $B" | bc)"
+if [ -n "${ALT_COMPLEXITY:-}" ]; then
+  C=$(median <"$WORK/ours-recording-c$ALT_COMPLEXITY.cpu")
+  echo "send encoder at complexity $ALT_COMPLEXITY, with recording: $C % ($(echo "scale=2; $C / $B" | bc) of baresip)"
+fi

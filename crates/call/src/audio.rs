@@ -115,7 +115,18 @@ pub struct EncoderSettings {
     /// Previous frames each packet repeats when the peer accepts RFC 2198 redundancy
     /// (`red/48000/2`); 0 sends plain Opus. Default [`crate::red::RED_DISTANCE`].
     pub red_distance: usize,
+    /// libopus complexity, 0-10 (default [`SEND_COMPLEXITY`]).
+    pub complexity: i32,
 }
+
+/// The send encoder's libopus complexity: 9, libopus's own default and what Chromium
+/// uses on desktops. 6 (the recorder's live setting) skips the tonality analysis and
+/// part of SILK's search; it cut the caller's CPU by 4 % in one run of
+/// `ALT_COMPLEXITY=6 DEVICES=1 benches/calls-vs-baresip.sh 3 20` (14.56 -> 14.00 % of a
+/// core, within this machine's noise; docs/benchmarks.md), too little to risk the call's
+/// sound for. `SOFTPHONE_OPUS_COMPLEXITY` (0-10) overrides it, read by
+/// [`EncoderSettings::default`], so a benchmark can compare both in one run.
+pub const SEND_COMPLEXITY: i32 = 9;
 
 impl Default for EncoderSettings {
     fn default() -> Self {
@@ -123,6 +134,11 @@ impl Default for EncoderSettings {
             bitrate_bps: 40_000,
             expected_loss_pct: 20,
             red_distance: crate::red::RED_DISTANCE,
+            complexity: std::env::var("SOFTPHONE_OPUS_COMPLEXITY")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .filter(|c| (0..=10).contains(c))
+                .unwrap_or(SEND_COMPLEXITY),
         }
     }
 }
@@ -295,6 +311,7 @@ fn capture_thread(
             enc.set_bitrate(Bitrate::Bits(settings.bitrate_bps))?;
             enc.set_inband_fec(true)?;
             enc.set_packet_loss_perc(settings.expected_loss_pct)?;
+            enc.set_complexity(settings.complexity)?;
             Ok(())
         };
         cfg().map_err(|e| format!("opus encoder settings: {e}"))?;
