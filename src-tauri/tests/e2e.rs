@@ -433,7 +433,32 @@ async fn drive(
     let call = wait_text(c, LAST_CALL, 20, |t| t.contains("echo test")).await?;
     assert!(call.contains("local hangup"), "{call}");
     assert!(!quality.is_empty());
+    // The waveform's canvas exists only while the call is on screen (ui/main.js,
+    // waveObserver): scrolled into view, it is created and drawn from the recording.
+    c.execute(
+        "document.evaluate(arguments[0], document, null, XPathResult.FIRST_ORDERED_NODE_TYPE, null)\
+         .singleNodeValue.scrollIntoView({block: 'center'})",
+        vec![LAST_CALL.into()],
+    )
+    .await?;
     find(c, &format!("{LAST_CALL}//canvas")).await?;
+    let painted_js = "const c = document.evaluate(arguments[0], document, null, \
+        XPathResult.FIRST_ORDERED_NODE_TYPE, null).singleNodeValue; if (!c) return 0; \
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; \
+        let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i]) n++; return n;";
+    let mut painted = 0;
+    for _ in 0..100 {
+        painted = c
+            .execute(painted_js, vec![format!("{LAST_CALL}//canvas").into()])
+            .await?
+            .as_u64()
+            .unwrap_or(0);
+        if painted > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(painted > 0, "the waveform was not drawn");
     let play = format!("{LAST_CALL}//button[contains(@class,'play')]");
     wait_text(c, LAST_CALL, 30, |t| {
         t.contains("recording uploaded") && t.contains("synced")
