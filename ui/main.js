@@ -260,9 +260,9 @@ function setTag(t, text, pending) {
 }
 
 // Each renderer returns the item and an `update` that redraws it in place from a newer
-// version of the same record: an upload's progress or a sync changes a few words, and
-// rebuilding the item (its waveform canvas included) for each left the web process
-// holding the discarded copies (docs/benchmarks.md, session 16).
+// version of the same record: an upload's progress or a sync changes a few words.
+// Rebuilding instead grew the web process about 0.6 MiB more over 25 calls
+// (benches/page-footprint.py; docs/benchmarks.md, session 16).
 
 function renderNote(n, pending) {
   const li = document.createElement("li");
@@ -364,10 +364,8 @@ function shapeOf(item, rec) {
   return `call:${rec && rec.local ? "local" : item.data.has_recording ? "server" : "none"}`;
 }
 
-// A waveform's canvas exists only while its item is on screen. Even an empty canvas
-// (width 0, no backing store) cost the web process tens of kilobytes, and a timeline
-// holds TIMELINE_PAGE of them or more; a drawn one holds its backing store too
-// (docs/benchmarks.md, session 16).
+// A waveform's canvas exists only while its item is on screen: a drawn canvas holds a
+// backing store in the web process, and a timeline holds TIMELINE_PAGE items or more.
 const WAVE_WIDTH = 300;
 const waveObserver = new IntersectionObserver((seen) => {
   for (const e of seen) {
@@ -450,8 +448,8 @@ listen("playback", (ev) => {
 // Entries are kept by id and redrawn only when they changed (a sync round refreshes the
 // list every 15 s): rebuilding every item, canvases included, left the web process
 // growing by megabytes per call (docs/benchmarks.md). The newest TIMELINE_PAGE show, and
-// "Show older" adds a page at a time: each shown item costs the web process about a
-// quarter of a megabyte, so a lead with hundreds of calls must not render them all.
+// "Show older" adds a page at a time: the timeline filling to its 20 items costs the web
+// process 1.5-2 MiB, so a lead with hundreds of calls must not render them all.
 const TIMELINE_PAGE = 20;
 const rendered = new Map(); // "entity:id" -> { sig, shape, li, update }
 let renderedLead = null;
