@@ -320,7 +320,7 @@ pub async fn run_call(
     let (peer_tx, mut peer_rx) = mpsc::channel::<PeerEvent>(256);
     let (audio_tx, mut audio_rx) = mpsc::channel::<AudioEvent>(64);
     let (encoded_tx, mut encoded_rx) = mpsc::channel::<EncodedFrame>(ENCODED_QUEUE_FRAMES);
-    let jitter = Arc::new(Mutex::new(JitterBuffer::new()));
+    let jitter = Arc::new(Mutex::new(JitterBuffer::with_start_floor()));
     let mut peer: Option<Peer> = None;
     let mut audio: Option<AudioThreads> = None;
     let mut opening: Option<tokio::task::JoinHandle<Result<AudioThreads, String>>> = None;

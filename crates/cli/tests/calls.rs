@@ -484,6 +484,13 @@ async fn impaired_network_reports_the_applied_loss_and_rtt_and_red_keeps_speech_
         &h[off.saturating_sub(4_800)..(off + src.len() + 4_800).min(h.len())],
     );
     let score = pesq(&talker, &cut, None);
+    // SOFTPHONE_TEST_KEEP=DIR keeps what was scored, to look at a low score.
+    if let Some(d) = std::env::var_os("SOFTPHONE_TEST_KEEP") {
+        let d = PathBuf::from(d);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::copy(&cut, d.join("impaired-heard.wav")).unwrap();
+        std::fs::copy(&talker, d.join("impaired-talker.wav")).unwrap();
+    }
     eprintln!("WB-PESQ at {loss_pct} % loss with RED and FEC: {score:.2}");
     // The goal is >= 3.8 at 5 %. With each packet repeating the frame before it (RFC
     // 2198) a lost frame plays at full quality; in-band FEC covers the copy's loss.
