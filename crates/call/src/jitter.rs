@@ -766,23 +766,12 @@ mod tests {
         lost: impl Fn(u64) -> bool,
         quiet: impl Fn(u64) -> bool,
     ) -> (JitterBuffer, Vec<(f64, Playout)>) {
-        simulate_device(n, delay, lost, quiet, |t| t)
+        simulate_from(JitterBuffer::new(), n, delay, lost, quiet, |t| t)
     }
 
-    /// As [`simulate`], with a speaker that asks for the slot due at `t` (ms) only at
-    /// `device(t)` (non-decreasing, never before `t`): a stalled sink that then takes
-    /// its backlog at once. Returns the nominal time of each pop.
-    fn simulate_device(
-        n: u64,
-        delay: impl Fn(u64) -> f64,
-        lost: impl Fn(u64) -> bool,
-        quiet: impl Fn(u64) -> bool,
-        device: impl Fn(f64) -> f64,
-    ) -> (JitterBuffer, Vec<(f64, Playout)>) {
-        simulate_from(JitterBuffer::new(), n, delay, lost, quiet, device)
-    }
-
-    /// As [`simulate_device`], starting from `jb`.
+    /// As [`simulate`], starting from `jb`, with a speaker that asks for the slot due
+    /// at `t` (ms) only at `device(t)` (non-decreasing, never before `t`): a stalled
+    /// sink that then takes its backlog at once. Returns the nominal time of each pop.
     fn simulate_from(
         mut jb: JitterBuffer,
         n: u64,
@@ -1185,7 +1174,14 @@ mod tests {
                 t
             }
         };
-        let (jb, out) = simulate_device(1000, delay, |_| false, |i| i % 50 >= 40, device);
+        let (jb, out) = simulate_from(
+            JitterBuffer::new(),
+            1000,
+            delay,
+            |_| false,
+            |i| i % 50 >= 40,
+            device,
+        );
         let c = jb.counters();
         assert_eq!(c.shrunk, 0, "{c:?}");
         assert_eq!(c.late, 0, "{c:?}");
@@ -1218,7 +1214,14 @@ mod tests {
         // Packets arrive from 0 ms; the speaker starts taking audio only at 1 s (its
         // device took that long to open). Playing the 50 packets already here would
         // keep the call a second late until pauses give it back.
-        let (jb, out) = simulate_device(500, |_| 1.0, |_| false, |_| false, |t| t + 1000.0);
+        let (jb, out) = simulate_from(
+            JitterBuffer::new(),
+            500,
+            |_| 1.0,
+            |_| false,
+            |_| false,
+            |t| t + 1000.0,
+        );
         let c = jb.counters();
         assert_eq!(c.shrunk, 49, "{c:?}");
         let out: Vec<Playout> = out.into_iter().map(|(_, p)| p).collect();
@@ -1391,7 +1394,14 @@ mod tests {
             ("both stall", &stalled as &dyn Fn(f64) -> f64),
             ("sender only", &|t| t),
         ] {
-            let (jb, out) = simulate_device(1500, delay, |_| false, |i| i % 50 >= 40, device);
+            let (jb, out) = simulate_from(
+                JitterBuffer::new(),
+                1500,
+                delay,
+                |_| false,
+                |i| i % 50 >= 40,
+                device,
+            );
             let waits = waits(&out, delay);
             let ids: Vec<u64> = out.iter().filter_map(|(_, p)| id(p)).collect();
             let c = jb.counters();
