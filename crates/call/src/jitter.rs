@@ -590,7 +590,8 @@ impl JitterBuffer {
                 }
                 // Packets that came while nothing played (the devices were still
                 // opening, or playout went idle) are a backlog, not jitter: start
-                // `target` frames before the newest and leave the rest out.
+                // `keep` frames before the newest (the target, or one more at a first
+                // start under the FEC floor, below) and leave the rest out.
                 let newest = self.highest.unwrap_or(first);
                 let mut keep = self.target as u64;
                 if self.fec_floor() && !after_stall {
