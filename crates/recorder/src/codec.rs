@@ -113,6 +113,17 @@ impl MsEncoder {
         self.ctl(ffi::OPUS_SET_PACKET_LOSS_PERC_REQUEST, expected_loss_pct)
     }
 
+    /// Forgets the encoder's history (`OPUS_RESET_STATE`), so the next packet starts
+    /// from silence rather than from whatever was encoded last.
+    pub fn reset(&mut self) -> Result<(), RecorderError> {
+        // SAFETY: OPUS_RESET_STATE takes no argument.
+        let r = unsafe { ffi::opus_multistream_encoder_ctl(self.st, ffi::OPUS_RESET_STATE) };
+        if r != ffi::OPUS_OK {
+            return Err(err(r));
+        }
+        Ok(())
+    }
+
     /// Encoder lookahead in 48 kHz samples: the pre-skip to write in OpusHead.
     pub fn lookahead(&mut self) -> Result<u16, RecorderError> {
         let mut v: i32 = 0;
@@ -156,6 +167,61 @@ impl Drop for MsEncoder {
         // SAFETY: created by opus_multistream_encoder_create, destroyed once.
         unsafe { ffi::opus_multistream_encoder_destroy(self.st) }
     }
+}
+
+/// Samples per channel at 48 kHz in one Opus packet (RFC 6716 §3.1 TOC byte and
+/// §3.2 frame count).
+///
+/// Errors: [`RecorderError::Codec`] for an empty packet or a bad frame count.
+pub fn packet_samples(packet: &[u8]) -> Result<usize, RecorderError> {
+    if packet.is_empty() {
+        return Err(RecorderError::Codec("empty Opus packet".into()));
+    }
+    opus::packet::get_nb_samples(packet, 48_000).map_err(|e| RecorderError::Codec(e.to_string()))
+}
+
+/// Appends `packet` to `out` re-framed with self-delimiting framing (RFC 6716
+/// Appendix B), as every stream but the last is framed inside a multistream packet
+/// (RFC 7845 §5.1.1). The frames are copied unchanged: a one-frame packet becomes
+/// code 0 with its frame length after the TOC byte, a packet of several frames
+/// becomes code 3 VBR with every frame length given (padding is dropped).
+///
+/// Errors: [`RecorderError::Codec`] when libopus cannot parse the packet
+/// (`opus_packet_parse`); `out` is unchanged then.
+pub fn append_self_delimited(packet: &[u8], out: &mut Vec<u8>) -> Result<(), RecorderError> {
+    if packet.is_empty() {
+        return Err(RecorderError::Codec("empty Opus packet".into()));
+    }
+    let parsed = opus::packet::parse(packet).map_err(|e| RecorderError::Codec(e.to_string()))?;
+    let frames = &parsed.frames;
+    let push_len = |out: &mut Vec<u8>, len: usize| {
+        // RFC 6716 §3.2.1: one byte below 252, else 252 + (len & 3) and (len - that) / 4.
+        if len < 252 {
+            out.push(len as u8);
+        } else {
+            let first = 252 + (len & 3);
+            out.push(first as u8);
+            out.push(((len - first) / 4) as u8);
+        }
+    };
+    match frames.len() {
+        0 => return Err(RecorderError::Codec("Opus packet without frames".into())),
+        1 => {
+            out.push(parsed.toc & 0xFC);
+            push_len(out, frames[0].len());
+        }
+        n => {
+            out.push((parsed.toc & 0xFC) | 3);
+            out.push(0x80 | n as u8);
+            for f in frames {
+                push_len(out, f.len());
+            }
+        }
+    }
+    for f in frames {
+        out.extend_from_slice(f);
+    }
+    Ok(())
 }
 
 /// Multistream Opus decoder at 48 kHz.

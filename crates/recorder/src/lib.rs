@@ -23,7 +23,7 @@ pub mod writer;
 pub use export::{export_voice, ExportOptions, ExportSummary};
 pub use head::{OpusHead, OpusTags};
 pub use reader::{decode_blocks, decode_file, read_file, Blocks, DecodedAudio, OggOpusFile};
-pub use recorder::{DualTrackRecorder, RecorderConfig, RecordingMeta};
+pub use recorder::{DualTrackRecorder, RecorderConfig, RecordingMeta, TrackFrame};
 pub use recover::{recover_dir, repair_file, RecoverOutcome, RecoverReport};
 pub use writer::{OggOpusWriter, RecordingSummary, WriterOptions, PART_SUFFIX};
 

@@ -1,6 +1,8 @@
 //! The dual-track call recorder: agent on the left, remote on the right.
 
-use crate::codec::{libopus_version, Application, MsEncoder};
+use crate::codec::{
+    append_self_delimited, libopus_version, packet_samples, Application, MsEncoder,
+};
 use crate::head::{OpusHead, OpusTags};
 use crate::writer::{OggOpusWriter, RecordingSummary, WriterOptions};
 use crate::RecorderError;
@@ -8,7 +10,8 @@ use std::path::Path;
 
 /// Samples per 20 ms frame at 48 kHz.
 pub const FRAME: usize = 960;
-/// Largest packet we let libopus produce (two streams at up to 510 kbit/s for 20 ms).
+/// Room for one multistream packet: two streams of at most 1275 bytes per 20 ms frame
+/// (RFC 6716 §3.4 R2) plus their framing.
 const MAX_PACKET: usize = 4000;
 
 /// Call metadata written into OpusTags, so a file explains itself.
@@ -68,19 +71,54 @@ impl RecorderConfig {
     }
 }
 
+/// One 20 ms frame of one track, as [`DualTrackRecorder::push_tracks`] takes it.
+///
+/// A call already has both tracks as Opus: the packets its send encoder made of the
+/// agent's voice, and the packets received from the peer. Those are written as they
+/// are (ADR 0014), so a call's recording costs no encoder and holds exactly what was
+/// sent and heard; the other variants cover the slots that have no such packet.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TrackFrame {
+    /// An Opus packet (RFC 6716) of exactly 20 ms (960 samples at 48 kHz), written
+    /// unchanged. Any other duration, or a packet libopus cannot parse, is written as
+    /// [`TrackFrame::Lost`] and counted in [`DualTrackRecorder::replaced_packets`].
+    Opus(Vec<u8>),
+    /// A lost packet: written as a TOC-only packet (a zero-length frame, RFC 6716
+    /// §3.2.1), which players conceal from the packets before it, as the live decoder
+    /// did.
+    Lost,
+    /// 960 samples (48 kHz, -1.0..=1.0) to encode, e.g. audio rebuilt from in-band FEC.
+    Pcm(Box<[f32; FRAME]>),
+    /// 20 ms of silence (encoded).
+    Silence,
+}
+
 /// Records two time-aligned mono tracks into one Ogg Opus file (family 1, two
-/// uncoupled streams). Feed it one 20 ms frame per track per call to
-/// [`DualTrackRecorder::push`]; a missing remote frame is recorded as silence, so the
-/// tracks stay aligned sample for sample.
+/// uncoupled streams). Feed it one 20 ms frame per track at a time, as samples
+/// ([`DualTrackRecorder::push`]) or as packets ([`DualTrackRecorder::push_tracks`]);
+/// a missing remote frame is recorded as silence, so the tracks stay aligned sample
+/// for sample. Each Ogg packet is a multistream packet: the left stream's packet in
+/// self-delimiting framing, then the right stream's (RFC 7845 §5.1.1).
 pub struct DualTrackRecorder {
-    enc: MsEncoder,
+    /// One mono encoder per track, for the frames that come as samples.
+    enc: [MsEncoder; 2],
+    /// Whether each track's encoder encoded that track's previous frame (its history
+    /// is the track's own audio).
+    enc_continuous: [bool; 2],
+    /// The TOC byte of each track's last 20 ms one-frame packet, for lost packets.
+    last_toc: [u8; 2],
     writer: OggOpusWriter,
-    interleaved: Vec<f32>,
+    pcm: [f32; FRAME],
+    track_packet: Vec<u8>,
     packet: Vec<u8>,
     pre_skip: u16,
     real_samples: u64,
     ended_partial: bool,
+    replaced: u64,
 }
+
+/// TOC byte of a 20 ms SILK wideband one-frame mono packet (RFC 6716 §3.1, config 9).
+const SILK_WB_20MS_TOC: u8 = 9 << 3;
 
 impl DualTrackRecorder {
     /// Starts a recording at `path` (written as `path.part` until finished).
@@ -104,22 +142,32 @@ impl DualTrackRecorder {
                 "complexity must be 0-10".into(),
             ));
         }
-        let mut enc = MsEncoder::new(2, 2, 0, &[0, 1], cfg.application)?;
-        enc.set_bitrate(cfg.bitrate_per_channel * 2)?;
-        enc.set_complexity(cfg.complexity)?;
-        enc.set_inband_fec(cfg.inband_fec, if cfg.inband_fec { 5 } else { 0 })?;
-        let pre_skip = enc.lookahead()?;
+        let mono = || -> Result<MsEncoder, RecorderError> {
+            let mut enc = MsEncoder::new(1, 1, 0, &[0], cfg.application)?;
+            enc.set_bitrate(cfg.bitrate_per_channel)?;
+            enc.set_complexity(cfg.complexity)?;
+            enc.set_inband_fec(cfg.inband_fec, if cfg.inband_fec { 5 } else { 0 })?;
+            Ok(enc)
+        };
+        let mut enc = [mono()?, mono()?];
+        // libopus's lookahead at 48 kHz is 312 samples for both VOIP and AUDIO, so
+        // packets from a call's encoders share this pre-skip.
+        let pre_skip = enc[0].lookahead()?;
         let head = OpusHead::dual_mono(pre_skip);
         let tags = tags_for(meta, cfg);
         let writer = OggOpusWriter::create(path, &head, &tags, &cfg.writer)?;
         Ok(Self {
             enc,
+            enc_continuous: [true; 2],
+            last_toc: [SILK_WB_20MS_TOC; 2],
             writer,
-            interleaved: vec![0.0; FRAME * 2],
-            packet: vec![0; MAX_PACKET],
+            pcm: [0.0; FRAME],
+            track_packet: vec![0; MAX_PACKET],
+            packet: Vec::with_capacity(MAX_PACKET),
             pre_skip,
             real_samples: 0,
             ended_partial: false,
+            replaced: 0,
         })
     }
 
@@ -133,6 +181,11 @@ impl DualTrackRecorder {
         self.real_samples / 48
     }
 
+    /// [`TrackFrame::Opus`] packets that were not 20 ms Opus and were written as lost.
+    pub fn replaced_packets(&self) -> u64 {
+        self.replaced
+    }
+
     /// Records one 20 ms frame: `left` is the agent, `right` the remote party (`None` =
     /// silence). Either slice may be shorter than 960 samples only for the very last
     /// frame; the missing samples are zero and not counted in the duration.
@@ -143,34 +196,134 @@ impl DualTrackRecorder {
                 "frames are at most 960 samples".into(),
             ));
         }
-        if self.ended_partial {
-            return Err(RecorderError::InvalidInput(
-                "only the last frame may be shorter than 960 samples".into(),
-            ));
-        }
+        self.check_not_ended()?;
         let real = left.len().max(right.len());
-        for i in 0..FRAME {
-            self.interleaved[2 * i] = left.get(i).copied().unwrap_or(0.0);
-            self.interleaved[2 * i + 1] = right.get(i).copied().unwrap_or(0.0);
-        }
-        self.encode_current()?;
+        self.packet.clear();
+        self.add_samples(0, left)?;
+        self.add_samples(1, right)?;
+        self.write_current()?;
         self.real_samples += real as u64;
         self.ended_partial = real < FRAME;
         Ok(())
     }
 
-    fn encode_current(&mut self) -> Result<(), RecorderError> {
-        let n = self.enc.encode(&self.interleaved, &mut self.packet)?;
-        self.writer.write_packet(&self.packet[..n], FRAME as u32)
+    /// Records one 20 ms frame of each track: `left` is the agent, `right` the remote
+    /// party. Opus packets are written unchanged (see [`TrackFrame`]).
+    ///
+    /// Errors: [`RecorderError::InvalidInput`] after a short last frame;
+    /// [`RecorderError::Codec`] / [`RecorderError::Io`] from encoding and writing.
+    pub fn push_tracks(
+        &mut self,
+        left: &TrackFrame,
+        right: &TrackFrame,
+    ) -> Result<(), RecorderError> {
+        self.check_not_ended()?;
+        self.packet.clear();
+        self.add_track(0, left)?;
+        self.add_track(1, right)?;
+        self.write_current()?;
+        self.real_samples += FRAME as u64;
+        Ok(())
     }
 
-    /// Flushes the encoder's lookahead, writes the end-of-stream page, fsyncs and
-    /// renames the file to its final name.
+    fn check_not_ended(&self) -> Result<(), RecorderError> {
+        if self.ended_partial {
+            return Err(RecorderError::InvalidInput(
+                "only the last frame may be shorter than 960 samples".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    fn add_track(&mut self, track: usize, frame: &TrackFrame) -> Result<(), RecorderError> {
+        match frame {
+            TrackFrame::Opus(p) => match packet_samples(p) {
+                Ok(FRAME) => {
+                    let mark = self.packet.len();
+                    if track == 0 {
+                        if append_self_delimited(p, &mut self.packet).is_err() {
+                            self.packet.truncate(mark);
+                            return self.add_lost(track, true);
+                        }
+                    } else {
+                        self.packet.extend_from_slice(p);
+                    }
+                    if p[0] & 3 == 0 {
+                        self.last_toc[track] = p[0];
+                    }
+                    self.enc_continuous[track] = false;
+                    Ok(())
+                }
+                _ => self.add_lost(track, true),
+            },
+            TrackFrame::Lost => self.add_lost(track, false),
+            TrackFrame::Pcm(samples) => {
+                self.pcm = **samples;
+                self.encode_pcm(track)
+            }
+            TrackFrame::Silence => {
+                self.pcm.fill(0.0);
+                self.encode_pcm(track)
+            }
+        }
+    }
+
+    fn add_lost(&mut self, track: usize, replaced: bool) -> Result<(), RecorderError> {
+        if replaced {
+            if self.replaced == 0 {
+                tracing::warn!(
+                    track,
+                    "a packet that is not 20 ms of Opus was recorded as lost"
+                );
+            }
+            self.replaced += 1;
+        }
+        self.packet.push(self.last_toc[track]);
+        if track == 0 {
+            self.packet.push(0);
+        }
+        self.enc_continuous[track] = false;
+        Ok(())
+    }
+
+    fn add_samples(&mut self, track: usize, samples: &[f32]) -> Result<(), RecorderError> {
+        let n = samples.len().min(FRAME);
+        self.pcm[..n].copy_from_slice(&samples[..n]);
+        self.pcm[n..].fill(0.0);
+        self.encode_pcm(track)
+    }
+
+    fn encode_pcm(&mut self, track: usize) -> Result<(), RecorderError> {
+        if !self.enc_continuous[track] {
+            // Its history is some earlier stretch of the track: start it from silence
+            // rather than replay 6.5 ms (its lookahead) of that.
+            self.enc[track].reset()?;
+            self.enc_continuous[track] = true;
+        }
+        let n = self.enc[track].encode(&self.pcm, &mut self.track_packet)?;
+        if track == 0 {
+            append_self_delimited(&self.track_packet[..n], &mut self.packet)?;
+        } else {
+            self.packet.extend_from_slice(&self.track_packet[..n]);
+        }
+        Ok(())
+    }
+
+    fn write_current(&mut self) -> Result<(), RecorderError> {
+        self.writer.write_packet(&self.packet, FRAME as u32)
+    }
+
+    /// Writes silence to cover the encoders' lookahead, then the end-of-stream page,
+    /// fsyncs and renames the file to its final name.
     pub fn finish(mut self) -> Result<RecordingSummary, RecorderError> {
         let target = i64::from(self.pre_skip) + self.real_samples as i64;
-        self.interleaved.fill(0.0);
         while self.writer.granule() < target || self.writer.granule() == 0 {
-            self.encode_current()?;
+            self.packet.clear();
+            for track in 0..2 {
+                self.pcm.fill(0.0);
+                self.encode_pcm(track)?;
+            }
+            self.write_current()?;
         }
         self.writer.finish(target)
     }
