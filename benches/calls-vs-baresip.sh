@@ -17,6 +17,8 @@
 # Usage: [ROUNDS=3] [DEVICES=1] [ALT_COMPLEXITY=C] benches/calls-vs-baresip.sh [N] [SECONDS]
 # ALT_COMPLEXITY adds a contestant: ours with recording, the send encoder at libopus
 # complexity C (SOFTPHONE_OPUS_COMPLEXITY).
+# BASE_BIN=DIR adds a contestant: ours with recording, both agents run by DIR/softphone
+# (an earlier build, for a before/after in the same run).
 #   Uses the binaries in $CARGO_TARGET_DIR/debug (dependencies and the audio path are
 #   built with opt-level 2 in dev builds); set PROFILE=release for release binaries.
 set -euo pipefail
@@ -74,13 +76,14 @@ cpu() { awk '{printf "%.2f", ($1+$2)/$3*100}' "$1"; }
 # $1 = label, $2 = extra caller arguments; appends the caller's CPU % to $WORK/$1.cpu
 ours() {
   rm -rf "$WORK/ben" "$WORK/ana" "$WORK/call.opus"
-  echo demo-password | env ${OURS_ENV:-} "$BIN/softphone" --profile "$WORK/ben" answer --server "$URL" --user ben@demo.test \
+  local bin="${OURS_BIN:-$BIN}"
+  echo demo-password | env ${OURS_ENV:-} "$bin/softphone" --profile "$WORK/ben" answer --server "$URL" --user ben@demo.test \
     --input-wav "$WORK/speech.wav" --output-wav "$WORK/ben-heard.wav" --media-addr 127.0.0.1:0 --wait 60 \
     >"$WORK/ben.log" 2>&1 &
   local ans=$!
   sleep 2
   # shellcheck disable=SC2086
-  echo demo-password | /usr/bin/time -f "%U %S %e" -o "$WORK/$1.time" env ${OURS_ENV:-} "$BIN/softphone" --profile "$WORK/ana" \
+  echo demo-password | /usr/bin/time -f "%U %S %e" -o "$WORK/$1.time" env ${OURS_ENV:-} "$bin/softphone" --profile "$WORK/ana" \
     call "Ben Okafor" --server "$URL" --user ana@demo.test $OURS_AUDIO \
     $2 --seconds "$SECS" --media-addr 127.0.0.1:0 >"$WORK/ana.log"
   wait "$ans" || true
@@ -124,6 +127,9 @@ for r in $(seq 1 "$ROUNDS"); do
   if [ -n "${ALT_COMPLEXITY:-}" ]; then
     OURS_ENV="SOFTPHONE_OPUS_COMPLEXITY=$ALT_COMPLEXITY" ours "ours-recording-c$ALT_COMPLEXITY" "--record $WORK/call.opus"
   fi
+  if [ -n "${BASE_BIN:-}" ]; then
+    OURS_BIN="$BASE_BIN" ours base-recording "--record $WORK/call.opus"
+  fi
   (cd "$WORK/b" && timeout $((SECS + 20)) baresip -f "$WORK/b" -t $((SECS + 15)) </dev/null >"$WORK/b.log" 2>&1 &)
   sleep 1
   (cd "$WORK/a" && /usr/bin/time -f "%U %S %e" -o "$WORK/baresip.time" timeout $((SECS + 20)) \
@@ -138,4 +144,8 @@ echo "ratio ours/baresip: with recording $(echo "scale=2; $R / $B" | bc), withou
 if [ -n "${ALT_COMPLEXITY:-}" ]; then
   C=$(median <"$WORK/ours-recording-c$ALT_COMPLEXITY.cpu")
   echo "send encoder at complexity $ALT_COMPLEXITY, with recording: $C % ($(echo "scale=2; $C / $B" | bc) of baresip)"
+fi
+if [ -n "${BASE_BIN:-}" ]; then
+  E=$(median <"$WORK/base-recording.cpu")
+  echo "$BASE_BIN/softphone, with recording: $E % ($(echo "scale=2; $E / $B" | bc) of baresip; now/base $(echo "scale=2; $R / $E" | bc))"
 fi

@@ -13,7 +13,9 @@ use softphone_audio::{
     AudioError, AudioSink, AudioSource, CpalSink, CpalSource, Frame, LevelMeter, MeterReading,
     NullSink, NullSource, WavSink, WavSource, FRAME_SAMPLES, SAMPLE_RATE,
 };
-use softphone_recorder::{DualTrackRecorder, RecorderConfig, RecordingMeta, RecordingSummary};
+use softphone_recorder::{
+    DualTrackRecorder, RecorderConfig, RecordingMeta, RecordingSummary, TrackFrame,
+};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
@@ -224,7 +226,8 @@ impl AudioThreads {
         // The recorder lives with the playout thread; captured frames reach it here.
         // Room for a playout thread stalled until its speaker is declared stalled
         // (STALL_TIMEOUT, 2 s): the agent's audio must not be lost meanwhile.
-        let (tap_tx, tap_rx) = mpsc::sync_channel::<Frame>(TAP_FRAMES);
+        let (tap_tx, tap_rx) = mpsc::sync_channel::<TrackFrame>(TAP_FRAMES);
+        let tap_tx = record.is_some().then_some(tap_tx);
         let (ready_tx, ready_rx) = mpsc::channel::<Result<(), String>>();
 
         let f = flags.clone();
@@ -300,7 +303,7 @@ fn capture_thread(
     settings: EncoderSettings,
     flags: Arc<AudioFlags>,
     AudioSenders { events, encoded }: AudioSenders,
-    tap: mpsc::SyncSender<Frame>,
+    tap: Option<mpsc::SyncSender<TrackFrame>>,
     ready: mpsc::Sender<Result<(), String>>,
 ) {
     let setup = || -> Result<_, String> {
@@ -380,19 +383,28 @@ fn capture_thread(
         if let Some(r) = meter.process(sent) {
             let _ = events.try_send(AudioEvent::MicLevel(r));
         }
-        let _ = tap.try_send(*sent);
         match enc.encode_float(sent, &mut packet) {
             Ok(n) => {
+                let opus = packet[..n].to_vec();
+                // The recording's left track is the very packet sent (ADR 0014).
+                if let Some(tap) = &tap {
+                    let _ = tap.try_send(TrackFrame::Opus(opus.clone()));
+                }
                 let f = EncodedFrame {
                     index: frames,
-                    opus: packet[..n].to_vec(),
+                    opus,
                 };
                 if let Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) = encoded.try_send(f)
                 {
                     break;
                 }
             }
-            Err(e) => tracing::warn!("opus encode failed: {e}"),
+            Err(e) => {
+                if let Some(tap) = &tap {
+                    let _ = tap.try_send(TrackFrame::Pcm(Box::new(*sent)));
+                }
+                tracing::warn!("opus encode failed: {e}");
+            }
         }
     }
 }
@@ -403,7 +415,7 @@ fn playout_thread(
     (jitter, epoch): (Arc<Mutex<JitterBuffer>>, Instant),
     flags: Arc<AudioFlags>,
     events: tokio::sync::mpsc::Sender<AudioEvent>,
-    tap: mpsc::Receiver<Frame>,
+    tap: mpsc::Receiver<TrackFrame>,
     ready: mpsc::Sender<Result<(), String>>,
 ) -> Result<Option<RecordingSummary>, String> {
     let setup = || -> Result<_, String> {
@@ -447,7 +459,7 @@ fn playout_thread(
     let silence: Frame = [0.0; FRAME_SAMPLES];
     let mut sink_ok = true;
     let mut decoding = false;
-    let mut pairing = TrackPairing::new();
+    let mut pairing = TrackPairing::new(TrackFrame::Silence);
     let mut slots = 0u64;
     let pop = || {
         let now_ms = epoch.elapsed().as_secs_f64() * 1000.0;
@@ -497,6 +509,7 @@ fn playout_thread(
             }
         }
         let mut slot = pop();
+        let mut was_decoding = decoding;
         let mut decoded = decode_slot(&mut dec, &slot, decoding, &mut out);
         // A pause while playout is later than it needs to be: leave out part of it, or
         // all of it (decoded all the same, so the decoder's state follows the stream)
@@ -510,6 +523,7 @@ fn playout_thread(
             if trim >= FRAME_SAMPLES {
                 trim = 0;
                 slot = pop();
+                was_decoding = true;
                 decoded = decode_slot(&mut dec, &slot, true, &mut out);
             }
         }
@@ -520,12 +534,13 @@ fn playout_thread(
                 // A peer sending 10/40/60 ms frames: keep what fits, pad with silence.
                 out[n.min(FRAME_SAMPLES)..].fill(0.0);
             }
-            Err(e) => {
+            Err(ref e) => {
                 tracing::debug!("opus decode: {e}");
                 out = silence;
             }
         }
-        if flags.held.load(Ordering::Relaxed) {
+        let held = flags.held.load(Ordering::Relaxed);
+        if held {
             out = silence;
         }
         if let Some(r) = meter.process(&out) {
@@ -542,27 +557,24 @@ fn playout_thread(
         if let Some(p) = pacer.as_mut() {
             p.wait(FRAME_SAMPLES - trim);
         }
-        while let Ok(f) = tap.try_recv() {
-            pairing.captured(f);
-        }
-        pairing.played(&out, |left, right| {
-            if let Some(r) = recorder.as_mut() {
-                r.push(left, right);
+        if let Some(r) = recorder.as_mut() {
+            while let Ok(f) = tap.try_recv() {
+                pairing.captured(f);
             }
-        });
+            let heard = heard_track(slot, &decoded, was_decoding, held, &out);
+            pairing.played(heard, |left, right| r.push(left, right));
+        }
     }
     if sink_ok {
         let _ = sink.finish();
     }
     drop(sink);
-    while let Ok(f) = tap.try_recv() {
-        pairing.captured(f);
-    }
-    pairing.finish(|left, right| {
-        if let Some(r) = recorder.as_mut() {
-            r.push(left, right);
+    if let Some(r) = recorder.as_mut() {
+        while let Ok(f) = tap.try_recv() {
+            pairing.captured(f);
         }
-    });
+        pairing.finish(|left, right| r.push(left, right));
+    }
     match recorder {
         Some(r) => r.finish().map(Some),
         None => Ok(None),
@@ -712,13 +724,14 @@ const TAP_FRAMES: usize = 150;
 /// next slots, so short bursts add no silence. When capture runs slow, a played slot
 /// with no captured frame gets silence on the left.
 #[derive(Debug)]
-struct TrackPairing {
-    captured: std::collections::VecDeque<Frame>,
+struct TrackPairing<T> {
+    captured: std::collections::VecDeque<T>,
+    silence: T,
     slots: u32,
     min_backlog: usize,
 }
 
-impl TrackPairing {
+impl<T: Clone> TrackPairing<T> {
     /// Captured frames kept waiting for a played slot (500 ms) before the excess is
     /// paired with silence.
     const MAX_BACKLOG: usize = 25;
@@ -727,26 +740,27 @@ impl TrackPairing {
     /// A backlog that stays above this through a window is a lag, not a burst.
     const SLACK_FRAMES: usize = 2;
 
-    fn new() -> Self {
+    /// A pairing that records `silence` beside a frame with no partner.
+    fn new(silence: T) -> Self {
         Self {
             captured: std::collections::VecDeque::with_capacity(Self::MAX_BACKLOG + 8),
+            silence,
             slots: 0,
             min_backlog: usize::MAX,
         }
     }
 
     /// One frame from the capture thread, in capture order.
-    fn captured(&mut self, frame: Frame) {
+    fn captured(&mut self, frame: T) {
         self.captured.push_back(frame);
     }
 
     /// One played slot: calls `emit(left, right)` for each stereo frame to record, in
     /// order (once, or more when captured frames had nothing played beside them).
-    fn played(&mut self, out: &Frame, mut emit: impl FnMut(Frame, Frame)) {
-        const SILENCE: Frame = [0.0; FRAME_SAMPLES];
+    fn played(&mut self, out: T, mut emit: impl FnMut(T, T)) {
         while self.captured.len() > Self::MAX_BACKLOG {
             if let Some(f) = self.captured.pop_front() {
-                emit(f, SILENCE);
+                emit(f, self.silence.clone());
             }
         }
         self.min_backlog = self.min_backlog.min(self.captured.len());
@@ -754,21 +768,47 @@ impl TrackPairing {
         if self.slots == Self::WINDOW_SLOTS {
             if self.min_backlog > Self::SLACK_FRAMES {
                 if let Some(f) = self.captured.pop_front() {
-                    emit(f, SILENCE);
+                    emit(f, self.silence.clone());
                 }
             }
             self.slots = 0;
             self.min_backlog = usize::MAX;
         }
-        emit(self.captured.pop_front().unwrap_or(SILENCE), *out);
+        let left = self
+            .captured
+            .pop_front()
+            .unwrap_or_else(|| self.silence.clone());
+        emit(left, out);
     }
 
     /// The end of the call: what was captured and never played beside anything is
     /// recorded with silence on the right.
-    fn finish(mut self, mut emit: impl FnMut(Frame, Frame)) {
+    fn finish(mut self, mut emit: impl FnMut(T, T)) {
         while let Some(f) = self.captured.pop_front() {
-            emit(f, [0.0; FRAME_SAMPLES]);
+            emit(f, self.silence.clone());
         }
+    }
+}
+
+/// The recording's right track for one played slot (ADR 0014): the packet played,
+/// as received; a concealed slot as lost, so a player conceals it from the same
+/// packets the live decoder had; silence where silence was played (on hold, before
+/// the first packet, after a decoder error); the decoded samples otherwise (audio
+/// rebuilt from in-band FEC, a peer's 10/40/60 ms packets).
+fn heard_track(
+    slot: Playout,
+    decoded: &Result<usize, opus::Error>,
+    was_decoding: bool,
+    held: bool,
+    out: &Frame,
+) -> TrackFrame {
+    match (slot, decoded) {
+        _ if held => TrackFrame::Silence,
+        (_, Err(_)) | (Playout::Idle, _) => TrackFrame::Silence,
+        (Playout::Conceal, _) if !was_decoding => TrackFrame::Silence,
+        (Playout::Conceal, _) => TrackFrame::Lost,
+        (Playout::Packet(p), Ok(FRAME_SAMPLES)) => TrackFrame::Opus(p),
+        _ => TrackFrame::Pcm(Box::new(*out)),
     }
 }
 
@@ -792,16 +832,15 @@ fn decode_slot(
     }
 }
 
-/// The dual-track recorder on its own thread. Encoding two Opus streams and, above all,
-/// the recorder's periodic `fdatasync` can block for a long time on a busy disk; on the
-/// playout thread that stalled the speaker. The channel is unbounded so a stalled disk
-/// costs memory (384 KB per second of stall), never audio. Frames go over in batches of
-/// [`RECORDER_BATCH`]: each hand-over wakes the thread, and a wake-up costs more than
-/// the copying on a virtual machine (the recorder writes a page only every 500 ms
-/// anyway).
+/// The dual-track recorder on its own thread: its periodic `fdatasync` can block for a
+/// long time on a busy disk, and on the playout thread that stalled the speaker. The
+/// channel is unbounded so a stalled disk costs memory (packets: ~20 KB per second of
+/// stall), never audio. Frames go over in batches of [`RECORDER_BATCH`]: each
+/// hand-over wakes the thread, and a wake-up costs more than the copying on a virtual
+/// machine (the recorder writes a page only every 500 ms anyway).
 struct RecorderThread {
-    tx: mpsc::Sender<Vec<(Frame, Frame)>>,
-    batch: Vec<(Frame, Frame)>,
+    tx: mpsc::Sender<Vec<(TrackFrame, TrackFrame)>>,
+    batch: Vec<(TrackFrame, TrackFrame)>,
     handle: JoinHandle<Result<RecordingSummary, String>>,
 }
 
@@ -810,7 +849,7 @@ const RECORDER_BATCH: usize = 5;
 
 impl RecorderThread {
     fn start(mut rec: DualTrackRecorder) -> std::io::Result<Self> {
-        let (tx, rx) = mpsc::channel::<Vec<(Frame, Frame)>>();
+        let (tx, rx) = mpsc::channel::<Vec<(TrackFrame, TrackFrame)>>();
         let handle = std::thread::Builder::new()
             .name("call-recorder".into())
             .spawn(move || {
@@ -819,7 +858,7 @@ impl RecorderThread {
                     if error.is_some() {
                         continue;
                     }
-                    if let Err(e) = rec.push(&left, Some(&right)) {
+                    if let Err(e) = rec.push_tracks(&left, &right) {
                         tracing::error!("recording stopped: {e}");
                         error = Some(e.to_string());
                     }
@@ -837,7 +876,7 @@ impl RecorderThread {
     }
 
     /// Queues one stereo frame: the agent (left) and the remote party (right).
-    fn push(&mut self, left: Frame, right: Frame) {
+    fn push(&mut self, left: TrackFrame, right: TrackFrame) {
         self.batch.push((left, right));
         if self.batch.len() >= RECORDER_BATCH {
             let full = std::mem::replace(&mut self.batch, Vec::with_capacity(RECORDER_BATCH));
@@ -881,7 +920,7 @@ mod tests {
     /// Runs `script` through a pairing: `c` is one captured frame, `p` one played slot.
     /// Returns the (left, right) frame numbers recorded.
     fn record(script: &str) -> Vec<(u32, u32)> {
-        let mut pairing = TrackPairing::new();
+        let mut pairing = TrackPairing::new(numbered(0));
         let (mut captured, mut played) = (0, 0);
         let mut out = Vec::new();
         for step in script.chars() {
@@ -892,7 +931,7 @@ mod tests {
                 }
                 'p' => {
                     played += 1;
-                    pairing.played(&numbered(played), |l, r| {
+                    pairing.played(numbered(played), |l, r| {
                         out.push((l[0] as u32, r[0] as u32));
                     });
                 }
@@ -933,7 +972,7 @@ mod tests {
         let last = rec.iter().rev().find(|p| p.1 > 0).unwrap();
         assert_eq!(last.1, 2000);
         assert!(
-            last.0 + TrackPairing::SLACK_FRAMES as u32 >= 2075,
+            last.0 + TrackPairing::<Frame>::SLACK_FRAMES as u32 >= 2075,
             "the left track lags by at most a few frames: {last:?}"
         );
     }
@@ -971,7 +1010,7 @@ mod tests {
         assert_eq!(right(&rec), (1..=3000).collect::<Vec<_>>());
         let last = rec.iter().rev().find(|p| p.1 > 0).unwrap();
         assert!(
-            last.0 + TrackPairing::SLACK_FRAMES as u32 >= 3060,
+            last.0 + TrackPairing::<Frame>::SLACK_FRAMES as u32 >= 3060,
             "the left track lags by at most a few frames: {last:?}"
         );
     }
