@@ -5,9 +5,7 @@
 use async_trait::async_trait;
 use rtc::interceptor::{Attribute, Interceptor, Packet, Slot, StreamInfo, TaggedPacket};
 use rtc::media_stream::MediaStreamTrack;
-use rtc::peer_connection::configuration::interceptor_registry::{
-    register_default_interceptors, Registry,
-};
+use rtc::peer_connection::configuration::interceptor_registry::{configure_rtcp_reports, Registry};
 use rtc::peer_connection::configuration::media_engine::{
     MediaEngine, MIME_TYPE_OPUS, MIME_TYPE_TELEPHONE_EVENT,
 };
@@ -303,8 +301,11 @@ impl Peer {
         for c in codecs() {
             me.register_codec(c, RtpCodecKind::Audio).map_err(w)?;
         }
-        let registry = register_default_interceptors(Registry::new(), &mut me).map_err(w)?;
-        let registry = registry.with(Slot::from(14_000), DeliverRtcp::default());
+        // RTCP sender/receiver reports only: the defaults add NACK (video only) and a
+        // transport-wide congestion control receiver that sends feedback every 100 ms,
+        // which an audio call at a fixed bitrate has no use for (ADR 0008).
+        let registry = configure_rtcp_reports(Registry::new())
+            .with(Slot::from(14_000), DeliverRtcp::default());
         let config = RTCConfigurationBuilder::new()
             .with_ice_servers(
                 cfg.ice_servers
