@@ -62,7 +62,8 @@ impl RecorderConfig {
     /// The settings for recording a live call: [`Default`] at complexity 6 instead of
     /// 10. Measured on real speech (docs/benchmarks.md, "Complexity vs CPU and
     /// quality"): 23 % less encode CPU at the same WB-PESQ (4.436 / 4.388 against
-    /// 4.419 / 4.434), and a call runs two of these encoders beside its own.
+    /// 4.419 / 4.434). In a call these encoders run only for the frames that come as
+    /// samples ([`TrackFrame`]); the packets are stored as they are.
     pub fn live_call() -> Self {
         Self {
             complexity: 6,
