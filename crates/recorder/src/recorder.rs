@@ -219,12 +219,16 @@ impl DualTrackRecorder {
         right: &TrackFrame,
     ) -> Result<(), RecorderError> {
         self.check_not_ended()?;
+        self.write_tracks(left, right)?;
+        self.real_samples += FRAME as u64;
+        Ok(())
+    }
+
+    fn write_tracks(&mut self, left: &TrackFrame, right: &TrackFrame) -> Result<(), RecorderError> {
         self.packet.clear();
         self.add_track(0, left)?;
         self.add_track(1, right)?;
-        self.write_current()?;
-        self.real_samples += FRAME as u64;
-        Ok(())
+        self.write_current()
     }
 
     fn check_not_ended(&self) -> Result<(), RecorderError> {
@@ -240,14 +244,8 @@ impl DualTrackRecorder {
         match frame {
             TrackFrame::Opus(p) => match packet_samples(p) {
                 Ok(FRAME) => {
-                    let mark = self.packet.len();
-                    if track == 0 {
-                        if append_self_delimited(p, &mut self.packet).is_err() {
-                            self.packet.truncate(mark);
-                            return self.add_lost(track, true);
-                        }
-                    } else {
-                        self.packet.extend_from_slice(p);
+                    if append_stream(track, p, &mut self.packet).is_err() {
+                        return self.add_lost(track, true);
                     }
                     if p[0] & 3 == 0 {
                         self.last_toc[track] = p[0];
@@ -302,12 +300,7 @@ impl DualTrackRecorder {
             self.enc_continuous[track] = true;
         }
         let n = self.enc[track].encode(&self.pcm, &mut self.track_packet)?;
-        if track == 0 {
-            append_self_delimited(&self.track_packet[..n], &mut self.packet)?;
-        } else {
-            self.packet.extend_from_slice(&self.track_packet[..n]);
-        }
-        Ok(())
+        append_stream(track, &self.track_packet[..n], &mut self.packet)
     }
 
     fn write_current(&mut self) -> Result<(), RecorderError> {
@@ -319,14 +312,22 @@ impl DualTrackRecorder {
     pub fn finish(mut self) -> Result<RecordingSummary, RecorderError> {
         let target = i64::from(self.pre_skip) + self.real_samples as i64;
         while self.writer.granule() < target || self.writer.granule() == 0 {
-            self.packet.clear();
-            for track in 0..2 {
-                self.pcm.fill(0.0);
-                self.encode_pcm(track)?;
-            }
-            self.write_current()?;
+            // Not counted in the duration: the granule position trims it (RFC 7845 §4.4).
+            self.write_tracks(&TrackFrame::Silence, &TrackFrame::Silence)?;
         }
         self.writer.finish(target)
+    }
+}
+
+/// Appends one stream's packet to a multistream packet: the left stream (0)
+/// self-delimited, the right (last) stream as is (RFC 7845 §5.1.1). Leaves `out`
+/// unchanged on error.
+fn append_stream(track: usize, packet: &[u8], out: &mut Vec<u8>) -> Result<(), RecorderError> {
+    if track == 0 {
+        append_self_delimited(packet, out)
+    } else {
+        out.extend_from_slice(packet);
+        Ok(())
     }
 }
 
