@@ -9,9 +9,12 @@ page does to the web process, in a minute and without a Rust build; the whole ap
 figures stay with benches/app-footprint.sh.
 
 With REV set, the page at that git revision runs too, round by round alternating with
-the working tree, so the two are compared in one run on one machine.
+the working tree, so the two are compared in one run on one machine. With ENV_B set
+(space-separated VAR=value pairs), the working tree also runs in a second browser whose
+web process has those variables set (JavaScriptCore's `JSC_*` options, for example).
 
-Usage: [CALLS=25] [ROUNDS=3] [REV=HEAD] [QUERY=nolevels] python3 benches/page-footprint.py
+Usage: [CALLS=25] [ROUNDS=3] [REV=HEAD] [ENV_B="JSC_x=1 ..."] [QUERY=nolevels]
+       python3 benches/page-footprint.py
 Needs: Xvfb, WebKitWebDriver (webkit2gtk-driver), libwebkit2gtk-4.1's MiniBrowser.
 """
 
@@ -34,6 +37,7 @@ MINIBROWSER = "/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser"
 CALLS = int(os.environ.get("CALLS", "25"))
 ROUNDS = int(os.environ.get("ROUNDS", "3"))
 REV = os.environ.get("REV")
+ENV_B = dict(kv.split("=", 1) for kv in os.environ.get("ENV_B", "").split())
 QUERY = os.environ.get("QUERY", "")
 
 
@@ -177,10 +181,23 @@ def main():
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         env["DISPLAY"] = f":{n}"
         time.sleep(1)
-    port = free_port()
-    driver = subprocess.Popen(["WebKitWebDriver", f"--port={port}"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    variants = [("working tree", None)] + ([(REV, REV)] if REV else [])
+
+    def start_driver(extra):
+        port = free_port()
+        proc = subprocess.Popen(["WebKitWebDriver", f"--port={port}"], env={**env, **extra},
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return port, proc
+
+    base = start_driver({})
+    drivers = {"working tree": base}
+    variants = [("working tree", None)]
+    if REV:
+        variants.append((REV, REV))
+        drivers[REV] = base
+    if ENV_B:
+        name = "working tree, " + " ".join(f"{k}={v}" for k, v in ENV_B.items())
+        variants.append((name, None))
+        drivers[name] = start_driver(ENV_B)
     servers = {name: serve(page_dir(rev)) for name, rev in variants}
     results = {name: [] for name, _ in variants}
     try:
@@ -190,6 +207,7 @@ def main():
         for r in range(ROUNDS):
             for name, _ in variants:
                 url = f"http://127.0.0.1:{servers[name].server_port}/index.html?{QUERY}"
+                port, driver = drivers[name]
                 before, after, items = round_growth(port, driver.pid, url)
                 results[name].append(after - before)
                 print(f"  round {r + 1}, {name}: {before / 1024:.1f} -> {after / 1024:.1f} MiB "
@@ -198,7 +216,8 @@ def main():
             print(f"{name}: median growth {statistics.median(g) / 1024:+.2f} MiB "
                   f"({', '.join(f'{x / 1024:+.2f}' for x in g)})")
     finally:
-        driver.terminate()
+        for _, proc in set(drivers.values()):
+            proc.terminate()
         if xvfb:
             xvfb.terminate()
 

@@ -218,3 +218,36 @@ export function errorText(e) {
   const help = errorHelp(code);
   return `${e.message} (${code})${help ? `. ${help}` : ""}`;
 }
+
+/**
+ * Makes `parent`'s children exactly `items`, in order, with the fewest DOM moves: nodes
+ * not in `items` are removed first, then each item is inserted only where it is not
+ * already in place. Nodes that stay where they are are not touched, so WebKit keeps
+ * their layout boxes; `replaceChildren(...items)` detached and re-attached every one
+ * on each refresh, and the web process grew with it (docs/benchmarks.md, session 19).
+ * Returns the number of insertions and removals made.
+ * @param {{ firstChild: any, insertBefore(node: any, ref: any): any, removeChild(node: any): any }} parent
+ * @param {any[]} items nodes, each at most once
+ */
+export function syncChildren(parent, items) {
+  let ops = 0;
+  const want = new Set(items);
+  for (let n = parent.firstChild; n; ) {
+    const next = n.nextSibling;
+    if (!want.has(n)) {
+      parent.removeChild(n);
+      ops++;
+    }
+    n = next;
+  }
+  let cur = parent.firstChild;
+  for (const item of items) {
+    if (item === cur) {
+      cur = cur.nextSibling;
+      continue;
+    }
+    parent.insertBefore(item, cur);
+    ops++;
+  }
+  return ops;
+}

@@ -2,7 +2,7 @@
 // in logic.js (unit-tested with `node --test ui/tests/`); this file draws it.
 import {
   callLine, errorText, filterLeads, fmtTime, leadDetail, matchLeads, micWarnings, mosPoints,
-  qualityTitle, snippetParts, syncText, uploadFraction, uploadLabel,
+  qualityTitle, snippetParts, syncChildren, syncText, uploadFraction, uploadLabel,
 } from "./logic.js";
 
 // Typed by env.d.ts over the generated bindings.d.ts: `tsc -p ui` checks every command
@@ -143,6 +143,50 @@ async function loadLeads() {
   renderLeads();
 }
 
+/**
+ * Sets an element's text only when it differs: assigning the same text still replaces
+ * the text node and lays the line out again.
+ * @param {Element} el @param {string} text
+ */
+function setText(el, text) {
+  if (el.textContent !== text) el.textContent = text;
+}
+
+// A lead's row, kept by id and updated in place when its figures change.
+const leadItems = new Map(); // lead id -> { li, update }
+
+/** @param {string} id */
+function leadItem(id) {
+  const li = document.createElement("li");
+  const b = document.createElement("button");
+  b.type = "button";
+  b.className = "lead-row";
+  b.dataset.lead = id;
+  const name = document.createElement("span");
+  name.className = "lead-title";
+  const detail = document.createElement("span");
+  detail.className = "lead-detail";
+  const badge = document.createElement("span");
+  badge.className = "badge";
+  const pending = document.createElement("span");
+  pending.className = "tag pending";
+  b.addEventListener("click", () => selectLead(id).catch(showWorkError));
+  li.append(b);
+  /** @param {import("./bindings").LeadOverview} row @param {number} now */
+  const update = (row, now) => {
+    if (row.lead.id === currentLead) b.setAttribute("aria-current", "true");
+    else b.removeAttribute("aria-current");
+    setText(name, row.lead.name);
+    setText(detail, leadDetail(row, now));
+    setText(badge, String(row.unread));
+    badge.setAttribute("aria-label", `${row.unread} unread`);
+    setText(pending, `${row.pending} pending`);
+    // The badge and the tag are in the row only while they count something.
+    syncChildren(b, [name, detail, ...(row.unread ? [badge] : []), ...(row.pending ? [pending] : [])]);
+  };
+  return { li, update };
+}
+
 function renderLeads() {
   const now = Date.now();
   const rows = filterLeads(leadRows, leadFilter, currentLead);
@@ -151,41 +195,20 @@ function renderLeads() {
   if (sig === leadsSig) return;
   leadsSig = sig;
   const items = rows.map((row) => {
-    const l = row.lead;
-    const li = document.createElement("li");
-    const b = document.createElement("button");
-    b.type = "button";
-    b.className = "lead-row";
-    b.dataset.lead = l.id;
-    if (l.id === currentLead) b.setAttribute("aria-current", "true");
-    const name = document.createElement("span");
-    name.className = "lead-title";
-    name.textContent = l.name;
-    const detail = document.createElement("span");
-    detail.className = "lead-detail";
-    detail.textContent = leadDetail(row, now);
-    b.append(name, detail);
-    if (row.unread) {
-      const badge = document.createElement("span");
-      badge.className = "badge";
-      badge.textContent = String(row.unread);
-      badge.setAttribute("aria-label", `${row.unread} unread`);
-      b.append(badge);
+    let r = leadItems.get(row.lead.id);
+    if (!r) {
+      r = leadItem(row.lead.id);
+      leadItems.set(row.lead.id, r);
     }
-    if (row.pending) {
-      const p = document.createElement("span");
-      p.className = "tag pending";
-      p.textContent = `${row.pending} pending`;
-      b.append(p);
-    }
-    b.addEventListener("click", () => selectLead(l.id).catch(showWorkError));
-    li.append(b);
-    return li;
+    r.update(row, now);
+    return r.li;
   });
+  const shown = new Set(rows.map((row) => row.lead.id));
+  for (const id of leadItems.keys()) if (!shown.has(id)) leadItems.delete(id);
   // Keyboard focus stays on the same lead across a redraw.
   const active = /** @type {HTMLElement | null} */ (document.activeElement);
   const focused = active && active.closest("#leads") ? active.dataset.lead : null;
-  $("leads").replaceChildren(...items);
+  syncChildren($("leads"), items);
   if (focused) $$(`#leads button[data-lead="${focused}"]`)[0]?.focus();
   $("leads-empty").hidden = items.length > 0;
   const lead = leadRows.find((r) => r.lead.id === currentLead);
@@ -455,6 +478,18 @@ const rendered = new Map(); // "entity:id" -> { sig, shape, li, update }
 let renderedLead = null;
 let timelineLimit = TIMELINE_PAGE;
 
+// "Show older", one element for the page's life.
+const olderItem = document.createElement("li");
+olderItem.className = "older";
+const olderButton = document.createElement("button");
+olderButton.type = "button";
+olderButton.className = "small";
+olderButton.addEventListener("click", () => {
+  timelineLimit += TIMELINE_PAGE;
+  loadTimeline().catch(showWorkError);
+});
+olderItem.append(olderButton);
+
 async function loadTimeline() {
   const lead = currentLead;
   const list = $("timeline");
@@ -505,20 +540,10 @@ async function loadTimeline() {
   for (const call of waveforms.keys()) if (!keep.has(`call:${call}`)) waveforms.delete(call);
   const hidden = entries.length - shown.length;
   if (hidden > 0) {
-    const li = document.createElement("li");
-    li.className = "older";
-    const b = document.createElement("button");
-    b.type = "button";
-    b.className = "small";
-    b.textContent = `Show ${Math.min(hidden, TIMELINE_PAGE)} older (${hidden} in all)`;
-    b.addEventListener("click", () => {
-      timelineLimit += TIMELINE_PAGE;
-      loadTimeline().catch(showWorkError);
-    });
-    li.append(b);
-    items.unshift(li);
+    olderButton.textContent = `Show ${Math.min(hidden, TIMELINE_PAGE)} older (${hidden} in all)`;
+    items.unshift(olderItem);
   }
-  list.replaceChildren(...items);
+  syncChildren(list, items);
   $("timeline-empty").hidden = items.length > 0;
 }
 

@@ -3,7 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
   callLine, errorText, filterLeads, fmtAgo, fmtTime, fold, leadDetail, matchLeads, micWarnings,
-  mosPoints, qualityTitle, snippetParts, syncText, uploadFraction, uploadLabel,
+  mosPoints, qualityTitle, snippetParts, syncChildren, syncText, uploadFraction, uploadLabel,
 } from "../logic.js";
 
 test("durations read as m:ss", () => {
@@ -147,4 +147,44 @@ test("errors say what happened and what to do", () => {
   assert.match(errorText({ code: "network", message: "connection refused" }), /server is unreachable/);
   assert.match(errorText({ code: "sync.conflict", message: "x" }), /retry automatically/);
   assert.equal(errorText({ code: "zzz.unknown", message: "odd" }), "odd (zzz.unknown)");
+});
+
+// A parent with DOM's child-list semantics (insertBefore moves a node that is already
+// a child), recording every change.
+function fakeParent(names) {
+  const parent = { kids: [], log: [] };
+  const node = (name) => ({ name, get nextSibling() { const k = parent.kids; return k[k.indexOf(this) + 1] ?? null; } });
+  Object.defineProperty(parent, "firstChild", { get() { return this.kids[0] ?? null; } });
+  parent.insertBefore = (n, ref) => {
+    parent.log.push(`insert ${n.name}`);
+    const at = parent.kids.indexOf(n);
+    if (at >= 0) parent.kids.splice(at, 1);
+    parent.kids.splice(ref ? parent.kids.indexOf(ref) : parent.kids.length, 0, n);
+  };
+  parent.removeChild = (n) => {
+    parent.log.push(`remove ${n.name}`);
+    parent.kids.splice(parent.kids.indexOf(n), 1);
+  };
+  parent.make = node;
+  for (const name of names) parent.kids.push(node(name));
+  return parent;
+}
+
+test("a redraw touches only the children that changed", () => {
+  const p = fakeParent(["a", "b", "c"]);
+  const [a, b, c] = p.kids;
+  assert.equal(syncChildren(p, [a, b, c]), 0, "an unchanged list is left alone");
+  const d = p.make("d");
+  assert.equal(syncChildren(p, [b, c, d]), 2, "the oldest drops out, the newest is appended");
+  assert.deepEqual(p.log, ["remove a", "insert d"]);
+  assert.deepEqual(p.kids.map((k) => k.name), ["b", "c", "d"]);
+  p.log = [];
+  const older = p.make("older");
+  syncChildren(p, [older, b, c, d]);
+  assert.deepEqual(p.log, ["insert older"]);
+  p.log = [];
+  syncChildren(p, [older, c, b, d]);
+  assert.deepEqual(p.kids.map((k) => k.name), ["older", "c", "b", "d"], "a reorder is followed");
+  syncChildren(p, []);
+  assert.deepEqual(p.kids, []);
 });
