@@ -18,7 +18,7 @@ let metering = false;
 
 function showError(e) {
   const el = $("error");
-  el.textContent = errorText(e);
+  setText(el, errorText(e));
   el.hidden = false;
 }
 
@@ -44,12 +44,12 @@ $("refresh-devices").addEventListener("click", () => {
 $("test-tone").addEventListener("click", async () => {
   const b = $("test-tone");
   b.disabled = true;
-  $("tone-result").textContent = "Playing three rising notes…";
+  setText($("tone-result"), "Playing three rising notes…");
   try {
     await invoke("play_test_tone", { output: $("output-device").value || null });
-    $("tone-result").textContent = "Did you hear three rising notes? If not, pick another output device or raise the volume.";
+    setText($("tone-result"), "Did you hear three rising notes? If not, pick another output device or raise the volume.");
   } catch (e) {
-    $("tone-result").textContent = "";
+    setText($("tone-result"), "");
     showError(e);
   } finally {
     b.disabled = false;
@@ -63,8 +63,8 @@ function draw() {
   if (!r) return;
   $("meter-fill").style.transform = `scaleX(${1 - r.level / 100})`;
   $("meter").setAttribute("aria-valuenow", String(Math.round(r.level)));
-  $("level").textContent = r.level.toFixed(0);
-  $("dbfs").textContent = r.rms_dbfs.toFixed(1);
+  setText($("level"), r.level.toFixed(0));
+  setText($("dbfs"), r.rms_dbfs.toFixed(1));
   $("low").hidden = !r.low;
   $("clip").hidden = !r.clip;
 }
@@ -85,7 +85,7 @@ $("meter-toggle").addEventListener("click", async () => {
       await invoke("start_meter", { device: $("input-device").value || null });
       metering = true;
     }
-    $("meter-toggle").textContent = metering ? "Stop test" : "Test microphone";
+    setText($("meter-toggle"), metering ? "Stop test" : "Test microphone");
   } catch (e) {
     showError(e);
   }
@@ -105,7 +105,7 @@ async function loadSignInDefaults() {
     $("server").readOnly = d.lock_server_url;
     $("server-locked").hidden = !d.lock_server_url;
   } catch (e) {
-    $("signin-error").textContent = `${errText(e)} Ask your administrator to fix the file.`;
+    setText($("signin-error"), `${errText(e)} Ask your administrator to fix the file.`);
     $("signin-error").hidden = false;
   }
 }
@@ -117,9 +117,9 @@ function showAccount(a) {
   $("call").hidden = !a;
   $("who").hidden = !a;
   if (!a) return;
-  $("who-name").textContent = `${a.display_name} at ${a.server_url}`;
+  setText($("who-name"), `${a.display_name} at ${a.server_url}`);
   syncStatus = a.status;
-  $("sync-state").textContent = syncText(a.status);
+  setText($("sync-state"), syncText(a.status));
 }
 
 async function refreshAccount() {
@@ -212,7 +212,7 @@ function renderLeads() {
   if (focused) $$(`#leads button[data-lead="${focused}"]`)[0]?.focus();
   $("leads-empty").hidden = items.length > 0;
   const lead = leadRows.find((r) => r.lead.id === currentLead);
-  $("lead-name").textContent = lead ? `with ${lead.lead.name}` : "";
+  setText($("lead-name"), lead ? `with ${lead.lead.name}` : "");
 }
 
 /** Opens a lead's timeline (which marks its messages read), then updates the list. */
@@ -278,7 +278,7 @@ function tag(text, cls) {
 
 /** Sets a tag's text and whether it marks its item pending (amber). */
 function setTag(t, text, pending) {
-  t.textContent = text;
+  setText(t, text);
   t.classList.toggle("pending", pending);
 }
 
@@ -294,7 +294,7 @@ function renderNote(n, pending) {
   const sync = tag("");
   li.append(body, sync);
   const update = (n, pending) => {
-    body.textContent = n.body;
+    setText(body, n.body);
     setTag(sync, pending ? "pending" : "synced", pending);
   };
   update(n, pending);
@@ -309,8 +309,8 @@ function renderMessage(m, pending) {
   const sync = tag("pending", "pending");
   li.append(body, state, sync);
   const update = (m, pending) => {
-    body.textContent = m.body || `(${m.kind})`;
-    state.textContent = `${m.channel.toLowerCase()} · ${m.status.toLowerCase()}`;
+    setText(body, m.body || `(${m.kind})`);
+    setText(state, `${m.channel.toLowerCase()} · ${m.status.toLowerCase()}`);
     // Hidden is not enough: `li:has(.tag.pending)` would still mark the item.
     sync.hidden = !pending;
     sync.classList.toggle("pending", pending);
@@ -356,8 +356,8 @@ function renderCall(c, pending, rec) {
     li.append(tag("recording on the server"));
   }
   const update = (c, pending, rec) => {
-    head.textContent = callLine(c);
-    when.textContent = fmtWhen(c.started_at_ms);
+    setText(head, callLine(c));
+    setText(when, fmtWhen(c.started_at_ms));
     setTag(sync, pending ? "pending" : "synced", pending);
     if (!upload) return;
     if (rec.uploaded) {
@@ -540,7 +540,7 @@ async function loadTimeline() {
   for (const call of waveforms.keys()) if (!keep.has(`call:${call}`)) waveforms.delete(call);
   const hidden = entries.length - shown.length;
   if (hidden > 0) {
-    olderButton.textContent = `Show ${Math.min(hidden, TIMELINE_PAGE)} older (${hidden} in all)`;
+    setText(olderButton, `Show ${Math.min(hidden, TIMELINE_PAGE)} older (${hidden} in all)`);
     items.unshift(olderItem);
   }
   syncChildren(list, items);
@@ -557,14 +557,14 @@ $("signin-form").addEventListener("submit", async (ev) => {
     $("password").value = "";
     await refreshWork();
   } catch (e) {
-    $("signin-error").textContent = errText(e);
+    setText($("signin-error"), errText(e));
     $("signin-error").hidden = false;
   }
 });
 
 
 function showWorkError(e) {
-  $("work-error").textContent = errText(e);
+  setText($("work-error"), errText(e));
   $("work-error").hidden = false;
 }
 
@@ -583,14 +583,14 @@ $("note-body").addEventListener("input", () => {
   const body = $("note-body").value;
   draftTimer = setTimeout(() => {
     storeDraft(lead, body);
-    $("draft-state").textContent = body.trim() ? "Draft saved on this computer" : "";
+    setText($("draft-state"), body.trim() ? "Draft saved on this computer" : "");
   }, 400);
 });
 function showDraft() {
   clearTimeout(draftTimer);
   const d = localStorage.getItem(draftKey(currentLead));
   $("note-body").value = d || "";
-  $("draft-state").textContent = d ? "Draft restored" : "";
+  setText($("draft-state"), d ? "Draft restored" : "");
 }
 
 $("note-save").addEventListener("click", async () => {
@@ -600,7 +600,7 @@ $("note-save").addEventListener("click", async () => {
     clearTimeout(draftTimer);
     localStorage.removeItem(draftKey(currentLead));
     $("note-body").value = "";
-    $("draft-state").textContent = "";
+    setText($("draft-state"), "");
     await refreshWork();
     await refreshAccount();
     syncNow();
@@ -783,22 +783,22 @@ listen("call-event", (ev) => {
   if (e.event === "state") {
     // CallState is internally tagged: {state: "ringing_out"}, {state: "ended", reason: …}.
     const st = e.state.state;
-    $("call-state").textContent = st.replace(/_/g, " ");
+    setText($("call-state"), st.replace(/_/g, " "));
     if (st !== "ringing_in" && !$("incoming").hidden && st !== "ended") {
       $("incoming").hidden = true;
       inCall(true);
     }
     if (st === "connected" && !callStart) {
       callStart = Date.now();
-      timer = setInterval(() => ($("call-timer").textContent = fmtTime(Date.now() - callStart)), 500);
+      timer = setInterval(() => setText($("call-timer"), fmtTime(Date.now() - callStart)), 500);
     }
   } else if (e.event === "quality") {
     const q = $("call-quality");
-    q.textContent = e.level;
+    setText(q, e.level);
     q.title = qualityTitle(e);
     qualitySamples.push(e);
   } else if (e.event === "notice") {
-    $("call-error").textContent = errorText(e);
+    setText($("call-error"), errorText(e));
     $("call-error").hidden = false;
   }
 });
@@ -807,7 +807,7 @@ listen("call-event", (ev) => {
 // declined, or the caller gives up.
 listen("incoming-call", (ev) => {
   const c = ev.payload;
-  $("incoming-from").textContent = c.from_name;
+  setText($("incoming-from"), c.from_name);
   $("incoming").hidden = false;
   $("dialer").hidden = true;
   $("call-summary").hidden = true;
@@ -843,7 +843,7 @@ async function callCommand(command) {
   try {
     await invoke("call_command", { command });
   } catch (e) {
-    $("call-error").textContent = errText(e);
+    setText($("call-error"), errText(e));
     $("call-error").hidden = false;
   }
 }
@@ -865,7 +865,7 @@ $("dial").addEventListener("click", async () => {
     });
   } catch (e) {
     inCall(false);
-    $("call-error").textContent = errText(e);
+    setText($("call-error"), errText(e));
     $("call-error").hidden = false;
   }
 });
@@ -901,13 +901,13 @@ function resetCallPanel() {
   $("call-clip").hidden = true;
   muted = held = false;
   $("mute").setAttribute("aria-pressed", "false");
-  $("mute").textContent = "Mute";
+  setText($("mute"), "Mute");
   $("hold").setAttribute("aria-pressed", "false");
-  $("hold").textContent = "Hold";
-  $("call-state").textContent = "Dialing";
-  $("call-timer").textContent = "0:00";
-  $("call-quality").textContent = "";
-  $("dtmf-sent").textContent = "";
+  setText($("hold"), "Hold");
+  setText($("call-state"), "Dialing");
+  setText($("call-timer"), "0:00");
+  setText($("call-quality"), "");
+  setText($("dtmf-sent"), "");
   $("keypad").hidden = true;
   $("keypad-toggle").setAttribute("aria-expanded", "false");
   for (const id of ["call-mic", "call-remote"]) {
@@ -938,13 +938,13 @@ for (const id of ["input-device", "output-device", "record", "bitrate"]) $(id).a
 $("mute").addEventListener("click", () => {
   muted = !muted;
   $("mute").setAttribute("aria-pressed", String(muted));
-  $("mute").textContent = muted ? "Unmute" : "Mute";
+  setText($("mute"), muted ? "Unmute" : "Mute");
   callCommand(muted ? "mute" : "unmute");
 });
 $("hold").addEventListener("click", () => {
   held = !held;
   $("hold").setAttribute("aria-pressed", String(held));
-  $("hold").textContent = held ? "Resume" : "Hold";
+  setText($("hold"), held ? "Resume" : "Hold");
   callCommand(held ? "hold" : "resume");
 });
 $("hangup").addEventListener("click", () => callCommand("hangup"));
@@ -956,7 +956,7 @@ $("keypad-toggle").addEventListener("click", () => {
 function sendDigit(d) {
   $("dtmf-sent").textContent += d;
   invoke("call_command", { command: "dtmf", digit: d }).catch((e) => {
-    $("call-error").textContent = errText(e);
+    setText($("call-error"), errText(e));
     $("call-error").hidden = false;
   });
 }
