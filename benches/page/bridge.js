@@ -37,7 +37,7 @@
       call = Date.now();
       setTimeout(() => emit("call-event", { event: "state", state: { state: "ringing_out" } }), 50);
       setTimeout(() => emit("call-event", { event: "state", state: { state: "connected" } }), 250);
-      if (!Q.get("nolevels")) levelsTimer = setInterval(() => emit("call-levels", { mic: reading(), remote: reading() }), 50);
+      if (!Q.has("nolevels")) levelsTimer = setInterval(() => emit("call-levels", { mic: reading(), remote: reading() }), 50);
       qTimer = setInterval(() => emit("call-event", { event: "quality", t_s: 1, jitter_ms: 1, packet_loss_pct: 0, packet_loss_total_pct: 0, rtt_ms: 1, send_kbps: 40, recv_kbps: 40, mos: 4.3, level: "excellent", jitter_buffer_ms: 20, concealed_pct: 0 }), 1000);
       return null;
     },
@@ -45,13 +45,13 @@
       if (command !== "hangup") return null;
       clearInterval(levelsTimer); clearInterval(qTimer);
       emit("call-event", { event: "state", state: { state: "ended", reason: "hung_up" } });
-      const e = Q.get("detached") ? { item: { data: { id: "x", quality: null } }, recording: { path: "x" } } : addCall();
+      const e = Q.has("detached") ? { item: { data: { id: "x", quality: null } }, recording: { path: "x" } } : addCall();
       status.pending = 1; status.bytes_left = 20000;
       setTimeout(() => emit("call-ended", { call_id: e.item.data.id, end_reason: "hung_up", normal: true, duration_ms: 1500, quality: e.item.data.quality, recording: e.recording.path, saved_to_store: true }), 10);
       // As src-tauri's call task: `call-ended`, one sync round (it uploads the recording
       // and the server acknowledges the call), then `sync-changed`.
       setTimeout(() => {
-        if (!Q.get("detached")) {
+        if (!Q.has("detached")) {
           e.recording.uploaded_bytes = e.recording.bytes;
           e.recording.uploaded = true;
           e.pending = false;
