@@ -190,7 +190,7 @@ function leadItem(id) {
 function renderLeads() {
   const now = Date.now();
   const rows = filterLeads(leadRows, leadFilter, currentLead);
-  // Rebuilt only when something shown changed (the list refreshes every sync round).
+  // Redrawn only when something shown changed (the list refreshes every sync round).
   const sig = JSON.stringify([rows, currentLead, Math.floor(now / 60_000)]);
   if (sig === leadsSig) return;
   leadsSig = sig;
