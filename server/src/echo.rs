@@ -62,7 +62,10 @@ pub fn start(hub: Arc<Hub>, media: Arc<MediaSettings>, caller: &UserInfo) -> Cal
         role: Role::Agent,
     };
     let (tx, rx) = mpsc::channel(256);
-    let conn = hub.connect(user.clone(), vec![], tx);
+    // A fresh random id is never connected yet, so this cannot be refused.
+    let Ok(conn) = hub.connect_private(user.clone(), caller.id, tx) else {
+        return Callee::Unknown;
+    };
     tokio::spawn(run(hub, media, conn, rx));
     Callee::User(user)
 }

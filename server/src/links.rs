@@ -174,7 +174,7 @@ pub async fn upgrade(
         .read_buffer_size(4 * 1024)
         .write_buffer_size(4 * 1024)
         .max_message_size(256 * 1024)
-        .on_upgrade(move |socket| signal::run_guest(state, socket, guest)))
+        .on_upgrade(move |socket| signal::run_guest(state, socket, guest, c.a)))
 }
 
 #[cfg(test)]

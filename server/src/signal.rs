@@ -24,10 +24,31 @@ use uuid::Uuid;
 /// Frames queued per connection before it counts as stuck and is dropped.
 pub const QUEUE_FRAMES: usize = 1024;
 
+/// Whose a connection is, which decides what it may see and who may call it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Audience {
+    /// An account of the organisation: sees the organisation's presence and `changed`
+    /// events, and any colleague may call it.
+    Member,
+    /// A peer that exists for one agent only (a browser-link guest, an echo peer): it
+    /// receives nothing about the organisation, its presence is never published, and
+    /// only `owner` may invite it. Colleagues get `not_found`, as for an unknown id.
+    Private {
+        /// The agent who made the link or started the echo test.
+        owner: Uuid,
+    },
+}
+
 struct Conn {
     user: UserInfo,
+    audience: Audience,
     tx: mpsc::Sender<ServerMsg>,
 }
+
+/// A private peer's id already has a live connection (a call link open in a second
+/// browser).
+#[derive(Debug, PartialEq, Eq)]
+pub struct AlreadyConnected;
 
 struct CallLeg {
     caller: Uuid,
@@ -41,7 +62,7 @@ struct Inner {
     next_id: u64,
     conns: HashMap<u64, Conn>,
     /// Connections dropped for a full queue, until their socket task ends.
-    dropped: HashMap<u64, UserInfo>,
+    dropped: HashMap<u64, (UserInfo, Audience)>,
     presence: HashMap<Uuid, Presence>,
     calls: HashMap<Uuid, CallLeg>,
 }
@@ -69,7 +90,7 @@ impl Inner {
         if full {
             tracing::warn!(conn, "signaling queue full or closed; dropping connection");
             if let Some(c) = self.conns.remove(&conn) {
-                self.dropped.insert(conn, c.user);
+                self.dropped.insert(conn, (c.user, c.audience));
             }
         }
     }
@@ -85,11 +106,14 @@ impl Inner {
         ids
     }
 
+    /// Sends `msg` to every member connection of `org` (never to private peers).
     fn broadcast_org(&mut self, org: Uuid, msg: &ServerMsg, except: Option<u64>) {
         let ids: Vec<u64> = self
             .conns
             .iter()
-            .filter(|(id, c)| c.user.org_id == org && Some(**id) != except)
+            .filter(|(id, c)| {
+                c.user.org_id == org && c.audience == Audience::Member && Some(**id) != except
+            })
             .map(|(id, _)| *id)
             .collect();
         for id in ids {
@@ -108,7 +132,18 @@ impl Inner {
         }
     }
 
+    /// The audience of a user's live connections (`None` when not connected).
+    fn audience_of(&self, user: Uuid) -> Option<Audience> {
+        self.conns
+            .values()
+            .find(|c| c.user.id == user)
+            .map(|c| c.audience)
+    }
+
     fn publish_presence(&mut self, user: &UserInfo, except: Option<u64>) {
+        if matches!(self.audience_of(user.id), Some(Audience::Private { .. })) {
+            return;
+        }
         let msg = ServerMsg::Presence(PresenceEntry {
             user_id: user.id,
             display_name: user.display_name.clone(),
@@ -180,6 +215,7 @@ impl Hub {
             id,
             Conn {
                 user: user.clone(),
+                audience: Audience::Member,
                 tx,
             },
         );
@@ -205,6 +241,40 @@ impl Hub {
         id
     }
 
+    /// Registers a private peer (see [`Audience::Private`]) owned by `owner`; queues a
+    /// `welcome` with no presence and announces nothing. At most one live connection per
+    /// peer id: a second one is refused with [`AlreadyConnected`].
+    pub fn connect_private(
+        &self,
+        user: UserInfo,
+        owner: Uuid,
+        tx: mpsc::Sender<ServerMsg>,
+    ) -> Result<u64, AlreadyConnected> {
+        let mut g = self.lock();
+        if !g.conns_of(user.id).is_empty() || g.dropped.values().any(|(u, _)| u.id == user.id) {
+            return Err(AlreadyConnected);
+        }
+        g.next_id += 1;
+        let id = g.next_id;
+        g.presence.insert(user.id, Presence::Available);
+        g.conns.insert(
+            id,
+            Conn {
+                user: user.clone(),
+                audience: Audience::Private { owner },
+                tx,
+            },
+        );
+        g.send(
+            id,
+            ServerMsg::Welcome {
+                user_id: user.id,
+                presence: vec![],
+            },
+        );
+        Ok(id)
+    }
+
     /// The user behind a live connection with this user id (guests and the echo peer
     /// included), if any.
     pub fn connected_user(&self, id: Uuid) -> Option<UserInfo> {
@@ -219,10 +289,10 @@ impl Hub {
     /// `peer_disconnected`, and the user goes offline when it was their last one.
     pub fn disconnect(&self, conn: u64) {
         let mut g = self.lock();
-        let Some(user) = g
+        let Some((user, audience)) = g
             .conns
             .remove(&conn)
-            .map(|c| c.user)
+            .map(|c| (c.user, c.audience))
             .or_else(|| g.dropped.remove(&conn))
         else {
             return;
@@ -262,7 +332,9 @@ impl Hub {
         }
         if g.conns_of(user.id).is_empty() {
             g.presence.remove(&user.id);
-            g.publish_presence(&user, None);
+            if audience == Audience::Member {
+                g.publish_presence(&user, None);
+            }
         }
     }
 
@@ -325,6 +397,13 @@ impl Hub {
                 };
                 if callee.id == me.id {
                     return fail(&mut g, "self");
+                }
+                // A link's guest or an echo peer answers its owner only; to anyone else
+                // it does not exist.
+                if let Some(Audience::Private { owner }) = g.audience_of(callee.id) {
+                    if owner != me.id {
+                        return fail(&mut g, "not_found");
+                    }
                 }
                 match g.presence_of(callee.id) {
                     Presence::Offline => return fail(&mut g, "offline"),
@@ -496,25 +575,44 @@ pub async fn upgrade(
         .on_upgrade(move |socket| run(state, socket, user, members)))
 }
 
-/// Runs a browser-link guest's connection: it can be called and answer, never call.
-pub async fn run_guest(state: AppState, socket: WebSocket, user: UserInfo) {
-    run_conn(state, socket, user, vec![], true).await
+/// Runs a browser-link guest's connection: it can be called by `owner` and answer,
+/// never call. A second connection for the same link gets one `error` frame
+/// `link.in_use` and is closed.
+pub async fn run_guest(state: AppState, mut socket: WebSocket, user: UserInfo, owner: Uuid) {
+    use futures_util::SinkExt;
+    let (tx, rx) = mpsc::channel::<ServerMsg>(QUEUE_FRAMES);
+    let conn = match state.hub.connect_private(user.clone(), owner, tx) {
+        Ok(conn) => conn,
+        Err(AlreadyConnected) => {
+            let frame = signal_error(
+                "link.in_use",
+                "this call link is already open in another browser",
+            );
+            if let Ok(text) = serde_json::to_string(&frame) {
+                let _ = socket.send(WsMessage::Text(text.into())).await;
+            }
+            let _ = socket.close().await;
+            return;
+        }
+    };
+    run_conn(state, socket, user, conn, rx, true).await
 }
 
 async fn run(state: AppState, socket: WebSocket, user: UserInfo, members: Vec<UserInfo>) {
-    run_conn(state, socket, user, members, false).await
+    let (tx, rx) = mpsc::channel::<ServerMsg>(QUEUE_FRAMES);
+    let conn = state.hub.connect(user.clone(), members, tx);
+    run_conn(state, socket, user, conn, rx, false).await
 }
 
 async fn run_conn(
     state: AppState,
     socket: WebSocket,
     user: UserInfo,
-    members: Vec<UserInfo>,
+    conn: u64,
+    mut rx: mpsc::Receiver<ServerMsg>,
     guest: bool,
 ) {
     use futures_util::{SinkExt, StreamExt};
-    let (tx, mut rx) = mpsc::channel::<ServerMsg>(QUEUE_FRAMES);
-    let conn = state.hub.connect(user.clone(), members, tx);
     let (mut sink, mut stream) = socket.split();
     let writer = tokio::spawn(async move {
         while let Some(msg) = rx.recv().await {
