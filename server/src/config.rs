@@ -43,6 +43,15 @@ pub struct Config {
     pub login_rate_per_min: u32,
     /// Login attempts per client address in a burst (default 10).
     pub login_burst: u32,
+    /// Failed logins one account may have in `login_account_window_secs` before its
+    /// logins answer 429 until the window ends, from any address (default 10).
+    pub login_account_failures: u32,
+    /// Window of `login_account_failures`, seconds (default 900).
+    pub login_account_window_secs: u64,
+    /// Proxies (addresses or CIDR blocks, e.g. `["127.0.0.1", "10.0.0.0/8"]`) whose
+    /// `X-Forwarded-For` / `Forwarded` headers name the client for the rate limits.
+    /// Default none: the TCP peer is the client.
+    pub trusted_proxies: Vec<String>,
     /// Local UDP addresses the server's own WebRTC peers (the echo test) gather host
     /// candidates on. Default `["0.0.0.0:0"]` (every interface, any port).
     pub media_udp_addrs: Vec<String>,
@@ -68,6 +77,7 @@ impl std::fmt::Debug for Config {
             )
             .field("api_rate_per_sec", &self.api_rate_per_sec)
             .field("login_rate_per_min", &self.login_rate_per_min)
+            .field("trusted_proxies", &self.trusted_proxies)
             .field("media_udp_addrs", &self.media_udp_addrs)
             .field("ice_urls", &self.ice_urls)
             .finish_non_exhaustive()
@@ -81,7 +91,7 @@ impl Default for Config {
 }
 
 /// Keys accepted from the environment (with the `SOFTPHONE_` prefix).
-const ENV_KEYS: [&str; 15] = [
+const ENV_KEYS: [&str; 18] = [
     "data_dir",
     "listen",
     "token_ttl_secs",
@@ -94,6 +104,9 @@ const ENV_KEYS: [&str; 15] = [
     "api_burst",
     "login_rate_per_min",
     "login_burst",
+    "login_account_failures",
+    "login_account_window_secs",
+    "trusted_proxies",
     "media_udp_addrs",
     "ice_urls",
     "echo_delay_ms",
@@ -115,6 +128,9 @@ impl Config {
             api_burst: 400,
             login_rate_per_min: 10,
             login_burst: 10,
+            login_account_failures: 10,
+            login_account_window_secs: 900,
+            trusted_proxies: vec![],
             media_udp_addrs: vec!["0.0.0.0:0".into()],
             ice_urls: vec![],
             echo_delay_ms: 500,
@@ -157,8 +173,30 @@ impl Config {
                 && self.login_burst > 0,
             "rate limits must be positive"
         );
+        anyhow::ensure!(
+            self.login_account_failures > 0 && self.login_account_window_secs > 0,
+            "login_account_failures and login_account_window_secs must be positive"
+        );
+        self.trusted_proxy_nets()?;
         self.signing_key()?;
         Ok(())
+    }
+
+    /// `trusted_proxies` parsed; a bare address is its own /32 or /128.
+    pub(crate) fn trusted_proxy_nets(&self) -> anyhow::Result<Vec<ipnet::IpNet>> {
+        self.trusted_proxies
+            .iter()
+            .map(|s| {
+                let s = s.trim();
+                s.parse::<ipnet::IpNet>()
+                    .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| {
+                        anyhow::anyhow!(
+                            "trusted_proxies: `{s}` is not an address or CIDR block (e.g. 10.0.0.0/8)"
+                        )
+                    })
+            })
+            .collect()
     }
 
     /// The configured signing key, decoded.

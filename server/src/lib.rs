@@ -56,6 +56,8 @@ pub struct AppState {
     pub(crate) limits: Arc<limits::Limits>,
     /// Settings of the server's own WebRTC peers (echo test).
     pub(crate) media: Arc<echo::MediaSettings>,
+    /// Slots for Argon2 verification ([`hash_slots`]).
+    pub(crate) hashing: Arc<tokio::sync::Semaphore>,
 }
 
 /// An error response: HTTP status plus a stable code.
@@ -95,6 +97,22 @@ impl IntoResponse for Error {
     }
 }
 
+/// 413 `body.too_large` when a note's or message's text is over
+/// [`softphone_proto::MAX_TEXT_BYTES`].
+pub(crate) fn check_text_size(bytes: usize) -> Result<(), Error> {
+    if bytes > softphone_proto::MAX_TEXT_BYTES {
+        return Err(Error::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body.too_large",
+            format!(
+                "text of {bytes} bytes is over the limit of {} bytes; split it",
+                softphone_proto::MAX_TEXT_BYTES
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Unix time now, seconds.
 pub fn now() -> i64 {
     std::time::SystemTime::now()
@@ -111,9 +129,20 @@ impl AppState {
     ) -> Result<T, Error> {
         let db = Arc::clone(&self.db);
         tokio::task::spawn_blocking(move || {
-            let conn = db
-                .lock()
-                .map_err(|_| Error::internal("database lock poisoned"))?;
+            let conn = db.lock().unwrap_or_else(|poisoned| {
+                // A request panicked while holding the connection. That request got its
+                // 500; the connection itself is fine once any transaction it left open
+                // is rolled back, so every later request must not fail with it.
+                tracing::error!("a request panicked holding the database; recovering");
+                let conn = poisoned.into_inner();
+                if !conn.is_autocommit() {
+                    if let Err(e) = conn.execute_batch("ROLLBACK") {
+                        tracing::error!(error = %e, "rollback after a panic failed");
+                    }
+                }
+                db.clear_poison();
+                conn
+            });
             f(&conn)
         })
         .await
@@ -196,49 +225,86 @@ async fn login(
     State(state): State<AppState>,
     extract::JsonBody(req): extract::JsonBody<LoginRequest>,
 ) -> Result<Json<LoginResponse>, Error> {
-    let ttl = state.token_ttl_secs;
-    let resp = state
-        .with_db(move |c| {
-            let invalid = || {
+    let invalid = || {
+        Error::new(
+            StatusCode::UNAUTHORIZED,
+            "auth.invalid_credentials",
+            "wrong e-mail or password",
+        )
+    };
+    let account = req.email.trim().to_lowercase();
+    if let Err(secs) = state.limits.account_allows(&account) {
+        tracing::warn!("login refused: too many failures for one account");
+        return Err(Error::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!("too many failed logins for this account; retry in {secs} s"),
+        ));
+    }
+    // The lookup holds the database only for the lookup: Argon2 (~20 ms of a core
+    // each) runs below, on the blocking pool, with no lock held.
+    let email = req.email.clone();
+    let user = state
+        .with_db(move |c| db::users::by_email(c, &email).map_err(Error::internal))
+        .await?;
+    // Verify against a dummy hash when the user is unknown, so timing does not reveal
+    // which e-mails exist.
+    let hash = user
+        .as_ref()
+        .map_or(auth::DUMMY_HASH.to_string(), |u| u.password_hash.clone());
+    let ok = {
+        let _permit = tokio::time::timeout(HASH_QUEUE_WAIT, state.hashing.acquire())
+            .await
+            .map_err(|_| {
                 Error::new(
-                    StatusCode::UNAUTHORIZED,
-                    "auth.invalid_credentials",
-                    "wrong e-mail or password",
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "auth.busy",
+                    "too many logins at once; retry in a few seconds",
                 )
-            };
-            let user = db::users::by_email(c, &req.email).map_err(Error::internal)?;
-            // Verify against a dummy hash when the user is unknown, so timing does not
-            // reveal which e-mails exist.
-            let hash = user
-                .as_ref()
-                .map(|u| u.password_hash.as_str())
-                .unwrap_or(auth::DUMMY_HASH);
-            let ok = auth::verify_password(&req.password, hash);
-            let user = match user {
-                Some(u) if ok && !u.disabled => u,
-                _ => return Err(invalid()),
-            };
-            let token = auth::new_token();
+            })?
+            .map_err(Error::internal)?;
+        let password = req.password;
+        tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash))
+            .await
+            .map_err(Error::internal)?
+    };
+    let user = match user {
+        Some(u) if ok && !u.disabled => u,
+        _ => {
+            state.limits.account_failed(&account);
+            return Err(invalid());
+        }
+    };
+    state.limits.account_succeeded(&account);
+    let ttl = state.token_ttl_secs;
+    let token = auth::new_token();
+    let sha = auth::token_sha256(&token);
+    let uid = user.info.id;
+    let expires_at = state
+        .with_db(move |c| {
             let now = now();
             let expires_at = now + ttl;
-            db::tokens::insert(
-                c,
-                &auth::token_sha256(&token),
-                user.info.id,
-                now,
-                expires_at,
-            )
-            .map_err(Error::internal)?;
+            db::tokens::insert(c, &sha, uid, now, expires_at).map_err(Error::internal)?;
             let _ = db::tokens::purge_expired(c, now);
-            Ok(LoginResponse {
-                token,
-                expires_at,
-                user: user.info,
-            })
+            Ok(expires_at)
         })
         .await?;
+    let resp = LoginResponse {
+        token,
+        expires_at,
+        user: user.info,
+    };
     tracing::info!(user = %resp.user.id, "login");
     Ok(Json(resp))
+}
+
+/// How long a login waits for a free hashing slot before answering 503 `auth.busy`.
+const HASH_QUEUE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Password hashes verified at once: half the cores (at least one), so a flood of
+/// logins leaves the rest of the machine to the API and the calls.
+fn hash_slots() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
 }
 
 async fn logout(State(state): State<AppState>, caller: Caller) -> Result<StatusCode, Error> {
@@ -286,6 +352,7 @@ fn router_with_state(conn: Connection, cfg: &Config) -> anyhow::Result<(Router, 
         }),
         hub: Arc::default(),
         limits: Arc::new(limits::Limits::new(cfg)),
+        hashing: Arc::new(tokio::sync::Semaphore::new(hash_slots())),
     };
     use softphone_proto::recording_routes as rec;
     let app = Router::new()

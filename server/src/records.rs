@@ -35,6 +35,12 @@ pub trait Stored: Resource {
         Ok(())
     }
 
+    /// Bytes of free text the upsert carries (a message's body), held to
+    /// [`softphone_proto::MAX_TEXT_BYTES`].
+    fn text_bytes(_u: &Self::Upsert) -> usize {
+        0
+    }
+
     /// The stored record for `u`. `prior` is the current row, if any, so fields the
     /// server keeps (authors, derived times) carry over.
     fn build(ctx: &BuildCtx<'_>, u: &Self::Upsert, prior: Option<&Self>) -> Result<Self, Error>;
@@ -107,8 +113,8 @@ pub fn get<T: Stored>(c: &Connection, id: Uuid) -> rusqlite::Result<Option<Row<T
         |r| {
             let record = parse_data(r.get(2)?, 2)?;
             Ok(Row {
-                org_id: leads::uuid(r.get(0)?),
-                lead_id: leads::uuid(r.get(1)?),
+                org_id: crate::db::uuid_at(r, 0)?,
+                lead_id: crate::db::uuid_at(r, 1)?,
                 record,
             })
         },
@@ -185,6 +191,7 @@ pub fn upsert<T: Stored>(
     id: Uuid,
     u: &T::Upsert,
 ) -> Result<(T, Option<i64>), Error> {
+    crate::check_text_size(T::text_bytes(u))?;
     T::validate(u).map_err(invalid)?;
     let lead_id = T::lead_of(tx, user.org_id, u)?;
     check_lead(tx, user, lead_id)?;

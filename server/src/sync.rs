@@ -108,6 +108,7 @@ pub async fn put_note(
     Path(id): Path<Uuid>,
     JsonBody(u): JsonBody<NoteUpsert>,
 ) -> Result<Json<Note>, Error> {
+    crate::check_text_size(u.body.len())?;
     let user = caller.user;
     let org = user.org_id;
     let (note, seq) = state

@@ -176,3 +176,120 @@ async fn bad_requests_get_stable_codes_and_store_nothing() {
     );
     server.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_row_that_cannot_be_read_fails_its_own_request_and_no_other() {
+    let (_dir, data) = data_dir();
+    let server = boot(&data, 3600).await;
+    let url = server.url();
+    let alice = common::client(&url, "alice@acme.test").await;
+    let upsert = |name: &str| softphone_proto::LeadUpsert {
+        name: name.into(),
+        phone: None,
+        email: None,
+        company: None,
+        assigned_user_id: None,
+    };
+    let (bad, good) = (Uuid::now_v7(), Uuid::now_v7());
+    alice.put::<Lead>(bad, &upsert("Damaged")).await.unwrap();
+    alice.put::<Lead>(good, &upsert("Intact")).await.unwrap();
+    // Damage one row behind the server's back (a bad restore, a manual edit).
+    let conn = softphone_server::db::open(&data).unwrap();
+    conn.execute_batch(&format!(
+        "PRAGMA foreign_keys = OFF;
+         UPDATE leads SET assigned_user_id = 'not-a-uuid' WHERE id = '{bad}';"
+    ))
+    .unwrap();
+    drop(conn);
+    let e = alice.get::<Lead>(bad).await.unwrap_err();
+    assert_eq!(e.status(), Some(500), "{e}");
+    assert_eq!(e.code(), "internal");
+    // Everything else goes on: the same agent, the same table, another account.
+    for _ in 0..3 {
+        assert_eq!(alice.get::<Lead>(good).await.unwrap().name, "Intact");
+        alice.me().await.unwrap();
+    }
+    let bob = common::client(&url, "bob@acme.test").await;
+    bob.me().await.unwrap();
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn texts_over_64_kib_answer_413_and_are_not_stored() {
+    let (_dir, data) = data_dir();
+    let server = boot(&data, 3600).await;
+    let alice = common::client(&server.url(), "alice@acme.test").await;
+    let lead = Uuid::now_v7();
+    alice
+        .put::<Lead>(
+            lead,
+            &softphone_proto::LeadUpsert {
+                name: "Talkative".into(),
+                phone: None,
+                email: None,
+                company: None,
+                assigned_user_id: None,
+            },
+        )
+        .await
+        .unwrap();
+    let note = |body: String| softphone_proto::NoteUpsert {
+        lead_id: lead,
+        call_id: None,
+        body,
+        deleted: false,
+    };
+    let max = softphone_proto::MAX_TEXT_BYTES;
+    let big = Uuid::now_v7();
+    let e = alice
+        .put::<softphone_proto::Note>(big, &note("é".repeat(max / 2 + 1)))
+        .await
+        .unwrap_err();
+    assert_eq!((e.status(), e.code()), (Some(413), "body.too_large"), "{e}");
+    assert!(
+        !e.is_retryable(),
+        "the outbox parks it instead of retrying for ever"
+    );
+    let e = alice.get::<softphone_proto::Note>(big).await.unwrap_err();
+    assert_eq!(e.status(), Some(404), "nothing stored");
+    alice
+        .put::<softphone_proto::Note>(Uuid::now_v7(), &note("x".repeat(max)))
+        .await
+        .expect("exactly the limit is fine");
+
+    let conv = Uuid::now_v7();
+    alice
+        .put::<softphone_proto::Conversation>(
+            conv,
+            &softphone_proto::ConversationUpsert {
+                lead_id: lead,
+                contact_id: None,
+                channel: softphone_proto::Channel::Whatsapp,
+                external_id: None,
+                status: softphone_proto::ConversationStatus::Open,
+                unread_count: 0,
+                assigned_user_id: None,
+            },
+        )
+        .await
+        .unwrap();
+    let msg = |body: String| softphone_proto::MessageUpsert {
+        conversation_id: conv,
+        direction: softphone_proto::Direction::Outbound,
+        kind: "text".into(),
+        body: Some(body),
+        status: softphone_proto::MessageStatus::Sent,
+        media_url: None,
+        media_mime_type: None,
+        provider_message_id: None,
+        payload: None,
+        call_id: None,
+        sent_at: None,
+    };
+    let e = alice
+        .put::<softphone_proto::Message>(Uuid::now_v7(), &msg("y".repeat(max + 1)))
+        .await
+        .unwrap_err();
+    assert_eq!((e.status(), e.code()), (Some(413), "body.too_large"), "{e}");
+    server.stop().await.unwrap();
+}

@@ -57,6 +57,105 @@ async fn password_guessing_is_rate_limited_per_address() {
     server.stop().await.unwrap();
 }
 
+/// A login as `email` with `password`, as sent through a proxy that says the client is
+/// `client` (`X-Forwarded-For`); returns the status.
+async fn login_from(url: &str, client: &str, email: &str, password: &str) -> u16 {
+    reqwest::Client::new()
+        .post(format!("{url}{}", softphone_proto::routes::LOGIN))
+        .header("x-forwarded-for", client)
+        .json(&serde_json::json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_client_has_its_own_budget_and_ipv6_counts_by_64() {
+    let (_dir, data) = data_dir();
+    let server = boot_with(&data, |c| {
+        c.login_burst = 2;
+        c.login_rate_per_min = 1;
+        c.trusted_proxies = vec!["127.0.0.1".into()];
+    })
+    .await;
+    let url = server.url();
+    for _ in 0..2 {
+        assert_eq!(
+            login_from(&url, "203.0.113.1", "x@y.test", "guess").await,
+            401
+        );
+    }
+    assert_eq!(
+        login_from(&url, "203.0.113.1", "x@y.test", "guess").await,
+        429
+    );
+    // Another client behind the same proxy is not punished for the first one.
+    assert_eq!(
+        login_from(&url, "203.0.113.2", "x@y.test", "guess").await,
+        401
+    );
+    // Two addresses of one IPv6 /64 share a budget; the next /64 has its own.
+    for host in ["2001:db8:0:1::a", "2001:db8:0:1::b"] {
+        assert_eq!(login_from(&url, host, "x@y.test", "guess").await, 401);
+    }
+    assert_eq!(
+        login_from(&url, "2001:db8:0:1::c", "x@y.test", "guess").await,
+        429
+    );
+    assert_eq!(
+        login_from(&url, "2001:db8:0:2::a", "x@y.test", "guess").await,
+        401
+    );
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_client_cannot_pick_its_own_key_with_forwarded_headers() {
+    let (_dir, data) = data_dir();
+    // No trusted proxy: the TCP peer is the client, whatever the headers say.
+    let server = boot_with(&data, |c| {
+        c.login_burst = 2;
+        c.login_rate_per_min = 1;
+    })
+    .await;
+    let url = server.url();
+    let mut statuses = vec![];
+    for i in 0..4 {
+        statuses.push(login_from(&url, &format!("198.51.100.{i}"), "x@y.test", "guess").await);
+    }
+    assert_eq!(statuses, [401, 401, 429, 429]);
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn guessing_one_account_from_many_addresses_locks_that_account_only() {
+    let (_dir, data) = data_dir();
+    let server = boot_with(&data, |c| {
+        c.trusted_proxies = vec!["127.0.0.1".into()];
+        c.login_account_failures = 5;
+    })
+    .await;
+    let url = server.url();
+    // Every guess comes from a new address, so the per-address limit never trips.
+    for i in 0..5 {
+        let ip = format!("192.0.2.{i}");
+        assert_eq!(login_from(&url, &ip, "alice@acme.test", "guess").await, 401);
+    }
+    // Now even the right password waits, from a fresh address, in any letter case.
+    assert_eq!(
+        login_from(&url, "192.0.2.99", "Alice@Acme.test", "alice-password").await,
+        429
+    );
+    // Bob's account is untouched.
+    assert_eq!(
+        login_from(&url, "192.0.2.98", "bob@acme.test", "bob-password").await,
+        200
+    );
+    server.stop().await.unwrap();
+}
+
 #[tokio::test]
 async fn api_bursts_beyond_the_limit_get_429() {
     let (_dir, data) = data_dir();

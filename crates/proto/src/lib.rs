@@ -211,7 +211,7 @@ pub struct NoteUpsert {
     pub lead_id: Uuid,
     /// The call, if any.
     pub call_id: Option<Uuid>,
-    /// Text.
+    /// Text, at most [`MAX_TEXT_BYTES`] bytes of UTF-8 (413 `body.too_large` beyond).
     pub body: String,
     /// Set to delete.
     #[serde(default)]
@@ -310,6 +310,11 @@ pub struct SignedUrl {
 mod domain;
 pub mod signal;
 pub use domain::*;
+
+/// Largest note or message body the server stores, bytes of UTF-8 (64 KiB: some
+/// twenty pages of text). Longer ones answer 413 `body.too_large`; the app checks
+/// before queueing, so an over-long note is never stuck in the outbox.
+pub const MAX_TEXT_BYTES: usize = 64 * 1024;
 
 /// Browser call links: a prospect joins the agent's call from a web page.
 pub mod link_routes {

@@ -189,7 +189,9 @@ impl Store {
     /// Writes a note locally and queues it for the server, in one transaction. The note
     /// gets a fresh UUIDv7 and `version` 0 until the server acknowledges it.
     ///
-    /// Errors: `store.invalid` for an empty body.
+    /// Errors: `store.invalid` for an empty body or one over
+    /// [`softphone_proto::MAX_TEXT_BYTES`] (the server would refuse it with 413 and it
+    /// would sit in the outbox for ever).
     pub fn write_note(
         &mut self,
         author_id: Uuid,
@@ -199,6 +201,13 @@ impl Store {
     ) -> Result<Note> {
         if body.trim().is_empty() {
             return Err(StoreError::Invalid("a note needs text".into()));
+        }
+        if body.len() > softphone_proto::MAX_TEXT_BYTES {
+            return Err(StoreError::Invalid(format!(
+                "a note holds at most {} KiB of text; this one is {} KiB: split it",
+                softphone_proto::MAX_TEXT_BYTES / 1024,
+                body.len().div_ceil(1024)
+            )));
         }
         let note = Note {
             id: Uuid::now_v7(),

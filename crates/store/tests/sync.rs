@@ -557,3 +557,20 @@ async fn pruned_recordings_leave_disk_only_after_the_server_confirmed() {
     assert_eq!(alice.recording(call_id).await.unwrap().bytes, 300_000);
     server.stop().await.unwrap();
 }
+
+#[test]
+fn a_note_over_the_size_limit_is_refused_before_it_is_queued() {
+    let w = World::new();
+    let store = w.store();
+    let mut s = store.lock().unwrap();
+    let too_long = "x".repeat(softphone_proto::MAX_TEXT_BYTES + 1);
+    let e = s
+        .write_note(Uuid::now_v7(), Uuid::now_v7(), None, &too_long)
+        .unwrap_err();
+    assert_eq!(e.code(), "store.invalid", "{e}");
+    assert_eq!(s.status().unwrap().pending, 0, "nothing queued");
+    let at_limit = "x".repeat(softphone_proto::MAX_TEXT_BYTES);
+    s.write_note(Uuid::now_v7(), Uuid::now_v7(), None, &at_limit)
+        .unwrap();
+    assert_eq!(s.status().unwrap().pending, 1);
+}

@@ -5,6 +5,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 use softphone_proto::{Lead, LeadUpsert};
 use uuid::Uuid;
 
+use super::{opt_uuid_at, uuid_at};
+
 /// Creates the table.
 pub const MIGRATION_1: &str = "CREATE TABLE leads (
     id TEXT PRIMARY KEY,
@@ -29,22 +31,18 @@ pub struct LeadRow {
     pub lead: Lead,
 }
 
-pub(crate) fn uuid(s: String) -> Uuid {
-    Uuid::parse_str(&s).expect("ids are stored as UUIDs")
-}
-
 pub(crate) const COLUMNS: &str = "l.id, l.org_id, l.name, l.phone, l.email, l.company, l.assigned_user_id, l.version, l.updated_at";
 
 pub(crate) fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<LeadRow> {
     Ok(LeadRow {
-        org_id: uuid(r.get(1)?),
+        org_id: uuid_at(r, 1)?,
         lead: Lead {
-            id: uuid(r.get(0)?),
+            id: uuid_at(r, 0)?,
             name: r.get(2)?,
             phone: r.get(3)?,
             email: r.get(4)?,
             company: r.get(5)?,
-            assigned_user_id: r.get::<_, Option<String>>(6)?.map(uuid),
+            assigned_user_id: opt_uuid_at(r, 6)?,
             version: r.get(7)?,
             updated_at: r.get(8)?,
         },

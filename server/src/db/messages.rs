@@ -41,6 +41,10 @@ impl Stored for Message {
             .ok_or_else(not_found)
     }
 
+    fn text_bytes(u: &MessageUpsert) -> usize {
+        u.body.as_ref().map_or(0, String::len)
+    }
+
     fn validate(u: &MessageUpsert) -> Result<(), String> {
         if u.kind.trim().is_empty() {
             return Err("a message needs a kind, e.g. text".into());

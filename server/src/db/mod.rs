@@ -17,6 +17,27 @@ pub mod uploads;
 pub mod users;
 
 use rusqlite::Connection;
+use uuid::Uuid;
+
+/// Parses a UUID stored as text; a malformed value is a conversion error for the one
+/// request that read it (a panic would take the database lock down with it).
+pub(crate) fn parse_uuid(i: usize, s: &str) -> rusqlite::Result<Uuid> {
+    Uuid::parse_str(s).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+/// Column `i` of `r` as a UUID (see [`parse_uuid`]).
+pub(crate) fn uuid_at(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Uuid> {
+    parse_uuid(i, &r.get::<_, String>(i)?)
+}
+
+/// Column `i` of `r` as an optional UUID.
+pub(crate) fn opt_uuid_at(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Option<Uuid>> {
+    r.get::<_, Option<String>>(i)?
+        .map(|s| parse_uuid(i, &s))
+        .transpose()
+}
 use rusqlite_migration::{Migrations, M};
 use std::path::Path;
 

@@ -5,7 +5,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use softphone_proto::{Note, NoteUpsert};
 use uuid::Uuid;
 
-use super::leads::uuid;
+use super::{opt_uuid_at, uuid_at};
 
 /// Creates the tables.
 pub const MIGRATION_1: &str = "CREATE TABLE notes (
@@ -44,12 +44,12 @@ pub(crate) const COLUMNS: &str =
 
 pub(crate) fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<NoteRow> {
     Ok(NoteRow {
-        org_id: uuid(r.get(1)?),
+        org_id: uuid_at(r, 1)?,
         note: Note {
-            id: uuid(r.get(0)?),
-            lead_id: uuid(r.get(2)?),
-            call_id: r.get::<_, Option<String>>(3)?.map(uuid),
-            author_id: uuid(r.get(4)?),
+            id: uuid_at(r, 0)?,
+            lead_id: uuid_at(r, 2)?,
+            call_id: opt_uuid_at(r, 3)?,
+            author_id: uuid_at(r, 4)?,
             body: r.get(5)?,
             deleted: r.get::<_, i64>(6)? != 0,
             version: r.get(7)?,

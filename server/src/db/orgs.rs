@@ -18,7 +18,7 @@ pub fn get_or_create(conn: &Connection, name: &str, now: i64) -> rusqlite::Resul
         })
         .optional()?
     {
-        return Ok(Uuid::parse_str(&id).expect("ids are stored as UUIDs"));
+        return super::parse_uuid(0, &id);
     }
     let id = Uuid::now_v7();
     conn.execute(

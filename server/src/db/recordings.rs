@@ -4,7 +4,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use softphone_proto::RecordingInfo;
 use uuid::Uuid;
 
-use super::leads::uuid;
+use super::uuid_at;
 
 /// Creates the table.
 pub const MIGRATION_1: &str = "CREATE TABLE recordings (
@@ -57,10 +57,10 @@ pub fn get(conn: &Connection, call_id: Uuid) -> rusqlite::Result<Option<Recordin
         [call_id.to_string()],
         |r| {
             Ok(RecordingRow {
-                org_id: uuid(r.get(1)?),
+                org_id: uuid_at(r, 1)?,
                 info: RecordingInfo {
-                    call_id: uuid(r.get(0)?),
-                    user_id: uuid(r.get(2)?),
+                    call_id: uuid_at(r, 0)?,
+                    user_id: uuid_at(r, 2)?,
                     object_key: r.get(3)?,
                     bytes: r.get::<_, i64>(4)? as u64,
                     sha256: r.get(5)?,

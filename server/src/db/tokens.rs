@@ -33,10 +33,9 @@ pub fn user_for(conn: &Connection, token_sha256: &str, now: i64) -> rusqlite::Re
     conn.query_row(
         "SELECT user_id FROM tokens WHERE token_sha256 = ?1 AND expires_at > ?2",
         params![token_sha256, now],
-        |r| r.get::<_, String>(0),
+        |r| super::uuid_at(r, 0),
     )
     .optional()
-    .map(|o| o.map(|s| Uuid::parse_str(&s).expect("ids are stored as UUIDs")))
 }
 
 /// Revokes one session; true if it existed.

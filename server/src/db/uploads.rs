@@ -4,7 +4,7 @@
 use rusqlite::{params, Connection, OptionalExtension};
 use uuid::Uuid;
 
-use super::leads::uuid;
+use super::uuid_at;
 
 /// Creates the table.
 pub const MIGRATION_1: &str = "CREATE TABLE uploads (
@@ -43,10 +43,10 @@ const COLS: &str = "id, org_id, user_id, call_id, length, offset, sha256, durati
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Upload> {
     Ok(Upload {
-        id: uuid(r.get(0)?),
-        org_id: uuid(r.get(1)?),
-        user_id: uuid(r.get(2)?),
-        call_id: uuid(r.get(3)?),
+        id: uuid_at(r, 0)?,
+        org_id: uuid_at(r, 1)?,
+        user_id: uuid_at(r, 2)?,
+        call_id: uuid_at(r, 3)?,
         length: r.get::<_, i64>(4)? as u64,
         offset: r.get::<_, i64>(5)? as u64,
         sha256: r.get(6)?,
@@ -108,7 +108,7 @@ pub fn abandoned(conn: &Connection, before: i64) -> rusqlite::Result<Vec<Uuid>> 
     let mut st = conn.prepare(
         "SELECT id FROM uploads WHERE offset < length AND MAX(created_at, touched_at) < ?1",
     )?;
-    let rows = st.query_map([before], |r| Ok(uuid(r.get(0)?)))?;
+    let rows = st.query_map([before], |r| uuid_at(r, 0))?;
     rows.collect()
 }
 

@@ -4,6 +4,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 use softphone_proto::{Role, UserInfo};
 use uuid::Uuid;
 
+use super::uuid_at;
+
 /// Creates the table. E-mails are unique across the server (they are the login name).
 pub const MIGRATION_1: &str = "CREATE TABLE users (
     id TEXT PRIMARY KEY,
@@ -58,15 +60,23 @@ const SELECT: &str =
     FROM users u JOIN orgs o ON o.id = u.org_id";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRow> {
-    let uuid = |s: String| Uuid::parse_str(&s).expect("ids are stored as UUIDs");
     Ok(UserRow {
         info: UserInfo {
-            id: uuid(r.get(0)?),
-            org_id: uuid(r.get(1)?),
+            id: uuid_at(r, 0)?,
+            org_id: uuid_at(r, 1)?,
             org_name: r.get(2)?,
             email: r.get(3)?,
             display_name: r.get(4)?,
-            role: Role::parse(&r.get::<_, String>(5)?).expect("CHECK constraint"),
+            role: {
+                let role = r.get::<_, String>(5)?;
+                Role::parse(&role).ok_or_else(|| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        5,
+                        rusqlite::types::Type::Text,
+                        format!("unknown role `{role}`").into(),
+                    )
+                })?
+            },
         },
         password_hash: r.get(6)?,
         disabled: r.get::<_, i64>(7)? != 0,
