@@ -18,6 +18,9 @@ APT_PACKAGES=(
   xvfb xauth webkit2gtk-driver
   dbus dbus-x11 gnome-keyring libsecret-tools
   python3 python3-pip
+  # the TLS test: nginx terminates TLS in front of the server (server/tests/tls.rs);
+  # openssl makes its throwaway CA
+  nginx-light openssl
   # benchmarks
   time bc baresip-core
 )

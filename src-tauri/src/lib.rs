@@ -59,6 +59,13 @@ pub fn run() {
                 .unwrap_or_else(|_| "warn,agent_softphone_lib=info".into()),
         )
         .try_init();
+    // The admin policy's process-wide settings hold before any connection is made; an
+    // unreadable file is reported on the sign-in screen (`sign_in_defaults`).
+    if let Ok(admin) = softphone_controller::admin::AdminConfig::load(
+        &softphone_controller::admin::AdminConfig::system_path(),
+    ) {
+        admin.apply_to_process(false);
+    }
     tauri::Builder::default()
         // First: a second launch only brings the running window forward (two instances
         // would fight over the devices and the signaling line).

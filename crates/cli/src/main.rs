@@ -23,6 +23,11 @@ struct Cli {
     /// data folder, e.g. ~/.local/share/agent-softphone).
     #[arg(long, env = "SOFTPHONE_PROFILE", global = true)]
     profile: Option<PathBuf>,
+    /// Accept a plain http:// server on another machine (passwords and recordings cross
+    /// the network unencrypted). Without it only https:// and http:// on this machine
+    /// work, unless the admin policy file allows plain HTTP.
+    #[arg(long, global = true)]
+    allow_insecure_http: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -189,6 +194,14 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    let admin_path = softphone_controller::admin::AdminConfig::system_path();
+    match softphone_controller::admin::AdminConfig::load(&admin_path) {
+        Ok(admin) => admin.apply_to_process(cli.allow_insecure_http),
+        Err(e) => {
+            eprintln!("error: admin policy: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     match run(cli.command, cli.profile) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

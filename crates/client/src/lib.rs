@@ -9,6 +9,7 @@
 //! The bearer token lives only in memory here; callers keep it in the OS keyring.
 
 mod signal;
+pub mod tls;
 mod upload;
 
 pub use signal::SignalConn;
@@ -50,6 +51,22 @@ pub enum ClientError {
     /// The signaling WebSocket failed.
     #[error("signaling: {0}")]
     Signal(String),
+    /// A plain `http://` server that is not on this machine: passwords, tokens and
+    /// recordings would cross the network in clear. Use `https://`, or have the
+    /// administrator allow plain HTTP ([`allow_insecure_http`]).
+    #[error(
+        "refusing plain http:// to {0}: use https://, or ask your administrator to allow plain HTTP"
+    )]
+    InsecureHttp(String),
+}
+
+static INSECURE_HTTP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Lets [`Client::new`] accept plain `http://` servers that are not on this machine, for
+/// the rest of the process. Off by default; set from the admin policy
+/// (`allow_insecure_http`) or the CLI's `--allow-insecure-http`, never from the UI.
+pub fn allow_insecure_http(allow: bool) {
+    INSECURE_HTTP.store(allow, std::sync::atomic::Ordering::Relaxed);
 }
 
 impl ClientError {
@@ -63,6 +80,7 @@ impl ClientError {
             ClientError::NotLoggedIn => "not_logged_in",
             ClientError::Io(_) => "io",
             ClientError::Signal(_) => "signal",
+            ClientError::InsecureHttp(_) => "insecure_http",
         }
     }
 
@@ -84,7 +102,7 @@ impl ClientError {
             }
             // A proxy answering HTML instead of JSON is usually transient.
             ClientError::Protocol(_) => true,
-            ClientError::NotLoggedIn | ClientError::Io(_) => false,
+            ClientError::NotLoggedIn | ClientError::Io(_) | ClientError::InsecureHttp(_) => false,
         }
     }
 }
@@ -110,8 +128,13 @@ impl std::fmt::Debug for Client {
 }
 
 impl Client {
-    /// A client for `base_url` (e.g. `http://127.0.0.1:8787`). Requests time out after
-    /// 30 s; connecting after 5 s.
+    /// A client for `base_url` (e.g. `https://softphone.example.com`, or
+    /// `http://127.0.0.1:8787` on this machine). Requests time out after 30 s;
+    /// connecting after 5 s. TLS as in [`tls`].
+    ///
+    /// Errors: `protocol` for a URL that does not parse or is not http(s);
+    /// [`ClientError::InsecureHttp`] for `http://` to another machine unless
+    /// [`allow_insecure_http`] was set.
     pub fn new(base_url: &str) -> Result<Self> {
         let base = url::Url::parse(base_url)
             .map_err(|e| ClientError::Protocol(format!("bad server URL `{base_url}`: {e}")))?;
@@ -121,7 +144,16 @@ impl Client {
                 base.scheme()
             )));
         }
+        if base.scheme() == "http"
+            && !tls::is_loopback(&base)
+            && !INSECURE_HTTP.load(std::sync::atomic::Ordering::Relaxed)
+        {
+            return Err(ClientError::InsecureHttp(
+                base.host_str().unwrap_or_default().to_string(),
+            ));
+        }
         let http = reqwest::Client::builder()
+            .use_preconfigured_tls((*tls::config()).clone())
             .connect_timeout(std::time::Duration::from_secs(5))
             .timeout(std::time::Duration::from_secs(30))
             .build()
@@ -333,5 +365,31 @@ fn fallback_code(status: StatusCode) -> &'static str {
         429 => "rate_limited",
         500..=599 => "server_error",
         _ => "http_error",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_is_for_this_machine_only_unless_the_admin_allows_it() {
+        for ok in [
+            "http://127.0.0.1:8787",
+            "http://localhost:8787",
+            "http://[::1]:8787",
+            "https://softphone.example.com",
+        ] {
+            Client::new(ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+        let e = Client::new("http://softphone.example.com").unwrap_err();
+        assert_eq!(e.code(), "insecure_http");
+        assert!(!e.is_retryable());
+        assert!(e.to_string().contains("softphone.example.com"), "{e}");
+        assert!(Client::new("http://10.0.0.5:8787").is_err());
+        allow_insecure_http(true);
+        let allowed = Client::new("http://softphone.example.com");
+        allow_insecure_http(false);
+        allowed.unwrap();
     }
 }

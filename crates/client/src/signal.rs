@@ -32,20 +32,22 @@ impl SignalConn {
                 .parse()
                 .map_err(|_| ClientError::Signal("token is not a valid header".into()))?,
         );
-        let (ws, _) = tokio_tungstenite::connect_async(req)
-            .await
-            .map_err(|e| match e {
-                tokio_tungstenite::tungstenite::Error::Http(resp) => ClientError::Api {
-                    status: resp.status().as_u16(),
-                    code: if resp.status().as_u16() == 401 {
-                        "auth.invalid_token".into()
-                    } else {
-                        "signal.refused".into()
+        let connector = tokio_tungstenite::Connector::Rustls(crate::tls::config());
+        let (ws, _) =
+            tokio_tungstenite::connect_async_tls_with_config(req, None, false, Some(connector))
+                .await
+                .map_err(|e| match e {
+                    tokio_tungstenite::tungstenite::Error::Http(resp) => ClientError::Api {
+                        status: resp.status().as_u16(),
+                        code: if resp.status().as_u16() == 401 {
+                            "auth.invalid_token".into()
+                        } else {
+                            "signal.refused".into()
+                        },
+                        message: "signaling upgrade refused".into(),
                     },
-                    message: "signaling upgrade refused".into(),
-                },
-                other => ClientError::Signal(other.to_string()),
-            })?;
+                    other => ClientError::Signal(other.to_string()),
+                })?;
         Ok(Self { ws })
     }
 

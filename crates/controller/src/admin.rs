@@ -17,6 +17,11 @@ pub struct AdminConfig {
     /// The agent cannot change the server URL (only with `server_url` set).
     #[serde(default)]
     pub lock_server_url: bool,
+    /// Allow plain `http://` servers on other machines (default off: only `https://`,
+    /// and `http://` on this machine). For a trusted LAN without TLS.
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(skip))]
+    pub allow_insecure_http: bool,
 }
 
 /// What can be wrong with the file.
@@ -82,6 +87,13 @@ impl AdminConfig {
             })?;
         cfg.lock_server_url &= cfg.server_url.is_some();
         Ok(cfg)
+    }
+
+    /// Applies the settings that hold for the whole process (today: whether plain
+    /// HTTP to another machine is allowed, see `softphone_client::allow_insecure_http`).
+    /// `also_allow_http` is a command-line override that can only loosen it.
+    pub fn apply_to_process(&self, also_allow_http: bool) {
+        softphone_client::allow_insecure_http(self.allow_insecure_http || also_allow_http);
     }
 }
 
