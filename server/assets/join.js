@@ -1,6 +1,8 @@
 // The prospect's side of a browser call link: join the signaling hub with the link
 // token, wait for the agent's call, answer it with the microphone. Same wire protocol
-// as the agents' app (docs/protocol.md). `?autojoin=1` skips the Join button (kiosks,
+// as the agents' app (docs/protocol.md). Each call rings and waits for the prospect to
+// press Answer (or Decline): the microphone is never opened to a call silently.
+// `?autojoin=1` skips the Join button and `?autoanswer=1` the Answer button (kiosks,
 // tests); `?raw=1` turns voice processing off. Statistics are logged once a second as `SOFTPHONE_STATS {json}`.
 'use strict';
 (function () {
@@ -8,6 +10,10 @@
   const statusEl = document.getElementById('status');
   const joinBtn = document.getElementById('join');
   const hangBtn = document.getElementById('hangup');
+  const answerBtn = document.getElementById('answer');
+  const declineBtn = document.getElementById('decline');
+  const params = new URLSearchParams(location.search);
+  let pending = null;
   const audio = document.getElementById('remote');
   let ws = null, pc = null, callId = null, mic = null, statsTimer = null, ended = false;
 
@@ -43,33 +49,54 @@
     }));
   }
 
+  // Answers the ringing call with the microphone the prospect allowed at Join.
+  async function answer() {
+    const m = pending;
+    pending = null;
+    answerBtn.hidden = true; declineBtn.hidden = true;
+    if (!m) return;
+    callId = m.call_id;
+    setStatus('Connecting your call…');
+    pc = new RTCPeerConnection();
+    mic.getTracks().forEach((t) => pc.addTrack(t, mic));
+    pc.ontrack = (e) => { audio.srcObject = e.streams[0] || new MediaStream([e.track]); };
+    pc.onicecandidate = (e) => {
+      if (e.candidate && e.candidate.candidate) {
+        send({ type: 'ice', call_id: callId, candidate: {
+          candidate: e.candidate.candidate, sdp_mid: e.candidate.sdpMid, sdp_mline_index: e.candidate.sdpMLineIndex } });
+      }
+    };
+    pc.onconnectionstatechange = () => {
+      if (!pc) return;
+      if (pc.connectionState === 'connected') { setStatus('You are talking with your agent.'); hangBtn.hidden = false; }
+      if (pc.connectionState === 'failed') end('The connection was lost.', 'network_lost');
+    };
+    await pc.setRemoteDescription({ type: 'offer', sdp: m.offer });
+    const ans = await pc.createAnswer();
+    await pc.setLocalDescription(ans);
+    send({ type: 'accept', call_id: callId, answer: ans.sdp });
+    statsTimer = setInterval(logStats, 1000);
+  }
+
+  function decline() {
+    if (!pending) return;
+    send({ type: 'reject', call_id: pending.call_id, reason: 'declined' });
+    pending = null;
+    answerBtn.hidden = true; declineBtn.hidden = true;
+    setStatus('You declined the call. Waiting for your agent to call…');
+  }
+
   async function onMessage(m) {
     switch (m.type) {
       case 'incoming': {
-        if (pc) { send({ type: 'reject', call_id: m.call_id, reason: 'busy' }); return; }
+        if (pc || pending) { send({ type: 'reject', call_id: m.call_id, reason: 'busy' }); return; }
         if (!m.offer) { send({ type: 'reject', call_id: m.call_id, reason: 'no_offer' }); return; }
-        callId = m.call_id;
-        send({ type: 'ringing', call_id: callId });
-        setStatus('Connecting your call…');
-        pc = new RTCPeerConnection();
-        mic.getTracks().forEach((t) => pc.addTrack(t, mic));
-        pc.ontrack = (e) => { audio.srcObject = e.streams[0] || new MediaStream([e.track]); };
-        pc.onicecandidate = (e) => {
-          if (e.candidate && e.candidate.candidate) {
-            send({ type: 'ice', call_id: callId, candidate: {
-              candidate: e.candidate.candidate, sdp_mid: e.candidate.sdpMid, sdp_mline_index: e.candidate.sdpMLineIndex } });
-          }
-        };
-        pc.onconnectionstatechange = () => {
-          if (!pc) return;
-          if (pc.connectionState === 'connected') { setStatus('You are talking with your agent.'); hangBtn.hidden = false; }
-          if (pc.connectionState === 'failed') end('The connection was lost.', 'network_lost');
-        };
-        await pc.setRemoteDescription({ type: 'offer', sdp: m.offer });
-        const answer = await pc.createAnswer();
-        await pc.setLocalDescription(answer);
-        send({ type: 'accept', call_id: callId, answer: answer.sdp });
-        statsTimer = setInterval(logStats, 1000);
+        pending = m;
+        send({ type: 'ringing', call_id: m.call_id });
+        if (params.get('autoanswer') === '1') { await answer(); return; }
+        setStatus((m.from_name || 'Your agent') + ' is calling.');
+        answerBtn.hidden = false; declineBtn.hidden = false;
+        answerBtn.focus();
         break;
       }
       case 'ice':
@@ -78,10 +105,19 @@
         }
         break;
       case 'hangup':
+        if (pending && m.call_id === pending.call_id) {
+          pending = null;
+          answerBtn.hidden = true; declineBtn.hidden = true;
+          setStatus('Your agent hung up before you answered. Waiting for your agent to call…');
+        }
         if (m.call_id === callId) { await logStats(); end('The call has ended. You can close this page.'); }
         break;
       case 'error':
         console.warn('server:', m.code, m.message);
+        if (m.code === 'link.in_use') {
+          ended = true;
+          end('This call link is already open in another browser or tab. Use that one, or close it and reload this page.');
+        }
         break;
     }
   }
@@ -111,5 +147,9 @@
 
   joinBtn.addEventListener('click', join);
   hangBtn.addEventListener('click', () => end('You ended the call.', 'normal'));
-  if (new URLSearchParams(location.search).get('autojoin') === '1') join();
+  answerBtn.addEventListener('click', () => {
+    answer().catch((e) => { console.error(e); end('The call could not be set up.', 'failed'); });
+  });
+  declineBtn.addEventListener('click', decline);
+  if (params.get('autojoin') === '1') join();
 })();

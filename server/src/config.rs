@@ -60,6 +60,11 @@ pub struct Config {
     pub ice_urls: Vec<String>,
     /// How long the echo test waits before playing the caller back, ms (default 500).
     pub echo_delay_ms: u64,
+    /// Signaling keepalive: a WebSocket ping this often, ms; each also re-checks the
+    /// socket's session (default 15 000).
+    pub signal_ping_ms: u64,
+    /// A signaling socket silent this long is closed, ms (default 45 000).
+    pub signal_idle_ms: u64,
 }
 
 impl std::fmt::Debug for Config {
@@ -91,7 +96,7 @@ impl Default for Config {
 }
 
 /// Keys accepted from the environment (with the `SOFTPHONE_` prefix).
-const ENV_KEYS: [&str; 18] = [
+const ENV_KEYS: [&str; 20] = [
     "data_dir",
     "listen",
     "token_ttl_secs",
@@ -110,6 +115,8 @@ const ENV_KEYS: [&str; 18] = [
     "media_udp_addrs",
     "ice_urls",
     "echo_delay_ms",
+    "signal_ping_ms",
+    "signal_idle_ms",
 ];
 
 impl Config {
@@ -134,6 +141,8 @@ impl Config {
             media_udp_addrs: vec!["0.0.0.0:0".into()],
             ice_urls: vec![],
             echo_delay_ms: 500,
+            signal_ping_ms: 15_000,
+            signal_idle_ms: 45_000,
         }
     }
 
@@ -176,6 +185,10 @@ impl Config {
         anyhow::ensure!(
             self.login_account_failures > 0 && self.login_account_window_secs > 0,
             "login_account_failures and login_account_window_secs must be positive"
+        );
+        anyhow::ensure!(
+            self.signal_ping_ms >= 100 && self.signal_idle_ms > self.signal_ping_ms,
+            "signal_ping_ms must be at least 100 and signal_idle_ms longer than it"
         );
         self.trusted_proxy_nets()?;
         self.signing_key()?;

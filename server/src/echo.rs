@@ -21,6 +21,8 @@ use uuid::Uuid;
 
 /// The dial target that reaches the echo test.
 pub const ECHO_TARGET: &str = "echo";
+/// The echo peer's account e-mail (it has no account; one per caller at a time).
+pub const ECHO_EMAIL: &str = "echo@softphone.invalid";
 /// An echo call ends by itself after this long.
 pub const MAX_ECHO_CALL: Duration = Duration::from_secs(600);
 
@@ -57,7 +59,7 @@ pub fn start(hub: Arc<Hub>, media: Arc<MediaSettings>, caller: &UserInfo) -> Cal
         id: Uuid::new_v4(),
         org_id: caller.org_id,
         org_name: caller.org_name.clone(),
-        email: "echo@softphone.invalid".into(),
+        email: ECHO_EMAIL.into(),
         display_name: "Echo test".into(),
         role: Role::Agent,
     };

@@ -58,6 +58,8 @@ pub struct AppState {
     pub(crate) media: Arc<echo::MediaSettings>,
     /// Slots for Argon2 verification ([`hash_slots`]).
     pub(crate) hashing: Arc<tokio::sync::Semaphore>,
+    /// Signaling socket keepalive.
+    pub(crate) keepalive: signal::Keepalive,
 }
 
 /// An error response: HTTP status plus a stable code.
@@ -205,6 +207,23 @@ pub(crate) async fn authenticate(state: &AppState, token: &str) -> Result<Caller
     })
 }
 
+/// True while the session whose token hashes to `token_sha256` is valid and its
+/// account enabled (a database error counts as valid: a hiccup must not cut calls).
+pub(crate) async fn token_valid(state: &AppState, token_sha256: &str) -> bool {
+    let sha = token_sha256.to_string();
+    state
+        .with_db(move |c| {
+            let Some(uid) = db::tokens::user_for(c, &sha, now()).map_err(Error::internal)? else {
+                return Ok(false);
+            };
+            Ok(db::users::by_id(c, uid)
+                .map_err(Error::internal)?
+                .is_some_and(|u| !u.disabled))
+        })
+        .await
+        .unwrap_or(true)
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = Error;
 
@@ -309,9 +328,12 @@ fn hash_slots() -> usize {
 
 async fn logout(State(state): State<AppState>, caller: Caller) -> Result<StatusCode, Error> {
     let sha = caller.token_sha256;
+    let sha2 = sha.clone();
     state
-        .with_db(move |c| db::tokens::delete(c, &sha).map_err(Error::internal))
+        .with_db(move |c| db::tokens::delete(c, &sha2).map_err(Error::internal))
         .await?;
+    // The session's signaling sockets go with it.
+    state.hub.kick_token(&sha);
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -353,6 +375,10 @@ fn router_with_state(conn: Connection, cfg: &Config) -> anyhow::Result<(Router, 
         hub: Arc::default(),
         limits: Arc::new(limits::Limits::new(cfg)),
         hashing: Arc::new(tokio::sync::Semaphore::new(hash_slots())),
+        keepalive: signal::Keepalive {
+            ping: std::time::Duration::from_millis(cfg.signal_ping_ms),
+            idle: std::time::Duration::from_millis(cfg.signal_idle_ms),
+        },
     };
     use softphone_proto::recording_routes as rec;
     let app = Router::new()
@@ -512,4 +538,20 @@ pub fn add_user(
         &hash,
         now,
     )?)
+}
+
+/// Disables (or re-enables) the account `email` and, when disabling, revokes all its
+/// sessions (used by `softphone-server user disable`). A running server closes the
+/// account's signaling sockets at its next keepalive ping (`signal_ping_ms`).
+///
+/// Errors: no account with that e-mail; database errors.
+pub fn set_user_disabled(conn: &Connection, email: &str, disabled: bool) -> anyhow::Result<Uuid> {
+    let tx = conn.unchecked_transaction()?;
+    let id = db::users::set_disabled(&tx, email, disabled)?
+        .ok_or_else(|| anyhow::anyhow!("no account with e-mail `{email}`"))?;
+    if disabled {
+        db::tokens::delete_for_user(&tx, id)?;
+    }
+    tx.commit()?;
+    Ok(id)
 }

@@ -1,4 +1,4 @@
-//! `softphone-server` binary: `serve`, `demo` and `user add`.
+//! `softphone-server` binary: `serve`, `demo` and `user add|disable|enable`.
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -61,6 +61,17 @@ enum UserCommand {
         /// admin or agent.
         #[arg(long, default_value = "agent", value_parser = ["admin", "agent"])]
         role: String,
+    },
+    /// Disable an account: it cannot sign in, its sessions are revoked, and a running
+    /// server closes its signaling connections within `signal_ping_ms`.
+    Disable {
+        #[arg(long)]
+        email: String,
+    },
+    /// Re-enable a disabled account.
+    Enable {
+        #[arg(long)]
+        email: String,
     },
 }
 
@@ -138,6 +149,22 @@ async fn run(cli: Cli) -> Result<()> {
             let role = Role::parse(&role).expect("clap checked the value");
             let id = softphone_server::add_user(&conn, &org, &email, &name, role, password)?;
             println!("{id}");
+            Ok(())
+        }
+        Command::User {
+            command: UserCommand::Disable { email },
+        } => {
+            let conn = softphone_server::db::open(&cfg.data_dir)?;
+            let id = softphone_server::set_user_disabled(&conn, &email, true)?;
+            println!("{id} disabled");
+            Ok(())
+        }
+        Command::User {
+            command: UserCommand::Enable { email },
+        } => {
+            let conn = softphone_server::db::open(&cfg.data_dir)?;
+            let id = softphone_server::set_user_disabled(&conn, &email, false)?;
+            println!("{id} enabled");
             Ok(())
         }
     }

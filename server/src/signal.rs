@@ -17,12 +17,30 @@ use serde::Deserialize;
 use softphone_proto::signal::{ClientMsg, Presence, PresenceEntry, ServerMsg};
 use softphone_proto::UserInfo;
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
 /// Frames queued per connection before it counts as stuck and is dropped.
 pub const QUEUE_FRAMES: usize = 1024;
+/// Bytes (approximate JSON size) queued per socket before it counts as stuck and is
+/// dropped: a reader that stops reading costs the server at most this much.
+pub const QUEUE_BYTES: usize = 1024 * 1024;
+/// Largest SDP accepted in an invite, an accept or a re-offer, bytes (an audio call's
+/// SDP is 1-3 KiB; Chromium's with every codec ~6 KiB).
+pub const MAX_SDP_BYTES: usize = 32 * 1024;
+/// ICE candidates relayed per call from each side (a host with a few interfaces,
+/// STUN and TURN sends 5-20).
+pub const MAX_CANDIDATES_PER_SIDE: u32 = 64;
+/// Live signaling connections per account (app, CLI, a second device).
+pub const MAX_CONNS_PER_USER: usize = 8;
+/// Frames per second a connection may send, sustained, and in a burst (ICE trickling
+/// at call start). Over it the connection gets `signal.rate_limited` and is closed.
+pub const FRAME_RATE_PER_SEC: u32 = 20;
+/// See [`FRAME_RATE_PER_SEC`].
+pub const FRAME_BURST: u32 = 200;
 
 /// Whose a connection is, which decides what it may see and who may call it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,6 +61,11 @@ struct Conn {
     user: UserInfo,
     audience: Audience,
     tx: mpsc::Sender<ServerMsg>,
+    /// SHA-256 of the bearer token the socket was opened with (members only).
+    token_sha256: Option<String>,
+    /// Bytes queued for the socket's writer, which subtracts what it sent (sockets
+    /// only; in-process peers like the echo test read their queue at once).
+    queued: Option<Arc<AtomicUsize>>,
 }
 
 /// A private peer's id already has a live connection (a call link open in a second
@@ -55,6 +78,8 @@ struct CallLeg {
     caller_conn: u64,
     callee: Uuid,
     callee_conn: Option<u64>,
+    /// ICE candidates relayed so far from the caller and from the callee.
+    candidates: [u32; 2],
 }
 
 #[derive(Default)]
@@ -84,7 +109,21 @@ pub enum Callee {
 impl Inner {
     fn send(&mut self, conn: u64, msg: ServerMsg) {
         let full = match self.conns.get(&conn) {
-            Some(c) => c.tx.try_send(msg).is_err(),
+            Some(c) => {
+                let bytes = wire_bytes(&msg);
+                let over = c
+                    .queued
+                    .as_ref()
+                    .is_some_and(|q| q.load(Ordering::Relaxed) + bytes > QUEUE_BYTES);
+                if over || c.tx.try_send(msg).is_err() {
+                    true
+                } else {
+                    if let Some(q) = &c.queued {
+                        q.fetch_add(bytes, Ordering::Relaxed);
+                    }
+                    false
+                }
+            }
             None => false,
         };
         if full {
@@ -140,16 +179,29 @@ impl Inner {
             .map(|c| c.audience)
     }
 
-    fn publish_presence(&mut self, user: &UserInfo, except: Option<u64>) {
-        if matches!(self.audience_of(user.id), Some(Audience::Private { .. })) {
-            return;
-        }
+    /// Tells who may see `user` its current presence: the organisation's members for a
+    /// member; only the owner's member connections for a private peer (the agent who
+    /// made a link learns that the prospect opened it; nobody else does).
+    fn publish_presence(&mut self, user: &UserInfo, audience: Audience, except: Option<u64>) {
         let msg = ServerMsg::Presence(PresenceEntry {
             user_id: user.id,
             display_name: user.display_name.clone(),
             status: self.presence_of(user.id),
         });
-        self.broadcast_org(user.org_id, &msg, except);
+        match audience {
+            Audience::Member => self.broadcast_org(user.org_id, &msg, except),
+            Audience::Private { owner } => {
+                let ids: Vec<u64> = self
+                    .conns
+                    .iter()
+                    .filter(|(_, c)| c.user.id == owner && c.audience == Audience::Member)
+                    .map(|(id, _)| *id)
+                    .collect();
+                for id in ids {
+                    self.send(id, msg.clone());
+                }
+            }
+        }
     }
 
     /// Ends `call_id` on every device of `user` except `keep`.
@@ -181,6 +233,31 @@ impl Inner {
         } else {
             None
         }
+    }
+}
+
+/// A frame's size on the wire, bytes: its variable-length fields plus a fixed ~160
+/// for the keys, ids and punctuation. Close enough to bound a queue.
+fn wire_bytes(msg: &ServerMsg) -> usize {
+    160 + match msg {
+        ServerMsg::Welcome { presence, .. } => presence
+            .iter()
+            .map(|p| 96 + p.display_name.len())
+            .sum::<usize>(),
+        ServerMsg::Presence(p) => p.display_name.len(),
+        ServerMsg::Incoming {
+            from_name, offer, ..
+        } => from_name.len() + offer.as_ref().map_or(0, String::len),
+        ServerMsg::Accepted { answer, .. } => answer.as_ref().map_or(0, String::len),
+        ServerMsg::Rejected { reason, .. }
+        | ServerMsg::CallFailed { reason, .. }
+        | ServerMsg::Hangup { reason, .. } => reason.len(),
+        ServerMsg::Sdp { sdp, .. } => sdp.len(),
+        ServerMsg::Ice { candidate, .. } => {
+            candidate.candidate.len() + candidate.sdp_mid.as_ref().map_or(0, String::len)
+        }
+        ServerMsg::Error { message, .. } => message.len(),
+        _ => 0,
     }
 }
 
@@ -217,9 +294,11 @@ impl Hub {
                 user: user.clone(),
                 audience: Audience::Member,
                 tx,
+                token_sha256: None,
+                queued: None,
             },
         );
-        let presence = members
+        let mut presence: Vec<PresenceEntry> = members
             .iter()
             .map(|m| PresenceEntry {
                 user_id: m.id,
@@ -227,6 +306,17 @@ impl Hub {
                 status: g.presence_of(m.id),
             })
             .collect();
+        // The user's own private peers (a link's guest already waiting) are theirs to see.
+        presence.extend(
+            g.conns
+                .values()
+                .filter(|c| c.audience == Audience::Private { owner: user.id })
+                .map(|c| PresenceEntry {
+                    user_id: c.user.id,
+                    display_name: c.user.display_name.clone(),
+                    status: Presence::Available,
+                }),
+        );
         g.send(
             id,
             ServerMsg::Welcome {
@@ -236,13 +326,13 @@ impl Hub {
         );
         if first {
             // The new connection learnt its own state from `welcome`.
-            g.publish_presence(&user, Some(id));
+            g.publish_presence(&user, Audience::Member, Some(id));
         }
         id
     }
 
     /// Registers a private peer (see [`Audience::Private`]) owned by `owner`; queues a
-    /// `welcome` with no presence and announces nothing. At most one live connection per
+    /// `welcome` with no presence and announces the peer to its owner only. At most one live connection per
     /// peer id: a second one is refused with [`AlreadyConnected`].
     pub fn connect_private(
         &self,
@@ -263,6 +353,8 @@ impl Hub {
                 user: user.clone(),
                 audience: Audience::Private { owner },
                 tx,
+                token_sha256: None,
+                queued: None,
             },
         );
         g.send(
@@ -272,6 +364,7 @@ impl Hub {
                 presence: vec![],
             },
         );
+        g.publish_presence(&user, Audience::Private { owner }, None);
         Ok(id)
     }
 
@@ -332,10 +425,59 @@ impl Hub {
         }
         if g.conns_of(user.id).is_empty() {
             g.presence.remove(&user.id);
-            if audience == Audience::Member {
-                g.publish_presence(&user, None);
-            }
+            g.publish_presence(&user, audience, None);
         }
+    }
+
+    /// Marks `conn` as a socket opened with the token whose SHA-256 is `token_sha256`
+    /// (for [`Hub::kick_token`]), whose writer subtracts what it sent from `queued`.
+    pub fn attach(&self, conn: u64, token_sha256: Option<String>, queued: Arc<AtomicUsize>) {
+        if let Some(c) = self.lock().conns.get_mut(&conn) {
+            c.token_sha256 = token_sha256;
+            c.queued = Some(queued);
+        }
+    }
+
+    /// Live connections of `user`.
+    pub fn conn_count(&self, user: Uuid) -> usize {
+        self.lock().conns_of(user).len()
+    }
+
+    /// Private peers owned by `owner` whose account e-mail is `email` (e.g. echo peers).
+    pub fn private_peers(&self, owner: Uuid, email: &str) -> usize {
+        self.lock()
+            .conns
+            .values()
+            .filter(|c| c.audience == Audience::Private { owner } && c.user.email == email)
+            .count()
+    }
+
+    /// Closes every connection opened with this token (logout, revocation); returns how
+    /// many. Their calls end for the other side as on a disconnect.
+    pub fn kick_token(&self, token_sha256: &str) -> usize {
+        self.kick(|c| c.token_sha256.as_deref() == Some(token_sha256))
+    }
+
+    /// Closes every connection of `user` (account disabled); returns how many.
+    pub fn kick_user(&self, user: Uuid) -> usize {
+        self.kick(|c| c.user.id == user && c.audience == Audience::Member)
+    }
+
+    fn kick(&self, which: impl Fn(&Conn) -> bool) -> usize {
+        let ids: Vec<u64> = {
+            let g = self.lock();
+            g.conns
+                .iter()
+                .filter(|(_, c)| which(c))
+                .map(|(id, _)| *id)
+                .collect()
+        };
+        // Forgetting the connection drops its queue's sender: the socket's writer
+        // ends, closes the socket, and the reader follows.
+        for id in &ids {
+            self.disconnect(*id);
+        }
+        ids.len()
     }
 
     /// Queues one frame for `conn`.
@@ -375,7 +517,7 @@ impl Hub {
                     return;
                 }
                 g.presence.insert(me.id, status);
-                g.publish_presence(&me, None);
+                g.publish_presence(&me, Audience::Member, None);
             }
             // `to` was resolved into `callee` by the caller of `handle`.
             ClientMsg::Invite { call_id, offer, .. } => {
@@ -388,6 +530,9 @@ impl Hub {
                         },
                     )
                 };
+                if offer.as_ref().is_some_and(|o| o.len() > MAX_SDP_BYTES) {
+                    return fail(&mut g, "sdp_too_large");
+                }
                 if g.calls.contains_key(&call_id) {
                     return fail(&mut g, "duplicate_call_id");
                 }
@@ -417,6 +562,7 @@ impl Hub {
                         caller_conn: conn,
                         callee: callee.id,
                         callee_conn: None,
+                        candidates: [0, 0],
                     },
                 );
                 tracing::info!(%call_id, caller = %me.id, callee = %callee.id, "invite");
@@ -456,6 +602,38 @@ impl Hub {
                 };
                 let from_caller = conn == call.caller_conn;
                 let (caller, callee) = (call.caller, call.callee);
+                let sdp_len = match &other {
+                    ClientMsg::Accept { answer, .. } => answer.as_ref().map_or(0, String::len),
+                    ClientMsg::Sdp { sdp, .. } => sdp.len(),
+                    _ => 0,
+                };
+                if sdp_len > MAX_SDP_BYTES {
+                    return g.send(
+                        conn,
+                        signal_error(
+                            "signal.too_large",
+                            format!("SDP of {sdp_len} bytes; at most {MAX_SDP_BYTES}"),
+                        ),
+                    );
+                }
+                if matches!(other, ClientMsg::Ice { .. }) {
+                    let side = usize::from(!from_caller);
+                    let Some(leg) = g.calls.get_mut(&call_id) else {
+                        return;
+                    };
+                    leg.candidates[side] += 1;
+                    if leg.candidates[side] > MAX_CANDIDATES_PER_SIDE {
+                        return g.send(
+                            conn,
+                            signal_error(
+                                "signal.too_many_candidates",
+                                format!(
+                                    "at most {MAX_CANDIDATES_PER_SIDE} ICE candidates per call"
+                                ),
+                            ),
+                        );
+                    }
+                }
                 let callee_only = |g: &mut Inner| {
                     if from_caller {
                         g.send(
@@ -549,7 +727,22 @@ pub struct SignalQuery {
     pub access_token: Option<String>,
 }
 
+/// Keepalive of signaling sockets: a WebSocket ping every `ping`, and a socket that
+/// sent nothing (not even a pong) for `idle` is closed, so an agent whose laptop
+/// vanished stops showing as available. Each ping also re-checks the socket's token, so
+/// a revoked session or a disabled account is cut within `ping`.
+#[derive(Debug, Clone, Copy)]
+pub struct Keepalive {
+    /// Ping interval (default 15 s).
+    pub ping: Duration,
+    /// Silence after which the socket is closed (default 45 s).
+    pub idle: Duration,
+}
+
 /// `GET /api/v1/signal`: authenticates, then upgrades to the signaling WebSocket.
+///
+/// Errors: 401 as for every route; 429 `signal.too_many_connections` past
+/// [`MAX_CONNS_PER_USER`] live sockets for the account.
 pub async fn upgrade(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -562,6 +755,15 @@ pub async fn upgrade(
         .ok_or_else(crate::missing_token)?;
     let caller = crate::authenticate(&state, &token).await?;
     let user = caller.user;
+    if state.hub.conn_count(user.id) >= MAX_CONNS_PER_USER {
+        return Err(Error::new(
+            axum::http::StatusCode::TOO_MANY_REQUESTS,
+            "signal.too_many_connections",
+            format!(
+                "at most {MAX_CONNS_PER_USER} signaling connections per account; close another device"
+            ),
+        ));
+    }
     let org = user.org_id;
     let members = state
         .with_db(move |c| db::users::in_org(c, org).map_err(Error::internal))
@@ -571,8 +773,8 @@ pub async fn upgrade(
     Ok(ws
         .read_buffer_size(4 * 1024)
         .write_buffer_size(4 * 1024)
-        .max_message_size(256 * 1024)
-        .on_upgrade(move |socket| run(state, socket, user, members)))
+        .max_message_size(MAX_SDP_BYTES + 4 * 1024)
+        .on_upgrade(move |socket| run(state, socket, user, members, caller.token_sha256)))
 }
 
 /// Runs a browser-link guest's connection: it can be called by `owner` and answer,
@@ -595,27 +797,58 @@ pub async fn run_guest(state: AppState, mut socket: WebSocket, user: UserInfo, o
             return;
         }
     };
-    run_conn(state, socket, user, conn, rx, true).await
+    run_conn(state, socket, user, conn, rx, None).await
 }
 
-async fn run(state: AppState, socket: WebSocket, user: UserInfo, members: Vec<UserInfo>) {
+async fn run(
+    state: AppState,
+    socket: WebSocket,
+    user: UserInfo,
+    members: Vec<UserInfo>,
+    token_sha256: String,
+) {
     let (tx, rx) = mpsc::channel::<ServerMsg>(QUEUE_FRAMES);
     let conn = state.hub.connect(user.clone(), members, tx);
-    run_conn(state, socket, user, conn, rx, false).await
+    run_conn(state, socket, user, conn, rx, Some(token_sha256)).await
 }
 
+/// One socket: a writer task drains the hub's queue; this loop reads frames (rate
+/// limited), pings, and ends on close, silence, an invalid token or the writer ending
+/// (the hub dropped the connection). `token_sha256` is `None` for guests.
 async fn run_conn(
     state: AppState,
     socket: WebSocket,
     user: UserInfo,
     conn: u64,
     mut rx: mpsc::Receiver<ServerMsg>,
-    guest: bool,
+    token_sha256: Option<String>,
 ) {
     use futures_util::{SinkExt, StreamExt};
+    let guest = token_sha256.is_none();
+    let queued = Arc::new(AtomicUsize::new(0));
+    state
+        .hub
+        .attach(conn, token_sha256.clone(), Arc::clone(&queued));
     let (mut sink, mut stream) = socket.split();
-    let writer = tokio::spawn(async move {
-        while let Some(msg) = rx.recv().await {
+    let (ping_tx, mut ping_rx) = mpsc::channel::<()>(1);
+    let mut writer = tokio::spawn(async move {
+        loop {
+            let msg = tokio::select! {
+                m = rx.recv() => match m {
+                    Some(m) => m,
+                    None => break,
+                },
+                Some(()) = ping_rx.recv() => {
+                    if sink.send(WsMessage::Ping(Default::default())).await.is_err() {
+                        break;
+                    }
+                    continue;
+                }
+            };
+            queued.fetch_sub(
+                wire_bytes(&msg).min(queued.load(Ordering::Relaxed)),
+                Ordering::Relaxed,
+            );
             let Ok(text) = serde_json::to_string(&msg) else {
                 continue;
             };
@@ -625,12 +858,55 @@ async fn run_conn(
         }
         let _ = sink.close().await;
     });
-    while let Some(Ok(frame)) = stream.next().await {
+    let keep = state.keepalive;
+    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + keep.ping, keep.ping);
+    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_heard = Instant::now();
+    let frames = governor::RateLimiter::direct(
+        governor::Quota::per_second(
+            std::num::NonZeroU32::new(FRAME_RATE_PER_SEC).unwrap_or(std::num::NonZeroU32::MIN),
+        )
+        .allow_burst(std::num::NonZeroU32::new(FRAME_BURST).unwrap_or(std::num::NonZeroU32::MIN)),
+    );
+    loop {
+        let frame = tokio::select! {
+            f = stream.next() => f,
+            _ = ping.tick() => {
+                if last_heard.elapsed() >= keep.idle {
+                    tracing::info!(conn, user = %user.id, "signaling socket silent; closing");
+                    break;
+                }
+                if let Some(sha) = &token_sha256 {
+                    if !crate::token_valid(&state, sha).await {
+                        tracing::info!(conn, user = %user.id, "session ended; closing its signaling socket");
+                        break;
+                    }
+                }
+                let _ = ping_tx.try_send(());
+                continue;
+            }
+            _ = &mut writer => break,
+        };
+        let Some(Ok(frame)) = frame else { break };
+        last_heard = Instant::now();
         let text = match frame {
             WsMessage::Text(t) => t,
             WsMessage::Close(_) => break,
             _ => continue,
         };
+        if frames.check().is_err() {
+            tracing::warn!(conn, user = %user.id, "signaling frame flood; closing");
+            state.hub.reply(
+                conn,
+                signal_error(
+                    "signal.rate_limited",
+                    format!("more than {FRAME_RATE_PER_SEC} frames per second; closing"),
+                ),
+            );
+            // Let the writer flush the error before the socket goes.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            break;
+        }
         let msg = match serde_json::from_str::<ClientMsg>(&text) {
             Ok(m) => m,
             Err(e) => {
@@ -652,18 +928,30 @@ async fn run_conn(
             continue;
         }
         let callee = match &msg {
-            ClientMsg::Invite { to, .. } if to == crate::echo::ECHO_TARGET => Some(
-                crate::echo::start(state.hub.clone(), state.media.clone(), &user),
-            ),
+            ClientMsg::Invite { to, call_id, .. } if to == crate::echo::ECHO_TARGET => {
+                if state.hub.private_peers(user.id, crate::echo::ECHO_EMAIL) > 0 {
+                    state.hub.reply(
+                        conn,
+                        ServerMsg::CallFailed {
+                            call_id: *call_id,
+                            reason: "echo_in_progress".into(),
+                        },
+                    );
+                    continue;
+                }
+                Some(crate::echo::start(
+                    state.hub.clone(),
+                    state.media.clone(),
+                    &user,
+                ))
+            }
             ClientMsg::Invite { to, .. } => Some(lookup_callee(&state, to).await),
             _ => None,
         };
         state.hub.handle(conn, msg, callee);
-        if writer.is_finished() {
-            break;
-        }
     }
     state.hub.disconnect(conn);
+    writer.abort();
     let _ = writer.await;
 }
 
@@ -779,5 +1067,51 @@ mod tests {
         }
         assert_eq!(hub.presence(a.id), Presence::Offline);
         hub.handle(ca, ClientMsg::Ping, None);
+    }
+
+    #[test]
+    fn a_reader_that_stops_reading_costs_at_most_queue_bytes() {
+        let hub = Hub::default();
+        let org = Uuid::now_v7();
+        let (a, b) = (user(org, "alice"), user(org, "bob"));
+        let members = vec![a.clone(), b.clone()];
+        let (ta, _ra) = mpsc::channel(QUEUE_FRAMES);
+        let (tb, _rb) = mpsc::channel(QUEUE_FRAMES);
+        let ca = hub.connect(a.clone(), members.clone(), ta);
+        let cb = hub.connect(b.clone(), members, tb);
+        let queued = Arc::new(AtomicUsize::new(0));
+        hub.attach(cb, None, Arc::clone(&queued));
+        let call_id = Uuid::now_v7();
+        hub.handle(
+            ca,
+            ClientMsg::Invite {
+                call_id,
+                to: b.id.to_string(),
+                offer: Some("v=0".into()),
+            },
+            Some(Callee::User(b.clone())),
+        );
+        // Bob never reads; Alice re-offers the largest SDP allowed, again and again.
+        let sdp = "a".repeat(MAX_SDP_BYTES);
+        let mut sent = 0;
+        while hub.presence(b.id) != Presence::Offline && sent < QUEUE_FRAMES {
+            hub.handle(
+                ca,
+                ClientMsg::Sdp {
+                    call_id,
+                    kind: softphone_proto::signal::SdpKind::Offer,
+                    sdp: sdp.clone(),
+                },
+                None,
+            );
+            sent += 1;
+        }
+        assert_eq!(
+            hub.presence(b.id),
+            Presence::Offline,
+            "dropped, not buffered"
+        );
+        assert!(queued.load(Ordering::Relaxed) <= QUEUE_BYTES);
+        assert!(sent <= QUEUE_BYTES / MAX_SDP_BYTES + 1, "{sent} frames");
     }
 }

@@ -110,9 +110,15 @@ async fn a_guest_hears_nothing_about_the_organisation_and_colleagues_never_see_i
         other => panic!("welcome expected, got {other:?}"),
     }
     // The organisation lives on: an agent comes online, changes presence, a lead is
-    // written.
+    // written. Alice, who made the link, sees her prospect waiting; nobody else does.
     let mut a = alice.signal().await.unwrap();
-    next(&mut a).await;
+    match next(&mut a).await {
+        ServerMsg::Welcome { presence, .. } => assert!(
+            presence.iter().any(|p| p.user_id == link.id),
+            "the link's owner sees the guest: {presence:?}"
+        ),
+        other => panic!("welcome expected, got {other:?}"),
+    }
     a.send(&ClientMsg::Presence {
         status: Presence::Busy,
     })

@@ -557,7 +557,7 @@ async fn a_prospect_joins_from_headless_chromium_through_the_link_page() {
         &browser,
         &fx.join("remote.wav"),
         &profile,
-        &format!("{}?autojoin=1&raw=1", link.url),
+        &format!("{}?autojoin=1&autoanswer=1&raw=1", link.url),
     )
     .stdout(std::process::Stdio::null())
     .stderr(log)

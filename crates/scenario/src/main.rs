@@ -337,7 +337,7 @@ async fn run(opts: &Opts) -> Result<Summary> {
             &opts.chromium,
             &prospect_voice,
             &dir.join("chromium-profile"),
-            &format!("{}?autojoin=1&raw=1", link.url),
+            &format!("{}?autojoin=1&autoanswer=1&raw=1", link.url),
         )
         // The prospect's speaker is their own: not the agent's virtual speaker.
         .env("PULSE_SINK", "prospect_speaker")

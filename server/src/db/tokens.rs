@@ -43,6 +43,14 @@ pub fn delete(conn: &Connection, token_sha256: &str) -> rusqlite::Result<bool> {
     Ok(conn.execute("DELETE FROM tokens WHERE token_sha256 = ?1", [token_sha256])? > 0)
 }
 
+/// Revokes every session of a user; returns how many.
+pub fn delete_for_user(conn: &Connection, user_id: Uuid) -> rusqlite::Result<usize> {
+    conn.execute(
+        "DELETE FROM tokens WHERE user_id = ?1",
+        [user_id.to_string()],
+    )
+}
+
 /// Removes expired sessions; returns how many.
 pub fn purge_expired(conn: &Connection, now: i64) -> rusqlite::Result<usize> {
     conn.execute("DELETE FROM tokens WHERE expires_at <= ?1", [now])

@@ -93,6 +93,23 @@ pub fn by_email(conn: &Connection, email: &str) -> rusqlite::Result<Option<UserR
     .optional()
 }
 
+/// Disables or re-enables the account with this e-mail; its id, or `None` when no
+/// such account exists.
+pub fn set_disabled(
+    conn: &Connection,
+    email: &str,
+    disabled: bool,
+) -> rusqlite::Result<Option<Uuid>> {
+    let Some(row) = by_email(conn, email)? else {
+        return Ok(None);
+    };
+    conn.execute(
+        "UPDATE users SET disabled = ?1 WHERE id = ?2",
+        rusqlite::params![i64::from(disabled), row.info.id.to_string()],
+    )?;
+    Ok(Some(row.info.id))
+}
+
 /// Finds a user by id.
 pub fn by_id(conn: &Connection, id: Uuid) -> rusqlite::Result<Option<UserRow>> {
     conn.query_row(&format!("{SELECT} WHERE u.id = ?1"), [id.to_string()], row)
