@@ -18,8 +18,8 @@ use axum::Json;
 use rusqlite::Connection;
 use serde::Deserialize;
 use softphone_proto::{
-    Call, Change, ChangesPage, Contact, Conversation, Lead, LeadUpsert, Message, Note, NoteUpsert,
-    Role, UserInfo,
+    Call, Change, ChangesPage, Contact, Conversation, Lead, LeadRevoked, LeadUpsert, Message, Note,
+    NoteUpsert, Role, UserInfo,
 };
 use uuid::Uuid;
 
@@ -84,6 +84,14 @@ pub async fn put_lead(
             };
             let (t, seq) = (now(), changes::next(&tx).map_err(tx_err)?);
             leads::write(&tx, id, user.org_id, &u, version, t, seq).map_err(tx_err)?;
+            // A lead that changes hands: the previous agent's app is told to drop it, and
+            // its history moves after the lead in the feed for the new agent.
+            if let Some(prior) = existing.as_ref().map(|r| r.lead.assigned_user_id) {
+                if prior != u.assigned_user_id {
+                    db::lead_handoffs::record(&tx, user.org_id, id, prior, seq, t)
+                        .map_err(tx_err)?;
+                }
+            }
             let action = if version == 1 { "create" } else { "update" };
             activity::record(&tx, user.org_id, user.id, action, "lead", id, version, t)
                 .map_err(tx_err)?;
@@ -261,6 +269,13 @@ fn visible_changes(
         limit,
     )?);
     out.extend(records::feed::<Call>(c, user, lead_filter, since, limit)?);
+    if !admin {
+        out.extend(
+            db::lead_handoffs::revoked_for(c, user.org_id, user.id, since, limit)?
+                .into_iter()
+                .map(|(seq, lead_id)| (seq, Change::LeadRevoked(LeadRevoked { lead_id }))),
+        );
+    }
     out.sort_by_key(|(seq, _)| *seq);
     Ok(out)
 }

@@ -299,7 +299,13 @@ async fn agents_see_only_their_leads_and_other_orgs_see_nothing() {
         2,
         "bob now sees the lead and its note"
     );
-    assert!(e.changes(&alice, 0, 100).await.changes.is_empty());
+    assert_eq!(
+        e.changes(&alice, 0, 100).await.changes,
+        vec![Change::LeadRevoked(softphone_proto::LeadRevoked {
+            lead_id: alices
+        })],
+        "alice is told to drop it, and sees nothing of it"
+    );
     // No token, bad input.
     let r = e
         .http

@@ -64,7 +64,51 @@ fn parts(ch: &Change) -> Result<(&'static str, Uuid, Option<Uuid>, i64, String)>
             x.version,
             serde_json::to_string(x)?,
         ),
+        Change::LeadRevoked(_) => {
+            return Err(StoreError::Invalid("a revocation is not a record".into()))
+        }
     })
+}
+
+/// Why an unsynced edit of a reassigned lead waits (shown in `softphone status` and
+/// the app's sync panel).
+pub const REASSIGNED: &str =
+    "lead.reassigned: this lead was reassigned to another agent; your unsynced change is kept here";
+
+/// Drops a lead that was reassigned away and its history from the local copy. Records
+/// with unsynced edits stay, and those edits are parked with [`REASSIGNED`]: nothing
+/// typed here is deleted silently. Answers how many records were dropped.
+fn revoke_lead(c: &Connection, lead: Uuid) -> Result<usize> {
+    let rows: Vec<(String, String, i64)> = {
+        let mut st = c.prepare("SELECT entity, id, rowid FROM records WHERE lead_id = ?1")?;
+        let rows = st.query_map([lead.to_string()], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    let mut dropped = 0;
+    for (entity, id, rowid) in rows {
+        let pending = c.execute(
+            "UPDATE outbox SET parked_reason = ?3, last_error = ?3
+                 WHERE entity = ?1 AND record_id = ?2 AND parked_reason IS NULL",
+            params![entity, id, REASSIGNED],
+        )? > 0;
+        let parked_before: bool = c
+            .query_row(
+                "SELECT 1 FROM outbox WHERE entity = ?1 AND record_id = ?2 LIMIT 1",
+                params![entity, id],
+                |_| Ok(true),
+            )
+            .optional()?
+            .unwrap_or(false);
+        if pending || parked_before {
+            continue;
+        }
+        c.execute("DELETE FROM search WHERE rowid = ?1", [rowid])?;
+        c.execute("DELETE FROM records WHERE rowid = ?1", [rowid])?;
+        dropped += 1;
+    }
+    Ok(dropped)
 }
 
 pub(crate) fn write(
@@ -96,6 +140,9 @@ fn stored_version(c: &Connection, entity: &str, id: Uuid) -> Result<Option<i64>>
 /// outbox (the push answer brings the server's state), and when it is older than what
 /// is stored. Answers whether it was applied.
 pub(crate) fn apply(c: &Connection, ch: &Change) -> Result<bool> {
+    if let Change::LeadRevoked(r) = ch {
+        return Ok(revoke_lead(c, r.lead_id)? > 0);
+    }
     let (entity, id, lead, version, data) = parts(ch)?;
     if outbox::has_pending_for(c, entity, id)? {
         return Ok(false);

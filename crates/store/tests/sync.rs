@@ -574,3 +574,205 @@ fn a_note_over_the_size_limit_is_refused_before_it_is_queued() {
         .unwrap();
     assert_eq!(s.status().unwrap().pending, 1);
 }
+
+#[tokio::test]
+async fn a_reassigned_lead_moves_with_its_whole_history_and_leaves_the_old_agent() {
+    let w = World::new();
+    let conn = db::open(&w.data).unwrap();
+    add_user(
+        &conn,
+        "Acme",
+        "bob@acme.test",
+        "Bob",
+        Role::Agent,
+        "bob-password",
+    )
+    .unwrap();
+    drop(conn);
+    let server = w.up().await;
+    let boss = w.client("boss@acme.test", "boss-password").await;
+    let alice = w.client("alice@acme.test", "alice-password").await;
+    let bob = w.client("bob@acme.test", "bob-password").await;
+    let (alice_id, bob_id) = (alice.me().await.unwrap().id, bob.me().await.unwrap().id);
+    let assigned = |name: &str, to: Uuid| LeadUpsert {
+        name: name.into(),
+        phone: Some("+34600000001".into()),
+        email: None,
+        company: None,
+        assigned_user_id: Some(to),
+    };
+    // Alice's lead and its history, synced long ago.
+    let lead_id = Uuid::now_v7();
+    boss.put::<Lead>(lead_id, &assigned("Lucía Pérez", alice_id))
+        .await
+        .unwrap();
+    let note_id = Uuid::now_v7();
+    alice
+        .put::<Note>(
+            note_id,
+            &NoteUpsert {
+                lead_id,
+                call_id: None,
+                body: "wants a callback on Tuesday".into(),
+                deleted: false,
+            },
+        )
+        .await
+        .unwrap();
+    let contact_id = Uuid::now_v7();
+    alice
+        .put::<Contact>(
+            contact_id,
+            &ContactUpsert {
+                lead_id,
+                name: "Lucía".into(),
+                phone: Some("+34600000001".into()),
+                email: None,
+                wa_id: None,
+            },
+        )
+        .await
+        .unwrap();
+    let conversation_id = Uuid::now_v7();
+    alice
+        .put::<Conversation>(
+            conversation_id,
+            &ConversationUpsert {
+                lead_id,
+                contact_id: Some(contact_id),
+                channel: Channel::Whatsapp,
+                external_id: None,
+                status: ConversationStatus::Open,
+                unread_count: 0,
+                assigned_user_id: None,
+            },
+        )
+        .await
+        .unwrap();
+    let message_id = Uuid::now_v7();
+    alice
+        .put::<Message>(
+            message_id,
+            &MessageUpsert {
+                conversation_id,
+                direction: Direction::Inbound,
+                kind: "text".into(),
+                body: Some("¿Me llamas el martes?".into()),
+                status: MessageStatus::Received,
+                media_url: None,
+                media_mime_type: None,
+                provider_message_id: None,
+                payload: None,
+                call_id: None,
+                sent_at: None,
+            },
+        )
+        .await
+        .unwrap();
+    let call_id = Uuid::now_v7();
+    alice
+        .put::<Call>(
+            call_id,
+            &CallUpsert {
+                lead_id,
+                direction: CallDirection::Outbound,
+                remote: "+34600000001".into(),
+                started_at_ms: 1_700_000_000_000,
+                answered_at_ms: Some(1_700_000_002_000),
+                ended_at_ms: Some(1_700_000_062_000),
+                duration_ms: Some(60_000),
+                end_reason: Some("normal".into()),
+                disposition: None,
+                quality: None,
+            },
+        )
+        .await
+        .unwrap();
+
+    // Both agents' apps are in sync, with cursors past all of that.
+    let own_lead = Uuid::now_v7();
+    boss.put::<Lead>(own_lead, &assigned("Bob's own lead", bob_id))
+        .await
+        .unwrap();
+    let bob_store = Arc::new(Mutex::new(
+        Store::open(&w._dir.path().join("bob-profile")).unwrap().0,
+    ));
+    let bob_sync = Syncer::new(bob_store.clone(), bob.clone(), fast());
+    let r = bob_sync.pull().await.unwrap();
+    assert!(r.cursor > 0);
+    let alice_store = w.store();
+    let alice_sync = Syncer::new(alice_store.clone(), alice.clone(), fast());
+    assert!(alice_sync.pull().await.unwrap().cursor > 0);
+    assert!(alice_store
+        .lock()
+        .unwrap()
+        .get::<Note>(note_id)
+        .unwrap()
+        .is_some());
+    // Alice types a note the server has not seen yet.
+    let unsynced = alice_store
+        .lock()
+        .unwrap()
+        .write_note(alice_id, lead_id, None, "promised a discount")
+        .unwrap();
+
+    // The admin hands the lead to Bob.
+    boss.put::<Lead>(lead_id, &assigned("Lucía Pérez", bob_id))
+        .await
+        .unwrap();
+
+    bob_sync.pull().await.unwrap();
+    {
+        let s = bob_store.lock().unwrap();
+        assert_eq!(
+            s.get::<Lead>(lead_id).unwrap().unwrap().assigned_user_id,
+            Some(bob_id)
+        );
+        assert!(
+            s.get::<Note>(note_id).unwrap().is_some(),
+            "the note came along"
+        );
+        assert!(
+            s.get::<Contact>(contact_id).unwrap().is_some(),
+            "the contact"
+        );
+        assert!(s.get::<Conversation>(conversation_id).unwrap().is_some());
+        assert!(
+            s.get::<Message>(message_id).unwrap().is_some(),
+            "the messages"
+        );
+        assert!(s.get::<Call>(call_id).unwrap().is_some(), "the calls");
+        assert_eq!(s.timeline(lead_id).unwrap().len(), 3, "note, message, call");
+    }
+
+    alice_sync.pull().await.unwrap();
+    {
+        let s = alice_store.lock().unwrap();
+        assert!(
+            s.get::<Lead>(lead_id).unwrap().is_none(),
+            "the lead left Alice's app"
+        );
+        assert!(s.get::<Note>(note_id).unwrap().is_none());
+        assert!(s.get::<Message>(message_id).unwrap().is_none());
+        assert!(s.get::<Call>(call_id).unwrap().is_none());
+        assert!(
+            s.search("martes", 10).unwrap().is_empty(),
+            "and from search"
+        );
+        let kept = s
+            .get::<Note>(unsynced.id)
+            .unwrap()
+            .expect("the unsynced note is kept");
+        assert_eq!(kept.body, "promised a discount");
+        let st = s.status().unwrap();
+        assert_eq!(st.pending, 0, "not pushed into a refusal");
+        assert!(
+            st.parked.iter().any(
+                |(_, entity, reason)| entity == "note" && reason.starts_with("lead.reassigned")
+            ),
+            "{:?}",
+            st.parked
+        );
+    }
+    server.stop().await.unwrap();
+}
