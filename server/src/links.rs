@@ -2,14 +2,15 @@
 //! prospect has the page open the agent dials the link's id like a colleague.
 //!
 //! The link is a signed token (HMAC-SHA256 with the URL signing key over link id,
-//! organisation, agent and expiry), so nothing is stored and a link works on every
-//! instance that shares `url_signing_key`. The page joins the signaling hub as a
-//! *guest* connection: it can be called, answer, trickle ICE and hang up, but never
-//! place a call, and it sees no presence.
+//! organisation, agent and expiry), checked first without the database; the link's
+//! row (`db::call_links`) then says whether it was revoked or, for a single-use link,
+//! already answered. The page joins the signaling hub as a *guest* connection: it can
+//! be called by its agent, answer, trickle ICE and hang up, but never place a call,
+//! and it sees nothing of the organisation.
 
 use crate::extract::JsonBody;
 use crate::signal;
-use crate::{AppState, Caller, Error};
+use crate::{db, AppState, Caller, Error};
 use axum::extract::{Path, State, WebSocketUpgrade};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -74,12 +75,13 @@ pub async fn create(
     headers: HeaderMap,
     JsonBody(req): JsonBody<CreateLink>,
 ) -> Result<Json<CallLink>, Error> {
-    let ttl = req.ttl_secs.unwrap_or(86_400);
-    if !(60..=604_800).contains(&ttl) {
+    let ttl = req.ttl_secs.unwrap_or(state.links.default_ttl_secs);
+    let max = state.links.max_ttl_secs;
+    if !(60..=max).contains(&ttl) {
         return Err(Error::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "request.invalid",
-            "ttl_secs must be 60-604800",
+            format!("ttl_secs must be 60-{max} (the administrator's maximum)"),
         ));
     }
     let claims = Claims {
@@ -88,6 +90,20 @@ pub async fn create(
         a: caller.user.id,
         e: now_ms() + ttl * 1000,
     };
+    let (id, org, agent, lead, exp, single) = (
+        claims.l,
+        claims.o,
+        claims.a,
+        req.lead_id,
+        claims.e,
+        req.single_use,
+    );
+    state
+        .with_db(move |c| {
+            db::call_links::insert(c, id, org, agent, lead, exp, single, crate::now())
+                .map_err(Error::internal)
+        })
+        .await?;
     let token = sign(&state.url_key[..], &claims);
     let path = link_routes::JOIN_PAGE.replace("{token}", &token);
     let url = match headers.get(header::HOST).and_then(|h| h.to_str().ok()) {
@@ -100,12 +116,53 @@ pub async fn create(
         }
         None => path,
     };
-    tracing::info!(link = %claims.l, agent = %claims.a, "call link created");
+    tracing::info!(link = %claims.l, agent = %claims.a, single_use = single, "call link created");
     Ok(Json(CallLink {
         id: claims.l,
         url,
         expires_at_ms: claims.e,
     }))
+}
+
+/// `DELETE /api/v1/links/{id}`: the agent who made the link, or an admin of its
+/// organisation, revokes it; a page that has it open is disconnected at once.
+/// Anyone else gets 404, as for an unknown link.
+pub async fn revoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    crate::extract::Path(id): crate::extract::Path<Uuid>,
+) -> Result<StatusCode, Error> {
+    let user = caller.user;
+    state
+        .with_db(move |c| {
+            db::call_links::get(c, id)
+                .map_err(Error::internal)?
+                .filter(|r| {
+                    r.org_id == user.org_id && (r.agent_id == user.id || user.role == Role::Admin)
+                })
+                .ok_or_else(crate::sync::not_found)?;
+            db::call_links::revoke(c, id, crate::now()).map_err(Error::internal)
+        })
+        .await?;
+    state.hub.kick_private(id);
+    tracing::info!(link = %id, "call link revoked");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The signed claims of `token` when they verify and the link's row allows opening it
+/// now; otherwise why not (`invalid`, `expired`, `revoked`, `used`).
+async fn admit(state: &AppState, token: &str) -> Result<Claims, &'static str> {
+    let c = verify(&state.url_key[..], token, now_ms()).ok_or("invalid")?;
+    let id = c.l;
+    let row = state
+        .with_db(move |db| db::call_links::get(db, id).map_err(Error::internal))
+        .await
+        .map_err(|_| "invalid")?
+        .ok_or("invalid")?;
+    match row.refusal(now_ms()) {
+        Some(why) => Err(why),
+        None => Ok(c),
+    }
 }
 
 fn html(status: StatusCode, body: String) -> Response {
@@ -124,17 +181,39 @@ fn html(status: StatusCode, body: String) -> Response {
 
 /// `GET /join/{token}`: the prospect's page.
 pub async fn page(State(state): State<AppState>, Path(token): Path<String>) -> Response {
-    if verify(&state.url_key[..], &token, now_ms()).is_none() {
+    if let Err(why) = admit(&state, &token).await {
+        let text = match why {
+            "used" => {
+                "This link was for one call, which has taken place. Ask your agent for a new one."
+            }
+            "revoked" => "Your agent has withdrawn this link. Ask your agent for a new one.",
+            _ => "This link has expired or is not valid. Ask your agent for a new one.",
+        };
         return html(
             StatusCode::NOT_FOUND,
             PAGE.replace(
                 "Press Join so your agent can call you. Your browser will ask to use the microphone.",
-                "This link has expired or is not valid. Ask your agent for a new one.",
+                text,
             )
             .replace("<button id=\"join\" type=\"button\">Join</button>", ""),
         );
     }
-    html(StatusCode::OK, PAGE.to_string())
+    html(StatusCode::OK, page_with_ice(&state.media.ice_urls))
+}
+
+/// The page with the server's `ice_urls` in `<main data-ice>` (JSON, HTML-escaped), which
+/// join.js hands to `RTCPeerConnection` as its `iceServers`.
+fn page_with_ice(urls: &[String]) -> String {
+    let json = serde_json::to_string(urls).unwrap_or_else(|_| "[]".into());
+    let escaped = json
+        .replace('&', "&amp;")
+        .replace('"', "&quot;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;");
+    PAGE.replace(
+        "<main data-ice=\"[]\">",
+        &format!("<main data-ice=\"{escaped}\">"),
+    )
 }
 
 /// `GET /static/join.js`.
@@ -150,16 +229,19 @@ pub async fn script() -> Response {
 }
 
 /// `GET /api/v1/join/{token}/signal`: the page's signaling WebSocket.
+///
+/// Errors: 401 `link.invalid` for a link that is expired, altered, revoked or (single
+/// use) already answered.
 pub async fn upgrade(
     State(state): State<AppState>,
     Path(token): Path<String>,
     ws: WebSocketUpgrade,
 ) -> Result<Response, Error> {
-    let c = verify(&state.url_key[..], &token, now_ms()).ok_or_else(|| {
+    let c = admit(&state, &token).await.map_err(|why| {
         Error::new(
             StatusCode::UNAUTHORIZED,
             "link.invalid",
-            "this call link has expired or is not valid",
+            format!("this call link cannot be used ({why})"),
         )
     })?;
     let guest = UserInfo {
@@ -173,13 +255,38 @@ pub async fn upgrade(
     Ok(ws
         .read_buffer_size(4 * 1024)
         .write_buffer_size(4 * 1024)
-        .max_message_size(256 * 1024)
+        .max_message_size(signal::MAX_SDP_BYTES + 4 * 1024)
         .on_upgrade(move |socket| signal::run_guest(state, socket, guest, c.a)))
+}
+
+/// Link settings from the configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct LinkSettings {
+    /// Lifetime when none is asked for, seconds.
+    pub default_ttl_secs: i64,
+    /// Longest lifetime allowed, seconds.
+    pub max_ttl_secs: i64,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_page_carries_the_ice_urls_escaped() {
+        assert!(
+            PAGE.contains("<main data-ice=\"[]\">"),
+            "the template has the slot"
+        );
+        let page = page_with_ice(&[
+            "stun:stun.example.com:3478".into(),
+            "turn:x\"><script>".into(),
+        ]);
+        assert!(page.contains(
+            "data-ice=\"[&quot;stun:stun.example.com:3478&quot;,&quot;turn:x\\&quot;&gt;&lt;script&gt;&quot;]\""
+        ), "{page}");
+        assert!(!page.contains("<script>\""));
+    }
 
     #[test]
     fn tokens_verify_only_unaltered_and_unexpired() {

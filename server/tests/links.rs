@@ -38,13 +38,27 @@ async fn drain(c: &mut SignalConn) -> Vec<ServerMsg> {
 
 /// Opens the page's signaling WebSocket for `link`, as join.js does.
 async fn open_guest(base: &str, link: &CallLink) -> Guest {
+    try_open_guest(base, link).await.unwrap()
+}
+
+/// The upgrade's HTTP status when it was refused.
+async fn try_open_guest(base: &str, link: &CallLink) -> Result<Guest, u16> {
     let token = link.url.rsplit('/').next().unwrap();
     let url = format!(
         "{}{}",
         base.replace("http://", "ws://"),
         softphone_proto::link_routes::JOIN_SIGNAL.replace("{token}", token)
     );
-    tokio_tungstenite::connect_async(url).await.unwrap().0
+    match tokio_tungstenite::connect_async(url).await {
+        Ok((ws, _)) => Ok(ws),
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => Err(resp.status().as_u16()),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+async fn page_status(link: &CallLink) -> (u16, String) {
+    let r = reqwest::get(&link.url).await.unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
 }
 
 /// The guest's next frame; `None` when the server closed the socket.
@@ -233,5 +247,146 @@ async fn a_link_is_live_in_one_browser_at_a_time() {
         third.is_some(),
         "the link opens again after the first browser left"
     );
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_revoked_link_drops_its_page_and_cannot_be_opened_again() {
+    let (_dir, data) = data_dir();
+    let server = boot(&data, 3600).await;
+    let url = server.url();
+    let alice = client(&url, "alice@acme.test").await;
+    let bob = client(&url, "bob@acme.test").await;
+    let link = alice.create_link(&CreateLink::default()).await.unwrap();
+    let mut g = open_guest(&url, &link).await;
+    assert!(matches!(
+        guest_next(&mut g).await,
+        Some(ServerMsg::Welcome { .. })
+    ));
+    // A colleague cannot revoke it (nor learn that it exists).
+    let e = bob.revoke_link(link.id).await.unwrap_err();
+    assert_eq!(e.status(), Some(404));
+    assert!(guest_drain(&mut g).await.is_empty(), "still open");
+    alice.revoke_link(link.id).await.unwrap();
+    assert!(
+        guest_next(&mut g).await.is_none(),
+        "the open page is dropped at once"
+    );
+    let (status, body) = page_status(&link).await;
+    assert_eq!(status, 404);
+    assert!(body.contains("withdrawn"), "{body}");
+    assert_eq!(try_open_guest(&url, &link).await.err(), Some(401));
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_single_use_link_is_spent_once_its_call_was_answered() {
+    let (_dir, data) = data_dir();
+    let server = boot(&data, 3600).await;
+    let url = server.url();
+    let alice = client(&url, "alice@acme.test").await;
+    let link = alice
+        .create_link(&CreateLink {
+            single_use: true,
+            ..CreateLink::default()
+        })
+        .await
+        .unwrap();
+    let mut g = open_guest(&url, &link).await;
+    assert!(matches!(
+        guest_next(&mut g).await,
+        Some(ServerMsg::Welcome { .. })
+    ));
+    // A reload before the call is fine.
+    g.close(None).await.unwrap();
+    drop(g);
+    let mut g = None;
+    for _ in 0..50 {
+        let mut c = open_guest(&url, &link).await;
+        if let Some(ServerMsg::Welcome { .. }) = guest_next(&mut c).await {
+            g = Some(c);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut g = g.expect("the page joins again before its call");
+    let mut a = alice.signal().await.unwrap();
+    next(&mut a).await;
+    let call_id = Uuid::now_v7();
+    a.send(&ClientMsg::Invite {
+        call_id,
+        to: link.id.to_string(),
+        offer: Some("v=0".into()),
+    })
+    .await
+    .unwrap();
+    assert!(matches!(
+        guest_next(&mut g).await,
+        Some(ServerMsg::Incoming { .. })
+    ));
+    guest_send(
+        &mut g,
+        &ClientMsg::Accept {
+            call_id,
+            answer: Some("v=0".into()),
+        },
+    )
+    .await;
+    loop {
+        if let ServerMsg::Accepted { .. } = next(&mut a).await {
+            break;
+        }
+    }
+    guest_drain(&mut g).await;
+    g.close(None).await.unwrap();
+    drop(g);
+    let mut refused = None;
+    for _ in 0..50 {
+        match try_open_guest(&url, &link).await {
+            Err(s) => {
+                refused = Some(s);
+                break;
+            }
+            Ok(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+    assert_eq!(refused, Some(401), "spent after its answered call");
+    let (status, body) = page_status(&link).await;
+    assert_eq!(status, 404);
+    assert!(body.contains("for one call"), "{body}");
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn links_last_two_hours_unless_asked_and_never_beyond_the_admins_maximum() {
+    let (_dir, data) = data_dir();
+    let server = common::boot_with(&data, |c| c.link_max_ttl_secs = 86_400).await;
+    let alice = client(&server.url(), "alice@acme.test").await;
+    let now_ms = softphone_server::now() * 1000;
+    let link = alice.create_link(&CreateLink::default()).await.unwrap();
+    let ttl_s = (link.expires_at_ms - now_ms) / 1000;
+    assert!(
+        (7_100..=7_300).contains(&ttl_s),
+        "default lifetime {ttl_s} s"
+    );
+    let e = alice
+        .create_link(&CreateLink {
+            ttl_secs: Some(2 * 86_400),
+            ..CreateLink::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (e.status(), e.code()),
+        (Some(422), "request.invalid"),
+        "{e}"
+    );
+    alice
+        .create_link(&CreateLink {
+            ttl_secs: Some(86_400),
+            ..CreateLink::default()
+        })
+        .await
+        .expect("up to the maximum");
     server.stop().await.unwrap();
 }
