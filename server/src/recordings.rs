@@ -22,7 +22,8 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use softphone_proto::{recording_routes, RecordingInfo, Role, SignedUrl, UserInfo};
 use std::collections::HashMap;
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::SeekFrom;
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use uuid::Uuid;
 
 const TUS_VERSION: &str = "1.0.0";
@@ -149,6 +150,16 @@ pub async fn create_upload(
     let st = state.clone();
     let upload = state
         .with_db(move |c| {
+            // When the call record is already here, it must be one the uploader can see:
+            // nobody attaches a recording to another organisation's or agent's call.
+            if let Some(call) =
+                crate::records::get::<softphone_proto::Call>(c, call_id).map_err(Error::internal)?
+            {
+                if call.org_id != user.org_id {
+                    return Err(not_found());
+                }
+                crate::records::check_lead(c, &user, call.lead_id)?;
+            }
             if let Some(existing) = uploads::by_call(c, call_id).map_err(Error::internal)? {
                 if !may_access(&user, existing.org_id, existing.user_id) {
                     return Err(not_found());
@@ -282,12 +293,16 @@ pub async fn patch_upload(
         return Ok((StatusCode::NO_CONTENT, tus_headers(u.offset, u.length)).into_response());
     }
     let path = staging_path(&state, id);
-    let mut file = std::fs::OpenOptions::new()
+    // tokio::fs: every open, write and fsync runs on the blocking pool, never on the
+    // async workers that serve signaling and the API.
+    let mut file = tokio::fs::OpenOptions::new()
         .write(true)
         .open(&path)
+        .await
         .map_err(Error::internal)?;
-    file.set_len(u.offset).map_err(Error::internal)?;
+    file.set_len(u.offset).await.map_err(Error::internal)?;
     file.seek(SeekFrom::Start(u.offset))
+        .await
         .map_err(Error::internal)?;
     let mut offset = u.offset;
     let mut stream = body.into_data_stream();
@@ -299,10 +314,10 @@ pub async fn patch_upload(
             too_long = true;
             break;
         }
-        file.write_all(&chunk).map_err(Error::internal)?;
+        file.write_all(&chunk).await.map_err(Error::internal)?;
         offset += chunk.len() as u64;
     }
-    file.sync_data().map_err(Error::internal)?;
+    file.sync_data().await.map_err(Error::internal)?;
     drop(file);
     state
         .with_db(move |c| uploads::set_offset(c, id, offset, now()).map_err(Error::internal))
@@ -321,19 +336,53 @@ pub async fn patch_upload(
     Ok((StatusCode::NO_CONTENT, tus_headers(offset, u.length)).into_response())
 }
 
+/// Part size of a recording's multipart upload to object storage, bytes (S3's minimum
+/// is 5 MiB, and every part but the last must reach it).
+const MULTIPART_CHUNK: usize = 5 * 1024 * 1024;
+/// Parts in flight at once: with [`MULTIPART_CHUNK`] this bounds what one completion
+/// holds in memory (~2 x 5 MiB plus the read buffer).
+const MULTIPART_IN_FLIGHT: usize = 1;
+
+/// Streams the staged file into `w`, waiting for part capacity before each write, so a
+/// slow object store slows the copy instead of growing memory.
+async fn copy_to_store(path: &std::path::Path, w: &mut WriteMultipart) -> Result<(), Error> {
+    let mut f = tokio::fs::File::open(path).await.map_err(Error::internal)?;
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        w.wait_for_capacity(MULTIPART_IN_FLIGHT)
+            .await
+            .map_err(Error::internal)?;
+        let n = f.read(&mut buf).await.map_err(Error::internal)?;
+        if n == 0 {
+            return Ok(());
+        }
+        w.write(&buf[..n]);
+    }
+}
+
 /// Verifies the staged file, moves it to object storage and records it.
 async fn complete(
     state: &AppState,
     u: &uploads::Upload,
     path: &std::path::Path,
 ) -> Result<(), Error> {
-    let mut f = std::fs::File::open(path).map_err(Error::internal)?;
-    let mut h = Sha256::new();
-    std::io::copy(&mut f, &mut h).map_err(Error::internal)?;
-    let got = hex::encode(h.finalize());
+    // A few completions at a time: each hashes a whole recording and holds up to two
+    // parts in memory; more at once only share the same disk and core.
+    let _slot = state.completions.acquire().await.map_err(Error::internal)?;
+    // Hashing a whole recording takes a core for a while: the blocking pool does it.
+    let hash_path = path.to_path_buf();
+    let got = tokio::task::spawn_blocking(move || -> std::io::Result<String> {
+        let mut f = std::fs::File::open(hash_path)?;
+        let mut h = Sha256::new();
+        std::io::copy(&mut f, &mut h)?;
+        Ok(hex::encode(h.finalize()))
+    })
+    .await
+    .map_err(Error::internal)?
+    .map_err(Error::internal)?;
     if got != u.sha256 {
         let id = u.id;
-        let _ = std::fs::remove_file(path);
+        let _ = tokio::fs::remove_file(path).await;
         state
             .with_db(move |c| uploads::delete(c, id).map_err(Error::internal))
             .await?;
@@ -346,21 +395,16 @@ async fn complete(
     let t = now();
     let (yyyy, mm) = year_month(t);
     let key = format!("recordings/{}/{yyyy}/{mm:02}/{}.opus", u.user_id, u.call_id);
-    let mut w = WriteMultipart::new(
-        state
-            .store
-            .put_multipart(&key.as_str().into())
-            .await
-            .map_err(Error::internal)?,
-    );
-    f.seek(SeekFrom::Start(0)).map_err(Error::internal)?;
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf).map_err(Error::internal)?;
-        if n == 0 {
-            break;
-        }
-        w.write(&buf[..n]);
+    let upload = state
+        .store
+        .put_multipart(&key.as_str().into())
+        .await
+        .map_err(Error::internal)?;
+    let mut w = WriteMultipart::new_with_chunk_size(upload, MULTIPART_CHUNK);
+    if let Err(e) = copy_to_store(path, &mut w).await {
+        // Leave no half-written object (S3 keeps unfinished parts, and bills them).
+        let _ = w.abort().await;
+        return Err(e);
     }
     w.finish().await.map_err(Error::internal)?;
     let info = RecordingInfo {
@@ -379,7 +423,7 @@ async fn complete(
         .with_db(move |c| {
             let tx = c.unchecked_transaction().map_err(Error::internal)?;
             recordings::insert(&tx, org, &info).map_err(Error::internal)?;
-            let seq = set_has_recording(&tx, actor, call_id, true)?;
+            let seq = set_has_recording(&tx, org, actor, call_id, true)?;
             tx.commit().map_err(Error::internal)?;
             Ok(seq)
         })
@@ -387,7 +431,7 @@ async fn complete(
     if let Some(seq) = seq {
         state.hub.changed(org, seq);
     }
-    let _ = std::fs::remove_file(path);
+    let _ = tokio::fs::remove_file(path).await;
     Ok(())
 }
 
@@ -448,7 +492,7 @@ pub async fn delete_recording(
             if let Some(u) = uploads::by_call(&tx, call_id).map_err(Error::internal)? {
                 uploads::delete(&tx, u.id).map_err(Error::internal)?;
             }
-            let seq = set_has_recording(&tx, actor, call_id, false)?;
+            let seq = set_has_recording(&tx, org, actor, call_id, false)?;
             tx.commit().map_err(Error::internal)?;
             Ok(seq)
         })
@@ -462,12 +506,13 @@ pub async fn delete_recording(
 /// Keeps the call record's `has_recording` in step; the feed sequence when it changed.
 fn set_has_recording(
     tx: &rusqlite::Connection,
+    org: Uuid,
     actor: Uuid,
     call_id: Uuid,
     has: bool,
 ) -> Result<Option<i64>, Error> {
     Ok(
-        crate::records::touch::<softphone_proto::Call>(tx, actor, call_id, |c| {
+        crate::records::touch::<softphone_proto::Call>(tx, org, actor, call_id, |c| {
             c.has_recording = has
         })?
         .map(|(_, seq)| seq),
@@ -579,12 +624,20 @@ pub async fn media(
     let Some((start, end)) = parse_range(range, size) else {
         return Ok(unsatisfiable());
     };
-    let bytes = state
+    // Streamed: a `Range: bytes=0-` of a long recording is never held in memory whole.
+    let stream = state
         .store
-        .get_range(&key, start..end + 1)
+        .get_opts(
+            &key,
+            object_store::GetOptions {
+                range: Some(object_store::GetRange::Bounded(start..end + 1)),
+                ..Default::default()
+            },
+        )
         .await
-        .map_err(Error::internal)?;
-    let mut r = (StatusCode::PARTIAL_CONTENT, base, bytes).into_response();
+        .map_err(Error::internal)?
+        .into_stream();
+    let mut r = (StatusCode::PARTIAL_CONTENT, base, Body::from_stream(stream)).into_response();
     r.headers_mut().insert(
         header::CONTENT_RANGE,
         HeaderValue::from_str(&format!("bytes {start}-{end}/{size}")).expect("ascii"),
@@ -621,7 +674,7 @@ pub async fn expire_uploads(state: &AppState, max_idle_secs: i64) -> Result<usiz
         if state.patching.lock().map_err(Error::internal)?.contains(id) {
             continue;
         }
-        match std::fs::remove_file(staging_path(state, *id)) {
+        match tokio::fs::remove_file(staging_path(state, *id)).await {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(Error::internal(e)),

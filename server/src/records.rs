@@ -249,6 +249,7 @@ pub fn upsert<T: Stored>(
 /// the record is missing or `change` leaves it as it was.
 pub fn touch<T: Stored>(
     tx: &Connection,
+    org: Uuid,
     actor: Uuid,
     id: Uuid,
     change: impl FnOnce(&mut T),
@@ -256,6 +257,10 @@ pub fn touch<T: Stored>(
     let Some(row) = get::<T>(tx, id).map_err(tx_err)? else {
         return Ok(None);
     };
+    // A record of another organisation with the same id is not ours to change.
+    if row.org_id != org {
+        return Ok(None);
+    }
     let before = serde_json::to_value(&row.record).map_err(Error::internal)?;
     let mut rec = row.record;
     change(&mut rec);

@@ -139,3 +139,79 @@ async fn a_wrong_sha256_is_refused_and_nothing_is_kept() {
     assert_eq!(std::fs::read_dir(data.join("uploads")).unwrap().count(), 0);
     server.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn another_organisation_cannot_attach_a_recording_to_our_call() {
+    let (_dir, data) = data_dir();
+    let server = boot(&data, 3600).await;
+    let url = server.url();
+    let alice = client(&url, "alice@acme.test").await;
+    let eve = client(&url, "eve@other.test").await;
+    let bob = client(&url, "bob@acme.test").await;
+    let lead = Uuid::now_v7();
+    alice
+        .put::<softphone_proto::Lead>(
+            lead,
+            &softphone_proto::LeadUpsert {
+                name: "Ours".into(),
+                phone: None,
+                email: None,
+                company: None,
+                assigned_user_id: None,
+            },
+        )
+        .await
+        .unwrap();
+    let call_id = Uuid::now_v7();
+    let upsert = softphone_proto::CallUpsert {
+        lead_id: lead,
+        direction: softphone_proto::CallDirection::Outbound,
+        remote: "+34600000002".into(),
+        started_at_ms: 1_700_000_000_000,
+        answered_at_ms: None,
+        ended_at_ms: Some(1_700_000_010_000),
+        duration_ms: Some(10_000),
+        end_reason: Some("normal".into()),
+        disposition: None,
+        quality: None,
+    };
+    alice
+        .put::<softphone_proto::Call>(call_id, &upsert)
+        .await
+        .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("x.opus");
+    let forged = b"not alice's call".repeat(1000);
+    std::fs::write(&file, &forged).unwrap();
+    let meta = UploadMeta {
+        call_id,
+        sha256: sha(&forged),
+        duration_ms: 10_000,
+        channels: 2,
+    };
+    // Another organisation, and a colleague who cannot see the lead, are refused as if
+    // the call did not exist.
+    for stranger in [&eve, &bob] {
+        let e = stranger
+            .upload_recording(&file, &meta, 1 << 20, |_, _| {})
+            .await
+            .unwrap_err();
+        assert_eq!((e.status(), e.code()), (Some(404), "not_found"), "{e}");
+    }
+    let call: softphone_proto::Call = alice.get(call_id).await.unwrap();
+    assert!(!call.has_recording, "nothing attached");
+    // The call's own agent uploads as usual.
+    let real = b"alice's recording".repeat(1000);
+    std::fs::write(&file, &real).unwrap();
+    let meta = UploadMeta {
+        sha256: sha(&real),
+        ..meta
+    };
+    alice
+        .upload_recording(&file, &meta, 1 << 20, |_, _| {})
+        .await
+        .unwrap();
+    let call: softphone_proto::Call = alice.get(call_id).await.unwrap();
+    assert!(call.has_recording);
+    server.stop().await.unwrap();
+}

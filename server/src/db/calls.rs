@@ -37,9 +37,11 @@ impl Stored for Call {
     fn build(ctx: &BuildCtx<'_>, u: &CallUpsert, prior: Option<&Self>) -> Result<Self, Error> {
         let has_recording = match prior {
             Some(p) if p.has_recording => true,
+            // Only a recording of this organisation counts (another one's upload under
+            // the same id is not this call's).
             _ => super::recordings::get(ctx.tx, ctx.id)
                 .map_err(tx_err)?
-                .is_some(),
+                .is_some_and(|r| r.org_id == ctx.user.org_id),
         };
         Ok(Call {
             id: ctx.id,

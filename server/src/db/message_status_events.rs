@@ -59,7 +59,7 @@ impl Stored for MessageStatusEvent {
 
     fn after_write(&self, tx: &Connection, ctx: &BuildCtx<'_>) -> Result<(), Error> {
         let (status, at) = (self.status, self.at);
-        records::touch::<Message>(tx, ctx.user.id, self.message_id, |m| {
+        records::touch::<Message>(tx, ctx.user.org_id, ctx.user.id, self.message_id, |m| {
             m.status = super::messages::advance(m.status, status);
             match status {
                 MessageStatus::Delivered => {

@@ -100,9 +100,15 @@ impl Stored for Message {
 
     fn after_write(&self, tx: &Connection, ctx: &BuildCtx<'_>) -> Result<(), Error> {
         let at = self.sent_at.unwrap_or(self.updated_at);
-        records::touch::<Conversation>(tx, ctx.user.id, self.conversation_id, |c| {
-            c.last_message_at = Some(c.last_message_at.map_or(at, |x| x.max(at)));
-        })?;
+        records::touch::<Conversation>(
+            tx,
+            ctx.user.org_id,
+            ctx.user.id,
+            self.conversation_id,
+            |c| {
+                c.last_message_at = Some(c.last_message_at.map_or(at, |x| x.max(at)));
+            },
+        )?;
         Ok(())
     }
 
