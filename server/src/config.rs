@@ -65,6 +65,10 @@ pub struct Config {
     pub signal_ping_ms: u64,
     /// A signaling socket silent this long is closed, ms (default 45 000).
     pub signal_idle_ms: u64,
+    /// Lifetime of a call link when the agent asks for none, seconds (default 7200).
+    pub link_default_ttl_secs: i64,
+    /// Longest lifetime an agent may ask for, seconds (default 604 800: 7 days).
+    pub link_max_ttl_secs: i64,
 }
 
 impl std::fmt::Debug for Config {
@@ -96,7 +100,7 @@ impl Default for Config {
 }
 
 /// Keys accepted from the environment (with the `SOFTPHONE_` prefix).
-const ENV_KEYS: [&str; 20] = [
+const ENV_KEYS: [&str; 22] = [
     "data_dir",
     "listen",
     "token_ttl_secs",
@@ -117,6 +121,8 @@ const ENV_KEYS: [&str; 20] = [
     "echo_delay_ms",
     "signal_ping_ms",
     "signal_idle_ms",
+    "link_default_ttl_secs",
+    "link_max_ttl_secs",
 ];
 
 impl Config {
@@ -143,6 +149,8 @@ impl Config {
             echo_delay_ms: 500,
             signal_ping_ms: 15_000,
             signal_idle_ms: 45_000,
+            link_default_ttl_secs: 7200,
+            link_max_ttl_secs: 7 * 86_400,
         }
     }
 
@@ -189,6 +197,10 @@ impl Config {
         anyhow::ensure!(
             self.signal_ping_ms >= 100 && self.signal_idle_ms > self.signal_ping_ms,
             "signal_ping_ms must be at least 100 and signal_idle_ms longer than it"
+        );
+        anyhow::ensure!(
+            (60..=self.link_max_ttl_secs).contains(&self.link_default_ttl_secs),
+            "link_default_ttl_secs must be between 60 and link_max_ttl_secs"
         );
         self.trusted_proxy_nets()?;
         self.signing_key()?;

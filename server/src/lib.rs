@@ -60,6 +60,10 @@ pub struct AppState {
     pub(crate) hashing: Arc<tokio::sync::Semaphore>,
     /// Signaling socket keepalive.
     pub(crate) keepalive: signal::Keepalive,
+    /// Recordings being verified and copied to object storage at once (2).
+    pub(crate) completions: Arc<tokio::sync::Semaphore>,
+    /// Call link lifetimes.
+    pub(crate) links: links::LinkSettings,
 }
 
 /// An error response: HTTP status plus a stable code.
@@ -375,6 +379,11 @@ fn router_with_state(conn: Connection, cfg: &Config) -> anyhow::Result<(Router, 
         hub: Arc::default(),
         limits: Arc::new(limits::Limits::new(cfg)),
         hashing: Arc::new(tokio::sync::Semaphore::new(hash_slots())),
+        completions: Arc::new(tokio::sync::Semaphore::new(2)),
+        links: links::LinkSettings {
+            default_ttl_secs: cfg.link_default_ttl_secs,
+            max_ttl_secs: cfg.link_max_ttl_secs,
+        },
         keepalive: signal::Keepalive {
             ping: std::time::Duration::from_millis(cfg.signal_ping_ms),
             idle: std::time::Duration::from_millis(cfg.signal_idle_ms),
@@ -416,6 +425,10 @@ fn router_with_state(conn: Connection, cfg: &Config) -> anyhow::Result<(Router, 
         )
         .route(softphone_proto::signal::ROUTE, get(signal::upgrade))
         .route(softphone_proto::link_routes::LINKS, post(links::create))
+        .route(
+            softphone_proto::link_routes::LINK,
+            axum::routing::delete(links::revoke),
+        )
         .route(softphone_proto::link_routes::JOIN_PAGE, get(links::page))
         .route(
             softphone_proto::link_routes::JOIN_SCRIPT,

@@ -310,6 +310,18 @@ fn operations() -> Vec<Op> {
             errors: &["400", "401", "415", "422", "429"],
         },
         Op {
+            method: HttpMethod::Delete,
+            path: link_routes::LINK,
+            id: "revoke_link".into(),
+            tag: "calls",
+            summary: "Revoke a call link (its agent or an admin); an open page is disconnected",
+            auth: true,
+            params: ID,
+            body: None,
+            ok: ("204", None),
+            errors: &["401", "404", "429"],
+        },
+        Op {
             method: HttpMethod::Get,
             path: OPENAPI_ROUTE,
             id: "openapi".into(),

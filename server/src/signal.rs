@@ -458,6 +458,12 @@ impl Hub {
         self.kick(|c| c.token_sha256.as_deref() == Some(token_sha256))
     }
 
+    /// Closes the connection of private peer `id` (a revoked link's page); returns how
+    /// many were closed.
+    pub fn kick_private(&self, id: Uuid) -> usize {
+        self.kick(|c| c.user.id == id && matches!(c.audience, Audience::Private { .. }))
+    }
+
     /// Closes every connection of `user` (account disabled); returns how many.
     pub fn kick_user(&self, user: Uuid) -> usize {
         self.kick(|c| c.user.id == user && c.audience == Audience::Member)
@@ -948,7 +954,17 @@ async fn run_conn(
             ClientMsg::Invite { to, .. } => Some(lookup_callee(&state, to).await),
             _ => None,
         };
+        let answered = guest && matches!(msg, ClientMsg::Accept { .. });
         state.hub.handle(conn, msg, callee);
+        if answered {
+            // A single-use link is spent once its prospect answered.
+            let link = user.id;
+            let _ = state
+                .with_db(move |c| {
+                    db::call_links::mark_used(c, link, crate::now()).map_err(Error::internal)
+                })
+                .await;
+        }
     }
     state.hub.disconnect(conn);
     writer.abort();

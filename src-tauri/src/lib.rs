@@ -85,7 +85,9 @@ pub fn run() {
             if let Err(e) = tray::build(app) {
                 tracing::warn!(error = %e, "no tray icon");
             }
-            // Recordings a crash left unfinished are repaired before anything else.
+            // Recordings a crash left unfinished in the old app-data folder are repaired
+            // first; calls journalled in the profile are recovered (record and
+            // recording, wherever it was written) when the agent opens.
             if let Ok(dir) = app.path().app_data_dir() {
                 let recordings = dir.join("recordings");
                 if std::fs::create_dir_all(&recordings).is_ok() {

@@ -58,6 +58,30 @@ fn agent(profile: &Path) -> Result<Agent> {
     let account = Account::from_profile(profile)?;
     let (agent, report) = Agent::open(profile, account)?;
     warn_rebuilt(&report);
+    for r in agent.recovered() {
+        eprintln!(
+            "warning: call {} ended in a crash; queued for sync: {}{}",
+            r.call_id,
+            match (r.lead_id.is_some(), &r.recording, r.duration_ms) {
+                (true, Some(p), Some(ms)) => format!(
+                    "its record and its recording ({}, {:.1} s)",
+                    p.display(),
+                    ms as f64 / 1000.0
+                ),
+                (false, Some(p), Some(ms)) => format!(
+                    "its recording ({}, {:.1} s; no lead, so no call record)",
+                    p.display(),
+                    ms as f64 / 1000.0
+                ),
+                (true, _, _) => "its record".into(),
+                (false, _, _) => "nothing (no lead, no recording)".into(),
+            },
+            r.problem
+                .as_ref()
+                .map(|p| format!(" (recording lost: {p})"))
+                .unwrap_or_default()
+        );
+    }
     Ok(agent)
 }
 

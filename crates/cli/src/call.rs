@@ -294,7 +294,12 @@ pub fn call(target: &str, args: &CallArgs, profile: Option<&Path>) -> Result<()>
         let (account, agent) = account(args, profile).await?;
         let setup = args.setup(&account.settings.email)?;
         let phone = account.phone().await?;
-        let call = phone.dial(target, setup)?;
+        let call_id = Uuid::now_v7();
+        // Journalled before any audio, so a kill mid-call is recovered at the next start.
+        if let Some(agent) = &agent {
+            agent.journal_call(call_id, args.lead, args.record.as_deref(), target, true)?;
+        }
+        let call = phone.dial_as(call_id, target, setup)?;
         let report = drive(call, args).await?;
         finish(&report, args, agent.as_ref())
     })
@@ -309,9 +314,18 @@ pub fn answer(args: &CallArgs, wait: f64, profile: Option<&Path>) -> Result<()> 
         if !args.stats_json {
             println!("waiting for a call…");
         }
-        let call = phone
-            .answer_next(Duration::from_secs_f64(wait), setup)
-            .await?;
+        let mut phone = phone;
+        let incoming = phone.next_incoming(Duration::from_secs_f64(wait)).await?;
+        if let Some(agent) = &agent {
+            agent.journal_call(
+                incoming.call_id,
+                args.lead,
+                args.record.as_deref(),
+                &incoming.from.to_string(),
+                false,
+            )?;
+        }
+        let call = phone.take_call(incoming, setup, true);
         let report = drive(call, args).await?;
         finish(&report, args, agent.as_ref())
     })

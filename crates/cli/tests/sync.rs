@@ -382,3 +382,113 @@ fn kill_loop_keeps_every_note_and_recording_exactly_once() {
         );
     }
 }
+
+#[test]
+fn a_call_killed_mid_way_is_recorded_and_synced_at_the_next_start() {
+    if !require_keyring() {
+        return;
+    }
+    let root = tempfile::tempdir().unwrap();
+    let server = Server::new(root.path());
+    let url = server.url();
+    let profile = root.path().join("profile");
+    login(&profile, &url, "alice@acme.test", "alice-password");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (_, token) = softphone_store::credentials::load(&profile).unwrap();
+    let alice = Client::new(&url).unwrap().with_token(token);
+    let lead_id = Uuid::now_v7();
+    rt.block_on(alice.put::<Lead>(
+        lead_id,
+        &LeadUpsert {
+            name: "Crash Test Ltd".into(),
+            phone: None,
+            email: None,
+            company: None,
+            assigned_user_id: None,
+        },
+    ))
+    .unwrap();
+
+    // A recorded echo call with a lead, written somewhere of the agent's choosing.
+    let rec = root.path().join("elsewhere").join("call.opus");
+    std::fs::create_dir_all(rec.parent().unwrap()).unwrap();
+    let speech = common::fixtures().join("alsa.wav");
+    let mut call = softphone()
+        .arg("--profile")
+        .arg(&profile)
+        .args(["call", "echo", "--lead", &lead_id.to_string(), "--record"])
+        .arg(&rec)
+        .arg("--input-wav")
+        .arg(&speech)
+        .arg("--output-wav")
+        .arg(root.path().join("heard.wav"))
+        .args([
+            "--media-addr",
+            "127.0.0.1:0",
+            "--seconds",
+            "60",
+            "--stats-json",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(call.stdout.take().unwrap()).lines();
+    let connected = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .any(|l| l.contains("\"connected\""));
+    assert!(connected, "the call connected");
+    std::thread::sleep(Duration::from_secs(8));
+    call.kill().unwrap(); // SIGKILL: no hang-up, no finish, no save.
+    call.wait().unwrap();
+    let mut part = rec.clone().into_os_string();
+    part.push(".part");
+    assert!(
+        Path::new(&part).is_file() && !rec.exists(),
+        "the recording was cut mid-write"
+    );
+
+    // The next start of the CLI recovers the call, then syncs it.
+    let out = softphone()
+        .arg("--profile")
+        .arg(&profile)
+        .args(["sync", "--once"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("ended in a crash"), "{stderr}");
+
+    let mut boss = Client::new(&url).unwrap();
+    rt.block_on(boss.login("boss@acme.test", "boss-password"))
+        .unwrap();
+    let page = rt.block_on(boss.changes(0, 1000)).unwrap();
+    let calls: Vec<Call> = page
+        .changes
+        .into_iter()
+        .filter_map(|c| match c {
+            Change::Call(c) if c.lead_id == lead_id => Some(c),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(calls.len(), 1, "one call record: {calls:?}");
+    let c = &calls[0];
+    assert_eq!(c.end_reason.as_deref(), Some("crashed"));
+    let duration = c.duration_ms.unwrap();
+    assert!(duration >= 6_000, "{duration} ms recorded");
+    assert!(c.has_recording, "and its recording arrived");
+    let (u, _) = rt.block_on(boss.recording_url(c.id, 60)).unwrap();
+    let bytes = rt.block_on(boss.download(&u, None)).unwrap();
+    let got = root.path().join("from-server.opus");
+    std::fs::write(&got, &bytes).unwrap();
+    common::assert_opusinfo_clean(&got);
+    let decoded = common::opusdec(&got);
+    assert_eq!(decoded.len(), 2, "two tracks");
+    let secs = decoded[0].len() as f64 / 48_000.0;
+    assert!(secs >= 6.0, "{secs:.1} s plays");
+    // The agent's track carries the speech that was sent.
+    let rms = (decoded[0].iter().map(|x| x * x).sum::<f32>() / decoded[0].len() as f32).sqrt();
+    assert!(rms > 0.01, "agent track RMS {rms}");
+    drop(server);
+}

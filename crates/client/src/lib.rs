@@ -306,6 +306,17 @@ impl Client {
         .await
     }
 
+    /// Revokes a call link (`DELETE /api/v1/links/{id}`): its page is disconnected and
+    /// cannot join again.
+    pub async fn revoke_link(&self, id: Uuid) -> Result<()> {
+        Self::send(self.authed(
+            Method::DELETE,
+            &softphone_proto::link_routes::LINK.replace("{id}", &id.to_string()),
+        )?)
+        .await?;
+        Ok(())
+    }
+
     /// Deletes the recording object and its record.
     pub async fn delete_recording(&self, call_id: Uuid) -> Result<()> {
         Self::send(self.authed(

@@ -145,7 +145,7 @@ impl Account {
             .client
             .create_link(&CreateLink {
                 lead_id: lead,
-                ttl_secs: None,
+                ..CreateLink::default()
             })
             .await?)
     }
@@ -424,28 +424,211 @@ pub enum SavedCall {
     Nothing,
 }
 
+/// A call that never ended cleanly, as [`Agent::open`] found and recovered it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecoveredCall {
+    /// The call.
+    pub call_id: Uuid,
+    /// Its lead: a call record (end reason `crashed`) was queued.
+    pub lead_id: Option<Uuid>,
+    /// The repaired recording, queued for upload.
+    pub recording: Option<PathBuf>,
+    /// Playable duration of the recording, ms.
+    pub duration_ms: Option<u64>,
+    /// Why a journalled recording could not be kept (missing, or no audio in it).
+    pub problem: Option<String>,
+}
+
+/// True while process `pid` runs (not this one's journal, which holds live calls).
+fn process_alive(pid: u32, started_at_ms: i64) -> bool {
+    if pid == std::process::id() {
+        return true;
+    }
+    #[cfg(unix)]
+    {
+        let _ = started_at_ms;
+        // Signal 0 checks existence; EPERM means it exists under another user.
+        let r = unsafe { libc::kill(pid as libc::pid_t, 0) };
+        r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+    }
+    #[cfg(not(unix))]
+    {
+        // No cheap liveness check without another dependency: a journalled call is
+        // taken as running for 4 hours (longer than any call), then recovered.
+        let _ = pid;
+        now_ms() - started_at_ms < 4 * 3600 * 1000
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Repairs a journalled recording: `PATH.part` (the recorder was killed mid-write) or
+/// `PATH` (killed after the rename, before the end-of-stream page).
+fn repair_recording(
+    path: &Path,
+) -> std::result::Result<softphone_recorder::RecordingSummary, String> {
+    let mut part = path.as_os_str().to_owned();
+    part.push(softphone_recorder::PART_SUFFIX);
+    let part = PathBuf::from(part);
+    let target = if part.is_file() {
+        part
+    } else if path.is_file() {
+        path.to_path_buf()
+    } else {
+        return Err(format!("{} is missing", path.display()));
+    };
+    softphone_recorder::repair_file(&target)
+        .map(|r| r.summary)
+        .map_err(|e| e.to_string())
+}
+
 /// The agent in a profile folder: account, local store and sync.
 pub struct Agent {
     profile: PathBuf,
     account: Account,
     store: Arc<Mutex<Store>>,
     sync_opts: SyncOptions,
+    recovered: Vec<RecoveredCall>,
 }
 
 impl Agent {
     /// Opens `profile` for `account`. When the local database was unreadable it is moved
-    /// aside and its unsynced changes salvaged (the returned report says so).
+    /// aside and its unsynced changes salvaged (the returned report says so). Calls a
+    /// crash cut short are recovered first ([`Agent::recovered`]).
     pub fn open(profile: &Path, account: Account) -> Result<(Agent, softphone_store::OpenReport)> {
         let (store, report) = Store::open(profile)?;
-        Ok((
-            Agent {
-                profile: profile.to_path_buf(),
-                account,
-                store: Arc::new(Mutex::new(store)),
-                sync_opts: SyncOptions::default(),
-            },
-            report,
-        ))
+        let mut agent = Agent {
+            profile: profile.to_path_buf(),
+            account,
+            store: Arc::new(Mutex::new(store)),
+            sync_opts: SyncOptions::default(),
+            recovered: vec![],
+        };
+        agent.recovered = agent.recover_crashed_calls()?;
+        for r in &agent.recovered {
+            tracing::warn!(call = %r.call_id, problem = ?r.problem, "recovered a call that ended in a crash");
+        }
+        Ok((agent, report))
+    }
+
+    /// Calls found unfinished when this agent was opened, now recorded (see
+    /// [`Agent::recover_crashed_calls`]).
+    pub fn recovered(&self) -> &[RecoveredCall] {
+        &self.recovered
+    }
+
+    /// Journals a call as it starts, before any audio: if the process dies mid-call,
+    /// the next start finds it ([`Agent::recover_crashed_calls`]). `recording` is the
+    /// path given to the recorder (its final `.opus` name).
+    pub fn journal_call(
+        &self,
+        call_id: Uuid,
+        lead: Option<Uuid>,
+        recording: Option<&Path>,
+        remote: &str,
+        outgoing: bool,
+    ) -> Result<()> {
+        self.store()
+            .journal_call(&softphone_store::call_journal::JournalEntry {
+                call_id,
+                lead_id: lead,
+                recording_path: recording.map(Path::to_path_buf),
+                remote: remote.to_string(),
+                outgoing,
+                started_at_ms: now_ms(),
+                pid: std::process::id(),
+            })?;
+        Ok(())
+    }
+
+    /// Every journalled call whose process is gone: its recording (wherever it was
+    /// written) is repaired and queued for upload, and a call record with end reason
+    /// `crashed`, the recording's real duration and the lead is queued when the call had
+    /// a lead. Idempotent: a call already saved is only taken off the journal.
+    ///
+    /// Errors: local store errors. A recording that cannot be repaired is reported in
+    /// [`RecoveredCall::problem`] and the call record is still made.
+    pub fn recover_crashed_calls(&self) -> Result<Vec<RecoveredCall>> {
+        let entries = self.store().journal()?;
+        let mut out = Vec::new();
+        for e in entries {
+            if process_alive(e.pid, e.started_at_ms) {
+                continue;
+            }
+            let mut store = self.store();
+            let saved =
+                store.get::<Call>(e.call_id)?.is_some() || store.recording(e.call_id)?.is_some();
+            if saved {
+                store.unjournal_call(e.call_id)?;
+                continue;
+            }
+            let mut r = RecoveredCall {
+                call_id: e.call_id,
+                lead_id: e.lead_id,
+                recording: None,
+                duration_ms: None,
+                problem: None,
+            };
+            let summary = match &e.recording_path {
+                Some(p) => match repair_recording(p) {
+                    Ok(s) => Some(s),
+                    Err(problem) => {
+                        r.problem = Some(problem);
+                        None
+                    }
+                },
+                None => None,
+            };
+            if let Some(lead) = e.lead_id {
+                let duration = summary.as_ref().map(|s| s.duration_ms as i64);
+                let upsert = CallUpsert {
+                    lead_id: lead,
+                    direction: if e.outgoing {
+                        CallDirection::Outbound
+                    } else {
+                        CallDirection::Inbound
+                    },
+                    remote: e.remote.clone(),
+                    started_at_ms: e.started_at_ms,
+                    answered_at_ms: None,
+                    ended_at_ms: duration.map(|d| e.started_at_ms + d),
+                    duration_ms: duration,
+                    end_reason: Some("crashed".into()),
+                    disposition: None,
+                    quality: None,
+                };
+                let call = Call {
+                    id: e.call_id,
+                    lead_id: lead,
+                    direction: upsert.direction,
+                    agent_id: self.account.settings.user_id,
+                    remote: upsert.remote.clone(),
+                    started_at_ms: upsert.started_at_ms,
+                    answered_at_ms: None,
+                    ended_at_ms: upsert.ended_at_ms,
+                    duration_ms: upsert.duration_ms,
+                    end_reason: upsert.end_reason.clone(),
+                    disposition: None,
+                    quality: None,
+                    has_recording: false,
+                    version: 0,
+                    updated_at: 0,
+                };
+                store.queue::<Call>(e.call_id, Some(lead), &call, &upsert)?;
+            }
+            if let Some(s) = &summary {
+                store.add_recording(e.call_id, &s.path, s.duration_ms, 2)?;
+                r.recording = Some(s.path.clone());
+                r.duration_ms = Some(s.duration_ms);
+            }
+            store.unjournal_call(e.call_id)?;
+            out.push(r);
+        }
+        Ok(out)
     }
 
     /// The saved session in `profile` (see [`Account::from_profile`]).
@@ -648,17 +831,30 @@ pub fn save_call(
             if let Some(r) = &report.recording {
                 store.add_recording(report.call_id, &r.path, r.duration_ms, 2)?;
             }
+            // Saved: no longer a call to recover.
+            store.unjournal_call(report.call_id)?;
             Ok(SavedCall::Store)
         }
-        _ => match &report.recording {
-            Some(r) => {
-                let path = r.path.with_extension("json");
-                let json = serde_json::to_vec_pretty(report).map_err(StoreError::from)?;
-                std::fs::write(&path, json).map_err(StoreError::from)?;
-                Ok(SavedCall::File(path))
+        _ => {
+            let saved = save_without_lead(report);
+            if let (Some(agent), Ok(_)) = (agent, &saved) {
+                agent.store().unjournal_call(report.call_id)?;
             }
-            None => Ok(SavedCall::Nothing),
-        },
+            saved
+        }
+    }
+}
+
+/// A call with no lead: its report as JSON beside the recording, if any.
+fn save_without_lead(report: &CallReport) -> Result<SavedCall> {
+    match &report.recording {
+        Some(r) => {
+            let path = r.path.with_extension("json");
+            let json = serde_json::to_vec_pretty(report).map_err(StoreError::from)?;
+            std::fs::write(&path, json).map_err(StoreError::from)?;
+            Ok(SavedCall::File(path))
+        }
+        None => Ok(SavedCall::Nothing),
     }
 }
 

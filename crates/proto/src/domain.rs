@@ -34,7 +34,7 @@ pub struct Contact {
     pub lead_id: Uuid,
     /// Full name.
     pub name: String,
-    /// Phone number, E.164 (redacted in logs).
+    /// Phone number, E.164. Personal data: the server never logs it.
     pub phone: Option<String>,
     /// E-mail.
     pub email: Option<String>,

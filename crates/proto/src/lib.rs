@@ -145,7 +145,7 @@ pub struct Lead {
     pub id: Uuid,
     /// Full name.
     pub name: String,
-    /// Phone number, E.164 (redacted in logs).
+    /// Phone number, E.164. Personal data: the server never logs it.
     pub phone: Option<String>,
     /// E-mail.
     pub email: Option<String>,
@@ -236,6 +236,18 @@ pub enum Change {
     Message(Message),
     /// A call record changed.
     Call(Call),
+    /// A lead the reader could see was reassigned away from them: drop it and its
+    /// history from the local copy (unsynced local edits are kept and parked).
+    LeadRevoked(LeadRevoked),
+}
+
+/// Body of [`Change::LeadRevoked`].
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeadRevoked {
+    /// The lead.
+    pub lead_id: Uuid,
 }
 
 /// `GET /api/v1/changes` response.
@@ -320,6 +332,9 @@ pub const MAX_TEXT_BYTES: usize = 64 * 1024;
 pub mod link_routes {
     /// `POST` [`crate::CreateLink`] → [`crate::CallLink`] (agent).
     pub const LINKS: &str = "/api/v1/links";
+    /// `DELETE`: revokes a link (the agent who made it, or an admin of its
+    /// organisation); an open page is disconnected at once.
+    pub const LINK: &str = "/api/v1/links/{id}";
     /// The prospect's page, `GET` (HTML).
     pub const JOIN_PAGE: &str = "/join/{token}";
     /// The page's script.
@@ -337,9 +352,14 @@ pub struct CreateLink {
     /// The lead the link is for (shown to nobody; kept for the call record).
     #[serde(default)]
     pub lead_id: Option<uuid::Uuid>,
-    /// Lifetime, seconds (60 - 604 800, default 86 400: one day).
+    /// Lifetime, seconds: at least 60 and at most the server's `link_max_ttl_secs`
+    /// (default 7 days); absent means `link_default_ttl_secs` (default 2 h).
     #[serde(default)]
     pub ttl_secs: Option<i64>,
+    /// Good for one answered call: once the prospect answered, the page cannot join
+    /// again (default false).
+    #[serde(default)]
+    pub single_use: bool,
 }
 
 /// A browser call link. While the prospect has the page open, the agent dials `id`

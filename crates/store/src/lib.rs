@@ -9,6 +9,7 @@
 //! JSON shape (`softphone-proto`), one row per record, so pulled changes apply as they
 //! come.
 
+pub mod call_journal;
 pub mod credentials;
 pub mod lead_reads;
 mod open;

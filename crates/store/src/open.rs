@@ -1,6 +1,6 @@
 //! Opening, migrating, and recovering from a corrupt database file.
 
-use crate::{lead_reads, outbox, recordings, records, search, state, Result, Store};
+use crate::{call_journal, lead_reads, outbox, recordings, records, search, state, Result, Store};
 use rusqlite::{Connection, OpenFlags};
 use rusqlite_migration::{Migrations, M};
 use std::path::{Path, PathBuf};
@@ -24,6 +24,7 @@ fn migrations() -> Migrations<'static> {
         M::up(recordings::MIGRATION_1),
         M::up(state::MIGRATION_1),
         M::up(lead_reads::MIGRATION_1),
+        M::up(call_journal::MIGRATION_1),
     ])
 }
 

@@ -2,10 +2,12 @@
 //! One module per table, each with its migration beside it (GitButler's but-db layout).
 
 pub mod activity;
+pub mod call_links;
 pub mod calls;
 pub mod changes;
 pub mod contacts;
 pub mod conversations;
+pub mod lead_handoffs;
 pub mod leads;
 pub mod message_status_events;
 pub mod messages;
@@ -59,6 +61,8 @@ fn migrations() -> Migrations<'static> {
         M::up(message_status_events::MIGRATION_1),
         M::up(calls::MIGRATION_1),
         M::up(uploads::MIGRATION_2),
+        M::up(lead_handoffs::MIGRATION_1),
+        M::up(call_links::MIGRATION_1),
     ])
 }
 

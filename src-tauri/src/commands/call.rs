@@ -155,6 +155,8 @@ pub async fn start_call(
     let call_id = Uuid::now_v7();
     let dialed = async {
         let setup = setup_for(&agent, call_id, lead, &prefs)?;
+        let recording = setup.record.as_ref().map(|r| r.path.clone());
+        agent.journal_call(call_id, lead, recording.as_deref(), &target, true)?;
         let phone = agent.account().phone().await?;
         Ok::<_, UiError>(phone.dial_as(call_id, &target, setup)?)
     }
@@ -386,6 +388,16 @@ pub fn start_line(app: AppHandle, agent: Arc<Agent>) {
                         .expect("no recording, no I/O")
                     }
                 };
+                let recording = setup.record.as_ref().map(|r| r.path.clone());
+                if let Err(e) = agent.journal_call(
+                    incoming.call_id,
+                    None,
+                    recording.as_deref(),
+                    &incoming.from.to_string(),
+                    false,
+                ) {
+                    tracing::warn!(error = %e, "cannot journal the incoming call");
+                }
                 let shown = IncomingCall {
                     call_id: incoming.call_id,
                     from: incoming.from,
