@@ -22,6 +22,12 @@ pub struct Config {
     pub token_ttl_secs: i64,
     /// Largest recording accepted, bytes (default 512 MiB).
     pub max_upload_bytes: u64,
+    /// Unfinished uploads one account may have at once (default 8); one more answers
+    /// 429 `upload.quota`.
+    pub upload_max_in_flight: u64,
+    /// Bytes one account's unfinished uploads may still expect, all together (default
+    /// 2 GiB: four of the largest recordings).
+    pub upload_max_bytes_in_flight: u64,
     /// An unfinished upload with no byte received for this long is deleted, seconds
     /// (default 48 h, so a laptop offline over a weekend night still resumes).
     pub upload_expiry_secs: i64,
@@ -100,12 +106,14 @@ impl Default for Config {
 }
 
 /// Keys accepted from the environment (with the `SOFTPHONE_` prefix).
-const ENV_KEYS: [&str; 22] = [
+const ENV_KEYS: [&str; 24] = [
     "data_dir",
     "listen",
     "token_ttl_secs",
     "max_upload_bytes",
     "upload_expiry_secs",
+    "upload_max_in_flight",
+    "upload_max_bytes_in_flight",
     "upload_sweep_secs",
     "storage_url",
     "url_signing_key",
@@ -134,6 +142,8 @@ impl Config {
             token_ttl_secs: 12 * 3600,
             max_upload_bytes: 512 * 1024 * 1024,
             upload_expiry_secs: 48 * 3600,
+            upload_max_in_flight: 8,
+            upload_max_bytes_in_flight: 2 * 1024 * 1024 * 1024,
             upload_sweep_secs: 600,
             storage_url: None,
             url_signing_key: None,

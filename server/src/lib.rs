@@ -51,6 +51,8 @@ pub struct AppState {
     pub(crate) url_key: Arc<[u8; 32]>,
     pub(crate) patching: Arc<Mutex<std::collections::HashSet<Uuid>>>,
     pub(crate) max_upload_bytes: u64,
+    /// Per-account quota of unfinished uploads: (count, bytes still expected).
+    pub(crate) upload_quota: (u64, u64),
     /// Signaling connections, presence and calls.
     pub(crate) hub: Arc<signal::Hub>,
     pub(crate) limits: Arc<limits::Limits>,
@@ -371,6 +373,7 @@ fn router_with_state(conn: Connection, cfg: &Config) -> anyhow::Result<(Router, 
         url_key: Arc::new(url_key),
         patching: Arc::default(),
         max_upload_bytes: cfg.max_upload_bytes,
+        upload_quota: (cfg.upload_max_in_flight, cfg.upload_max_bytes_in_flight),
         media: Arc::new(echo::MediaSettings {
             udp_addrs: cfg.media_udp_addrs.clone(),
             ice_urls: cfg.ice_urls.clone(),

@@ -268,6 +268,21 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_forwarded_header_gives_an_address(xff in proptest::prelude::any::<String>(), fwd in proptest::prelude::any::<String>()) {
+            let l = limits(&["127.0.0.1"]);
+            let mut h = HeaderMap::new();
+            if let Ok(v) = xff.parse() {
+                h.insert("x-forwarded-for", v);
+            }
+            if let Ok(v) = fwd.parse() {
+                h.insert("forwarded", v);
+            }
+            let _ = l.client_key("127.0.0.1".parse().unwrap(), &h);
+        }
+    }
+
     #[test]
     fn ipv6_is_keyed_by_its_64() {
         let a = key_of("2001:db8:aa:bb:1::1".parse().unwrap());

@@ -148,6 +148,7 @@ pub async fn create_upload(
         .unwrap_or(2);
     let user = caller.user;
     let st = state.clone();
+    let quota = state.upload_quota;
     let upload = state
         .with_db(move |c| {
             // When the call record is already here, it must be one the uploader can see:
@@ -172,6 +173,17 @@ pub async fn create_upload(
                     ));
                 }
                 return Ok(existing);
+            }
+            let (count, bytes) = uploads::in_flight(c, user.id).map_err(Error::internal)?;
+            if count >= quota.0 || bytes + length > quota.1 {
+                return Err(err(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "upload.quota",
+                    format!(
+                        "{count} unfinished uploads expecting {bytes} more bytes: finish or wait for those first (at most {} uploads and {} bytes at once)",
+                        quota.0, quota.1
+                    ),
+                ));
             }
             let u = uploads::Upload {
                 id: Uuid::now_v7(),
@@ -702,6 +714,31 @@ mod tests {
         assert_eq!(parse_range("bytes=5-2", 1000), None);
         assert_eq!(parse_range("items=0-1", 1000), None);
         assert_eq!(parse_range("bytes=0-1,5-6", 1000), None);
+    }
+
+    proptest::proptest! {
+        // Stand-ins for fuzzing (no nightly toolchain here): any Range header is refused
+        // or names bytes inside the file; any tus metadata parses or is a 400.
+        #[test]
+        fn any_range_header_is_refused_or_inside_the_file(v in proptest::prelude::any::<String>(), size in 0u64..u64::MAX) {
+            if let Some((a, b)) = parse_range(&v, size) {
+                proptest::prop_assert!(a <= b && b < size);
+            }
+        }
+
+        #[test]
+        fn numeric_ranges_stay_inside_the_file(a in proptest::prelude::any::<u64>(), b in proptest::prelude::any::<u64>(), size in 0u64..u64::MAX) {
+            for v in [format!("bytes={a}-{b}"), format!("bytes={a}-"), format!("bytes=-{b}")] {
+                if let Some((s, e)) = parse_range(&v, size) {
+                    proptest::prop_assert!(s <= e && e < size, "{v} of {size}: {s}-{e}");
+                }
+            }
+        }
+
+        #[test]
+        fn any_tus_metadata_parses_or_is_refused(v in proptest::prelude::any::<String>()) {
+            let _ = parse_metadata(&v);
+        }
     }
 
     #[test]

@@ -1130,4 +1130,55 @@ mod tests {
         assert!(queued.load(Ordering::Relaxed) <= QUEUE_BYTES);
         assert!(sent <= QUEUE_BYTES / MAX_SDP_BYTES + 1, "{sent} frames");
     }
+
+    proptest::proptest! {
+        // The frame parser and the hub on any input: a string that is not a frame is
+        // refused, and any sequence of frames from two agents and a guest leaves the
+        // hub consistent (no panic, queues within their byte bound).
+        #[test]
+        fn any_text_is_a_frame_or_refused(t in proptest::prelude::any::<String>()) {
+            let _ = serde_json::from_str::<ClientMsg>(&t);
+        }
+
+        #[test]
+        fn any_sequence_of_frames_keeps_the_hub_sound(
+            ops in proptest::collection::vec((0usize..3, 0u8..8, 0usize..3, 0usize..40_000), 0..60)
+        ) {
+            let hub = Hub::default();
+            let org = Uuid::now_v7();
+            let (a, b) = (user(org, "alice"), user(org, "bob"));
+            let guest = user(org, "guest");
+            let members = vec![a.clone(), b.clone()];
+            let (ta, _ra) = mpsc::channel(QUEUE_FRAMES);
+            let (tb, _rb) = mpsc::channel(QUEUE_FRAMES);
+            let (tg, _rg) = mpsc::channel(QUEUE_FRAMES);
+            let ca = hub.connect(a.clone(), members.clone(), ta);
+            let cb = hub.connect(b.clone(), members, tb);
+            let cg = hub.connect_private(guest.clone(), a.id, tg).unwrap();
+            let queued = Arc::new(AtomicUsize::new(0));
+            hub.attach(cb, None, Arc::clone(&queued));
+            let conns = [ca, cb, cg];
+            let users = [a.clone(), b.clone(), guest.clone()];
+            let calls = [Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7()];
+            for (from, kind, target, len) in ops {
+                let call_id = calls[target];
+                let sdp = "a".repeat(len);
+                let msg = match kind {
+                    0 => ClientMsg::Invite { call_id, to: users[target].id.to_string(), offer: Some(sdp) },
+                    1 => ClientMsg::Ringing { call_id },
+                    2 => ClientMsg::Accept { call_id, answer: Some(sdp) },
+                    3 => ClientMsg::Reject { call_id, reason: "busy".into() },
+                    4 => ClientMsg::Sdp { call_id, kind: softphone_proto::signal::SdpKind::Offer, sdp },
+                    5 => ClientMsg::Ice { call_id, candidate: softphone_proto::signal::IceCandidate { candidate: sdp, sdp_mid: None, sdp_mline_index: None } },
+                    6 => ClientMsg::Hangup { call_id, reason: "normal".into() },
+                    _ => ClientMsg::Ping,
+                };
+                let callee = matches!(msg, ClientMsg::Invite { .. }).then(|| Callee::User(users[target].clone()));
+                hub.handle(conns[from], msg, callee);
+                proptest::prop_assert!(queued.load(Ordering::Relaxed) <= QUEUE_BYTES);
+            }
+            hub.disconnect(ca);
+            hub.disconnect(cg);
+        }
+    }
 }

@@ -201,6 +201,9 @@ pub async fn get_note(
         .await
 }
 
+/// Largest changes page, bytes of JSON (about): 4 MiB, some 60 notes at the 64 KiB cap.
+pub const MAX_PAGE_BYTES: usize = 4 * 1024 * 1024;
+
 /// Query of `GET /api/v1/changes`.
 #[derive(Debug, Deserialize)]
 pub struct ChangesQuery {
@@ -295,8 +298,22 @@ pub async fn get_changes(
         .with_db(move |c| {
             // Fetch one extra to know whether more are waiting.
             let mut rows = visible_changes(c, &user, q.since, limit + 1).map_err(tx_err)?;
-            let more = rows.len() > limit;
+            let mut more = rows.len() > limit;
             rows.truncate(limit);
+            // Bounded in bytes too: a page of long messages stops early (at least one
+            // row, so the cursor always moves) and says `more`.
+            let mut bytes = 0;
+            let fits = rows
+                .iter()
+                .position(|(_, ch)| {
+                    bytes += serde_json::to_vec(ch).map_or(0, |v| v.len());
+                    bytes > MAX_PAGE_BYTES
+                })
+                .map_or(rows.len(), |i| i.max(1));
+            if fits < rows.len() {
+                rows.truncate(fits);
+                more = true;
+            }
             let next = rows.last().map(|(s, _)| *s).unwrap_or(q.since);
             Ok(Json(ChangesPage {
                 changes: rows.into_iter().map(|(_, ch)| ch).collect(),

@@ -293,3 +293,78 @@ async fn texts_over_64_kib_answer_413_and_are_not_stored() {
     assert_eq!((e.status(), e.code()), (Some(413), "body.too_large"), "{e}");
     server.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn feed_pages_are_bounded_in_bytes_and_uploads_by_a_quota() {
+    let (_dir, data) = data_dir();
+    let server = common::boot_with(&data, |c| c.upload_max_in_flight = 3).await;
+    let alice = common::client(&server.url(), "alice@acme.test").await;
+    let lead = Uuid::now_v7();
+    alice
+        .put::<Lead>(
+            lead,
+            &softphone_proto::LeadUpsert {
+                name: "Verbose".into(),
+                phone: None,
+                email: None,
+                company: None,
+                assigned_user_id: None,
+            },
+        )
+        .await
+        .unwrap();
+    // 100 notes of 60 KiB: about 6 MB of feed.
+    for i in 0..100 {
+        alice
+            .put::<softphone_proto::Note>(
+                Uuid::now_v7(),
+                &softphone_proto::NoteUpsert {
+                    lead_id: lead,
+                    call_id: None,
+                    body: format!("{i:03}{}", "x".repeat(60 * 1024)),
+                    deleted: false,
+                },
+            )
+            .await
+            .unwrap();
+    }
+    let (mut since, mut pages, mut notes) = (0, 0, 0);
+    loop {
+        let p = alice.changes(since, 1000).await.unwrap();
+        let size = serde_json::to_vec(&p).unwrap().len();
+        assert!(
+            size <= softphone_server::sync::MAX_PAGE_BYTES + 128 * 1024,
+            "page of {size} bytes"
+        );
+        pages += 1;
+        notes += p
+            .changes
+            .iter()
+            .filter(|c| matches!(c, softphone_proto::Change::Note(_)))
+            .count();
+        since = p.next;
+        if !p.more {
+            break;
+        }
+    }
+    assert!(pages >= 2, "{pages} pages");
+    assert_eq!(notes, 100, "every note arrives, once");
+
+    // Unfinished uploads: three at once, the fourth waits.
+    for i in 0..4 {
+        let meta = softphone_client::UploadMeta {
+            call_id: Uuid::now_v7(),
+            sha256: "0".repeat(64),
+            duration_ms: 1000,
+            channels: 2,
+        };
+        let r = alice.upload_create(1000, &meta).await;
+        if i < 3 {
+            r.unwrap();
+        } else {
+            let e = r.unwrap_err();
+            assert_eq!((e.status(), e.code()), (Some(429), "upload.quota"), "{e}");
+        }
+    }
+    server.stop().await.unwrap();
+}

@@ -481,4 +481,53 @@ mod tests {
         assert!(check_audio(sdp).is_ok());
         assert!(check_audio("v=0\r\nm=video 9 RTP/AVP 96\r\n").is_err());
     }
+
+    /// An offer as Chromium sends it (audio only, trimmed to what matters here).
+    const OFFER: &str = "v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\na=msid-semantic: WMS\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111 63 126\r\nc=IN IP4 0.0.0.0\r\na=rtcp:9 IN IP4 0.0.0.0\r\na=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\na=ice-options:trickle\r\na=fingerprint:sha-256 12:34:56:78:9A:BC:DE:F0:12:34:56:78:9A:BC:DE:F0:12:34:56:78:9A:BC:DE:F0:12:34:56:78:9A:BC:DE:F0\r\na=setup:actpass\r\na=mid:0\r\na=sendrecv\r\na=rtcp-mux\r\na=rtpmap:111 opus/48000/2\r\na=fmtp:111 minptime=10;useinbandfec=1\r\na=rtpmap:63 red/48000/2\r\na=fmtp:63 111/111\r\na=rtpmap:126 telephone-event/8000\r\n";
+
+    /// The offer with random lines dropped, duplicated or replaced by garbage.
+    fn mangled() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let lines: Vec<&'static str> = OFFER.split("\r\n").collect();
+        let n = lines.len();
+        proptest::collection::vec((0..n, 0u8..4, any::<String>()), 0..6).prop_map(move |edits| {
+            let mut l: Vec<String> = lines.iter().map(|s| s.to_string()).collect();
+            for (i, op, junk) in edits {
+                let i = i % l.len().max(1);
+                match op {
+                    0 if !l.is_empty() => {
+                        l.remove(i);
+                    }
+                    1 if !l.is_empty() => {
+                        let d = l[i].clone();
+                        l.insert(i, d);
+                    }
+                    2 if !l.is_empty() => l[i] = junk,
+                    _ => l.push(junk),
+                }
+            }
+            l.join("\r\n")
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+        // A stand-in for fuzzing the SDP the call engine is handed (no nightly toolchain
+        // here): any mangled offer is answered or refused with an error, within 5 s.
+        #[test]
+        fn any_mangled_offer_is_answered_or_refused(sdp in mangled()) {
+            let _ = payload_type(&sdp, "opus/48000");
+            let _ = check_audio(&sdp);
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let done = rt.block_on(async {
+                let (tx, _rx) = mpsc::channel(64);
+                let cfg = PeerConfig { ice_servers: vec![], udp_addrs: vec!["127.0.0.1:0".into()] };
+                let peer = Peer::new(&cfg, tx).await.unwrap();
+                let r = tokio::time::timeout(std::time::Duration::from_secs(5), peer.create_answer(&sdp)).await;
+                peer.close().await;
+                r.is_ok()
+            });
+            proptest::prop_assert!(done, "create_answer hung on:\n{}", sdp);
+        }
+    }
 }

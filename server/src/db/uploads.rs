@@ -112,6 +112,16 @@ pub fn abandoned(conn: &Connection, before: i64) -> rusqlite::Result<Vec<Uuid>> 
     rows.collect()
 }
 
+/// Unfinished uploads of a user: how many, and the bytes they still expect.
+pub fn in_flight(conn: &Connection, user: Uuid) -> rusqlite::Result<(u64, u64)> {
+    conn.query_row(
+        "SELECT COUNT(*), COALESCE(SUM(length - offset), 0) FROM uploads
+         WHERE user_id = ?1 AND offset < length",
+        [user.to_string()],
+        |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
+    )
+}
+
 /// Forgets an upload (completed, failed or its recording deleted).
 pub fn delete(conn: &Connection, id: Uuid) -> rusqlite::Result<()> {
     conn.execute("DELETE FROM uploads WHERE id = ?1", [id.to_string()])?;
