@@ -408,7 +408,7 @@ id: string,
  */
 name: string, 
 /**
- * Phone number, E.164 (redacted in logs).
+ * Phone number, E.164. Personal data: the server never logs it.
  */
 phone: string | null, 
 /**
@@ -481,7 +481,16 @@ uploaded: boolean, };
 /**
  * One entry of the changes feed: the current state of a changed row.
  */
-export type Change = { "entity": "lead", "data": Lead } | { "entity": "note", "data": Note } | { "entity": "contact", "data": Contact } | { "entity": "conversation", "data": Conversation } | { "entity": "message", "data": Message } | { "entity": "call", "data": Call };
+export type Change = { "entity": "lead", "data": Lead } | { "entity": "note", "data": Note } | { "entity": "contact", "data": Contact } | { "entity": "conversation", "data": Conversation } | { "entity": "message", "data": Message } | { "entity": "call", "data": Call } | { "entity": "lead_revoked", "data": LeadRevoked };
+
+/**
+ * Body of [`Change::LeadRevoked`].
+ */
+export type LeadRevoked = { 
+/**
+ * The lead.
+ */
+lead_id: string, };
 
 /**
  * A note: its own message (channel INTERNAL_NOTE) on a lead, optionally tied to a call.
@@ -538,7 +547,7 @@ lead_id: string,
  */
 name: string, 
 /**
- * Phone number, E.164 (redacted in logs).
+ * Phone number, E.164. Personal data: the server never logs it.
  */
 phone: string | null, 
 /**

@@ -508,6 +508,8 @@ async function loadTimeline() {
   const keep = new Set();
   const items = [];
   for (const { item, pending, recording } of shown) {
+    // A revocation is an instruction to the store, never a timeline item.
+    if (item.entity === "lead_revoked") continue;
     const key = `${item.entity}:${item.data.id}`;
     const sig = JSON.stringify([item.data, pending, recording, recording && !recording.uploaded ? syncStatus : null]);
     keep.add(key);

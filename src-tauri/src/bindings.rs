@@ -110,6 +110,7 @@ export interface Events {
             controller::agent::TimelineEntry,
             controller::agent::RecordingState,
             softphone_proto::Change,
+            softphone_proto::LeadRevoked,
             softphone_proto::Note,
             softphone_proto::Contact,
             softphone_proto::Conversation,
