@@ -4,7 +4,7 @@
 //! the p50/p99/max of the GETs, under load and without it.
 //!
 //! `cargo run --release -p softphone-server --example login_stall -- [SECS]`
-//! (benches/login-stall.sh runs it against an earlier revision too, in one run).
+//! (benches/server-ab.sh runs it against an earlier revision too, in one run).
 
 use softphone_server::{add_user, db, Config};
 use std::time::{Duration, Instant};

@@ -42,7 +42,11 @@ pub use config::Config;
 /// Shared handler state.
 #[derive(Clone)]
 pub struct AppState {
+    /// The one writer connection.
     db: Arc<Mutex<Connection>>,
+    /// Read-only connections for reads that need no write (WAL lets them run beside
+    /// the writer and each other): authentication, the feed, record reads.
+    readers: r2d2::Pool<r2d2_sqlite::SqliteConnectionManager>,
     token_ttl_secs: i64,
     pub(crate) store: Arc<dyn object_store::ObjectStore>,
     pub(crate) staging_dir: PathBuf,
@@ -130,6 +134,22 @@ pub fn now() -> i64 {
 }
 
 impl AppState {
+    /// Runs `f` with a read-only connection from the reader pool, on the blocking pool.
+    /// For reads only (a write fails: the connection is opened read-only); it sees
+    /// every transaction committed before it started.
+    pub(crate) async fn with_read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, Error> + Send + 'static,
+    ) -> Result<T, Error> {
+        let pool = self.readers.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = pool.get().map_err(Error::internal)?;
+            f(&conn)
+        })
+        .await
+        .map_err(Error::internal)?
+    }
+
     /// Runs `f` with the database on the blocking pool.
     pub(crate) async fn with_db<T: Send + 'static>(
         &self,
@@ -192,7 +212,7 @@ pub(crate) async fn authenticate(state: &AppState, token: &str) -> Result<Caller
     let sha = auth::token_sha256(token);
     let sha2 = sha.clone();
     let user = state
-        .with_db(move |c| {
+        .with_read(move |c| {
             let Some(uid) = db::tokens::user_for(c, &sha2, now()).map_err(Error::internal)? else {
                 return Ok(None);
             };
@@ -218,7 +238,7 @@ pub(crate) async fn authenticate(state: &AppState, token: &str) -> Result<Caller
 pub(crate) async fn token_valid(state: &AppState, token_sha256: &str) -> bool {
     let sha = token_sha256.to_string();
     state
-        .with_db(move |c| {
+        .with_read(move |c| {
             let Some(uid) = db::tokens::user_for(c, &sha, now()).map_err(Error::internal)? else {
                 return Ok(false);
             };
@@ -270,7 +290,7 @@ async fn login(
     // each) runs below, on the blocking pool, with no lock held.
     let email = req.email.clone();
     let user = state
-        .with_db(move |c| db::users::by_email(c, &email).map_err(Error::internal))
+        .with_read(move |c| db::users::by_email(c, &email).map_err(Error::internal))
         .await?;
     // Verify against a dummy hash when the user is unknown, so timing does not reveal
     // which e-mails exist.
@@ -323,6 +343,10 @@ async fn login(
     Ok(Json(resp))
 }
 
+/// Read-only connections in the pool: a few more than the cores, since reads also
+/// wait on disk.
+const READERS: u32 = 4;
+
 /// How long a login waits for a free hashing slot before answering 503 `auth.busy`.
 const HASH_QUEUE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -365,7 +389,20 @@ fn router_with_state(conn: Connection, cfg: &Config) -> anyhow::Result<(Router, 
             k
         }
     };
+    let manager = r2d2_sqlite::SqliteConnectionManager::file(db::path(&cfg.data_dir))
+        .with_flags(
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX
+                | rusqlite::OpenFlags::SQLITE_OPEN_URI,
+        )
+        .with_init(|c| c.pragma_update(None, "busy_timeout", 5000));
+    let readers = r2d2::Pool::builder()
+        .max_size(READERS)
+        .min_idle(Some(1))
+        .connection_timeout(std::time::Duration::from_secs(10))
+        .build(manager)?;
     let state = AppState {
+        readers,
         db: Arc::new(Mutex::new(conn)),
         token_ttl_secs: cfg.token_ttl_secs,
         store: cfg.object_store()?,

@@ -341,7 +341,7 @@ pub async fn get_one<T: Stored>(
 ) -> Result<Json<T>, Error> {
     let user = caller.user;
     state
-        .with_db(move |c| {
+        .with_read(move |c| {
             let row = get::<T>(c, id).map_err(tx_err)?.ok_or_else(not_found)?;
             if row.org_id != user.org_id {
                 return Err(not_found());

@@ -772,7 +772,7 @@ pub async fn upgrade(
     }
     let org = user.org_id;
     let members = state
-        .with_db(move |c| db::users::in_org(c, org).map_err(Error::internal))
+        .with_read(move |c| db::users::in_org(c, org).map_err(Error::internal))
         .await?;
     // Signaling frames are small; tungstenite's 128 KiB default buffers per connection
     // would cost ~0.25 MB per idle agent.
@@ -980,7 +980,7 @@ async fn lookup_callee(state: &AppState, to: &str) -> Callee {
         return Callee::User(u);
     }
     match state
-        .with_db(move |c| db::users::by_id(c, id).map_err(Error::internal))
+        .with_read(move |c| db::users::by_id(c, id).map_err(Error::internal))
         .await
     {
         Ok(Some(u)) if !u.disabled => Callee::User(u.info),

@@ -172,7 +172,7 @@ pub async fn get_lead(
 ) -> Result<Json<Lead>, Error> {
     let user = caller.user;
     state
-        .with_db(move |c| {
+        .with_read(move |c| {
             let row = leads::get(c, id).map_err(tx_err)?.ok_or_else(not_found)?;
             if !can_see_lead(&user, row.org_id, &row.lead) {
                 return Err(not_found());
@@ -190,7 +190,7 @@ pub async fn get_note(
 ) -> Result<Json<Note>, Error> {
     let user = caller.user;
     state
-        .with_db(move |c| {
+        .with_read(move |c| {
             let row = notes::get(c, id).map_err(tx_err)?.ok_or_else(not_found)?;
             if row.org_id != user.org_id {
                 return Err(not_found());
@@ -295,7 +295,7 @@ pub async fn get_changes(
     }
     let user = caller.user;
     state
-        .with_db(move |c| {
+        .with_read(move |c| {
             // Fetch one extra to know whether more are waiting.
             let mut rows = visible_changes(c, &user, q.since, limit + 1).map_err(tx_err)?;
             let mut more = rows.len() > limit;

@@ -66,11 +66,16 @@ fn migrations() -> Migrations<'static> {
     ])
 }
 
+/// The database file in `data_dir`.
+pub fn path(data_dir: &Path) -> std::path::PathBuf {
+    data_dir.join("softphone.db")
+}
+
 /// Opens (creating if needed) `DATA_DIR/softphone.db`, enables WAL and foreign keys,
 /// and migrates it to the latest schema.
 pub fn open(data_dir: &Path) -> anyhow::Result<Connection> {
     std::fs::create_dir_all(data_dir)?;
-    let mut conn = Connection::open(data_dir.join("softphone.db"))?;
+    let mut conn = Connection::open(path(data_dir))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.pragma_update(None, "busy_timeout", 5000)?;
