@@ -1,9 +1,11 @@
 //! Authenticated reads per second: 8 clients each read a page of 100 changes
 //! (`GET /api/v1/changes`, a token lookup and a feed query) as fast as they can for
-//! `SECS`, against the real server in this process, over 2,000 stored notes. Prints
-//! one JSON line: requests per second and latency percentiles.
+//! `SECS`, against the real server in this process, over 2,000 stored notes. With
+//! `mixed`, one more client writes notes (each a transaction with its fsync) as fast as
+//! it can meanwhile. Prints one JSON line: reads per second, their latency
+//! percentiles, and writes per second.
 //!
-//! `cargo run --release -p softphone-server --example read_throughput -- [SECS]`
+//! `cargo run --release -p softphone-server --example read_throughput -- [SECS] [mixed]`
 //! (benches/server-ab.sh runs it against an earlier revision too, in one run).
 
 use softphone_server::{add_user, db, Config};
@@ -12,6 +14,7 @@ use std::time::{Duration, Instant};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let secs: u64 = std::env::args().nth(1).map_or(Ok(10), |s| s.parse())?;
+    let mixed = std::env::args().nth(2).as_deref() == Some("mixed");
     let dir = tempfile::tempdir()?;
     let data = dir.path().join("data");
     let conn = db::open(&data)?;
@@ -55,6 +58,24 @@ async fn main() -> anyhow::Result<()> {
             .error_for_status()?;
     }
     let end = Instant::now() + Duration::from_secs(secs);
+    let writer = mixed.then(|| {
+        let (http, url, token) = (http.clone(), url.clone(), token.clone());
+        tokio::spawn(async move {
+            let mut n = 0u64;
+            while Instant::now() < end {
+                http.put(format!("{url}/api/v1/notes/{}", uuid::Uuid::now_v7()))
+                    .bearer_auth(&token)
+                    .json(&serde_json::json!({"lead_id": lead, "call_id": null, "body": format!("written during the reads {n}")}))
+                    .send()
+                    .await
+                    .expect("put")
+                    .error_for_status()
+                    .expect("stored");
+                n += 1;
+            }
+            n
+        })
+    });
     let mut tasks = Vec::new();
     for _ in 0..8 {
         let (http, url, token) = (http.clone(), url.clone(), token.clone());
@@ -86,6 +107,10 @@ async fn main() -> anyhow::Result<()> {
     for t in tasks {
         all.extend(t.await?);
     }
+    let writes = match writer {
+        Some(w) => w.await? as f64 / secs as f64,
+        None => 0.0,
+    };
     all.sort_by(f64::total_cmp);
     let p = |q: f64| all[((all.len() as f64 - 1.0) * q).round() as usize];
     println!(
@@ -93,6 +118,7 @@ async fn main() -> anyhow::Result<()> {
         serde_json::json!({
             "requests_per_s": all.len() as f64 / secs as f64,
             "p50_ms": p(0.5), "p99_ms": p(0.99), "max_ms": p(1.0),
+            "writes_per_s": writes,
         })
     );
     server.stop().await?;

@@ -639,6 +639,76 @@ async fn a_prospect_joins_from_headless_chromium_through_the_link_page() {
     w.server.stop().await.unwrap();
 }
 
+#[tokio::test]
+async fn the_prospect_page_rings_and_never_answers_by_itself() {
+    let _machine = MACHINE.read().await;
+    let Some(browser) = chromium() else { return };
+    let fx = fixtures();
+    let w = world().await;
+    let (ca, mut sa, _) = w.agent("alice").await;
+    let link = ca
+        .create_link(&softphone_proto::CreateLink::default())
+        .await
+        .unwrap();
+    let profile = w.path("chromium-profile-ring");
+    let log = std::fs::File::create(w.path("chromium-ring.log")).unwrap();
+    // Joined (the microphone allowed), but nobody presses Answer.
+    let mut child = softphone_testkit::chromium_peer(
+        &browser,
+        &fx.join("remote.wav"),
+        &profile,
+        &format!("{}?autojoin=1&raw=1", link.url),
+    )
+    .stdout(std::process::Stdio::null())
+    .stderr(log)
+    .process_group(0)
+    .spawn()
+    .unwrap();
+    tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            match sa.recv().await.unwrap() {
+                Some(ServerMsg::Presence(p)) if p.user_id == link.id => break,
+                Some(_) => continue,
+                None => panic!("signaling closed"),
+            }
+        }
+    })
+    .await
+    .expect("the browser never joined");
+    let mut a = dial(
+        sa,
+        link.id,
+        loopback_setup(AudioIn::Silence, AudioOut::Discard, None),
+    );
+    a.wait_for(20, |e| {
+        matches!(e, CallEvent::State { state } if *state == softphone_call::CallState::RingingOut)
+    })
+    .await;
+    // Ringing on the page for 6 s: the call must not connect by itself.
+    let quiet = tokio::time::timeout(Duration::from_secs(6), async {
+        while let Some(e) = a.events.recv().await {
+            if let CallEvent::State { state } = &e {
+                assert_ne!(
+                    *state,
+                    softphone_call::CallState::Connected,
+                    "the page answered without the prospect"
+                );
+            }
+        }
+    })
+    .await;
+    assert!(quiet.is_err(), "the call ended while ringing");
+    a.cmd.send(Command::Hangup).await.unwrap();
+    let (r, _) = a.report().await;
+    unsafe { libc::kill(-(child.id() as i32), libc::SIGTERM) };
+    let _ = child.wait();
+    std::thread::sleep(Duration::from_millis(500));
+    unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+    assert!(r.quality.is_none(), "no media flowed: {:?}", r.quality);
+    assert!(r.answered_at_ms.is_none(), "never answered");
+    w.server.stop().await.unwrap();
+}
+
 async fn reqwest_get(url: &str) -> String {
     // A plain GET of an HTML page, outside the API client.
     tokio::task::spawn_blocking({
