@@ -266,6 +266,46 @@ async fn health() -> Json<Health> {
     })
 }
 
+/// How long readiness waits for each dependency.
+const READY_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// `GET /api/v1/ready`: 200 when a read-only database connection answers a query and
+/// the object store answers a listing within [`READY_WAIT`] each; 503 `not_ready`
+/// naming the one that did not (for load balancers and orchestrators).
+async fn ready(State(state): State<AppState>) -> Result<Json<Health>, Error> {
+    let not_ready = |what: &str, e: String| {
+        tracing::warn!(what, error = %e, "not ready");
+        Error::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            format!("{what} unavailable: {e}"),
+        )
+    };
+    let db = tokio::time::timeout(
+        READY_WAIT,
+        state.with_read(|c| {
+            c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))
+                .map_err(Error::internal)
+        }),
+    )
+    .await;
+    match db {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => return Err(not_ready("database", e.message)),
+        Err(_) => return Err(not_ready("database", "no answer within 2 s".into())),
+    }
+    let store = tokio::time::timeout(READY_WAIT, state.store.list_with_delimiter(None)).await;
+    match store {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => return Err(not_ready("object store", e.to_string())),
+        Err(_) => return Err(not_ready("object store", "no answer within 2 s".into())),
+    }
+    Ok(Json(Health {
+        status: "ready".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+    }))
+}
+
 async fn login(
     State(state): State<AppState>,
     extract::JsonBody(req): extract::JsonBody<LoginRequest>,
@@ -432,6 +472,7 @@ fn router_with_state(conn: Connection, cfg: &Config) -> anyhow::Result<(Router, 
     use softphone_proto::recording_routes as rec;
     let app = Router::new()
         .route(routes::HEALTH, get(health))
+        .route(routes::READY, get(ready))
         .route(routes::LOGIN, post(login))
         .route(routes::LOGOUT, post(logout))
         .route(routes::ME, get(me))

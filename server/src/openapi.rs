@@ -144,6 +144,18 @@ fn operations() -> Vec<Op> {
             errors: &[],
         },
         Op {
+            method: HttpMethod::Get,
+            path: routes::READY,
+            id: "ready".into(),
+            tag: "auth",
+            summary: "Readiness: the database and the object store answer",
+            auth: false,
+            params: &[],
+            body: None,
+            ok: ("200", Some("Health".into())),
+            errors: &["503"],
+        },
+        Op {
             method: HttpMethod::Post,
             path: routes::LOGIN,
             id: "login".into(),

@@ -13,6 +13,9 @@ pub mod routes {
     pub const V1: &str = "/api/v1";
     /// `GET`: liveness, no auth. Answers [`super::Health`].
     pub const HEALTH: &str = "/api/v1/health";
+    /// `GET`: readiness, no auth: [`super::Health`] with `"ready"` when the database
+    /// and the object store answer within 2 s, else 503 `not_ready` naming which did not.
+    pub const READY: &str = "/api/v1/ready";
     /// `POST` [`super::LoginRequest`] → [`super::LoginResponse`]; 401 `auth.invalid_credentials`.
     pub const LOGIN: &str = "/api/v1/auth/login";
     /// `POST` with a bearer token: revokes it. 204.
@@ -57,7 +60,7 @@ impl Role {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Health {
-    /// Always `"ok"`.
+    /// `"ok"` (health) or `"ready"` (readiness).
     pub status: String,
     /// Server version.
     pub version: String,
