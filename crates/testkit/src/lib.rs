@@ -1,11 +1,13 @@
 //! `softphone-testkit`: the real inputs and peers that the CLI's tests, the app's
 //! WebDriver test, the headless scenario and the footprint benchmark share: recorded
-//! human speech (alsa-utils' voices, joined with sox) and Chromium's command line as a
-//! WebRTC peer.
+//! human speech (alsa-utils' voices, joined with sox), Chromium's command line as a
+//! WebRTC peer, and nginx terminating TLS in front of a test server ([`tls`]).
 //!
 //! Key design decision: std only. Every crate's tests can use it without pulling in the
 //! app's dependency tree, and the flags that keep Chromium quiet on a closed network
 //! live in one place instead of drifting apart in four.
+
+pub mod tls;
 
 use std::io;
 use std::path::Path;
