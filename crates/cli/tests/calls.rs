@@ -505,23 +505,6 @@ async fn impaired_network_reports_the_applied_loss_and_rtt_and_red_keeps_speech_
     w.server.stop().await.unwrap();
 }
 
-/// Headless Chromium (`/usr/bin/chromium`), or `None` when absent and
-/// SOFTPHONE_SKIP_BROWSER_TESTS=1 says to skip.
-fn chromium() -> Option<PathBuf> {
-    let p = PathBuf::from(std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()));
-    if p.exists() {
-        return Some(p);
-    }
-    if std::env::var("SOFTPHONE_SKIP_BROWSER_TESTS").as_deref() == Ok("1") {
-        eprintln!("skipping: no Chromium and SOFTPHONE_SKIP_BROWSER_TESTS=1");
-        return None;
-    }
-    panic!(
-        "{} missing: run scripts/setup-debian.sh (or set SOFTPHONE_SKIP_BROWSER_TESTS=1)",
-        p.display()
-    );
-}
-
 /// The page's last `SOFTPHONE_STATS {json}` console line in Chromium's log.
 fn last_browser_stats(log: &str) -> Option<serde_json::Value> {
     log.lines().rev().find_map(|l| {
@@ -566,17 +549,7 @@ async fn a_prospect_joins_from_headless_chromium_through_the_link_page() {
     .unwrap();
 
     // The agent sees the guest come online, then dials the link like a colleague.
-    let online = tokio::time::timeout(Duration::from_secs(30), async {
-        loop {
-            match sa.recv().await.unwrap() {
-                Some(ServerMsg::Presence(p)) if p.user_id == link.id => break p,
-                Some(_) => continue,
-                None => panic!("signaling closed"),
-            }
-        }
-    })
-    .await
-    .expect("the browser never joined");
+    let online = wait_for_guest(&mut sa, link.id).await;
     assert_eq!(online.display_name, "Browser guest");
     let heard = w.path("alice-heard.wav");
     let mut a = dial(
@@ -593,12 +566,7 @@ async fn a_prospect_joins_from_headless_chromium_through_the_link_page() {
     a.cmd.send(Command::Hangup).await.unwrap();
     let (r, _) = a.report().await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    // The whole process group: renderer and audio-service processes must not outlive
-    // the test (they kept a core busy and played into the shared virtual speaker).
-    unsafe { libc::kill(-(child.id() as i32), libc::SIGTERM) };
-    let _ = child.wait();
-    std::thread::sleep(Duration::from_millis(500));
-    unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+    stop_chromium(&mut child);
     let log = std::fs::read_to_string(&log_path).unwrap();
     assert_eq!(r.end_reason, EndReason::LocalHangup);
 
@@ -664,17 +632,7 @@ async fn the_prospect_page_rings_and_never_answers_by_itself() {
     .process_group(0)
     .spawn()
     .unwrap();
-    tokio::time::timeout(Duration::from_secs(30), async {
-        loop {
-            match sa.recv().await.unwrap() {
-                Some(ServerMsg::Presence(p)) if p.user_id == link.id => break,
-                Some(_) => continue,
-                None => panic!("signaling closed"),
-            }
-        }
-    })
-    .await
-    .expect("the browser never joined");
+    wait_for_guest(&mut sa, link.id).await;
     let mut a = dial(
         sa,
         link.id,
@@ -700,10 +658,7 @@ async fn the_prospect_page_rings_and_never_answers_by_itself() {
     assert!(quiet.is_err(), "the call ended while ringing");
     a.cmd.send(Command::Hangup).await.unwrap();
     let (r, _) = a.report().await;
-    unsafe { libc::kill(-(child.id() as i32), libc::SIGTERM) };
-    let _ = child.wait();
-    std::thread::sleep(Duration::from_millis(500));
-    unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+    stop_chromium(&mut child);
     assert!(r.quality.is_none(), "no media flowed: {:?}", r.quality);
     assert!(r.answered_at_ms.is_none(), "never answered");
     w.server.stop().await.unwrap();

@@ -60,7 +60,7 @@ async fn an_echo_call_and_a_prospect_call_over_https_and_wss() {
     );
 
     // A prospect call: the link page over https://, its signaling over wss://.
-    let Some(browser) = chromium_path() else {
+    let Some(browser) = chromium() else {
         return;
     };
     let link = alice
@@ -89,23 +89,7 @@ async fn an_echo_call_and_a_prospect_call_over_https_and_wss() {
     .process_group(0)
     .spawn()
     .unwrap();
-    let joined = tokio::time::timeout(Duration::from_secs(30), async {
-        loop {
-            match sa.recv().await.unwrap() {
-                Some(ServerMsg::Presence(p)) if p.user_id == link.id => break,
-                Some(_) => continue,
-                None => panic!("signaling closed"),
-            }
-        }
-    })
-    .await;
-    if joined.is_err() {
-        let _ = child.kill();
-        panic!(
-            "the browser never joined over https:\n{}",
-            std::fs::read_to_string(&log_path).unwrap_or_default()
-        );
-    }
+    wait_for_guest(&mut sa, link.id).await;
     let heard = w.path("prospect-heard.wav");
     let mut a = dial(
         sa,
@@ -120,10 +104,7 @@ async fn an_echo_call_and_a_prospect_call_over_https_and_wss() {
     tokio::time::sleep(Duration::from_secs(8)).await;
     a.cmd.send(Command::Hangup).await.unwrap();
     let (r, _) = a.report().await;
-    unsafe { libc::kill(-(child.id() as i32), libc::SIGTERM) };
-    let _ = child.wait();
-    std::thread::sleep(Duration::from_millis(500));
-    unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+    stop_chromium(&mut child);
     assert_eq!(r.end_reason, EndReason::LocalHangup);
     let c = heard_anywhere(&wav(&heard), &wav(&fx.join("remote.wav")));
     eprintln!("prospect over TLS, per second of source (sorted): {c:.2?}");
@@ -133,23 +114,4 @@ async fn an_echo_call_and_a_prospect_call_over_https_and_wss() {
     );
     drop(proxy);
     w.server.stop().await.unwrap();
-}
-
-/// Headless Chromium (`/usr/bin/chromium`), or `None` when absent and
-/// SOFTPHONE_SKIP_BROWSER_TESTS=1 says to skip.
-fn chromium_path() -> Option<std::path::PathBuf> {
-    let p = std::path::PathBuf::from(
-        std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
-    );
-    if p.exists() {
-        return Some(p);
-    }
-    if std::env::var("SOFTPHONE_SKIP_BROWSER_TESTS").as_deref() == Ok("1") {
-        eprintln!("skipping the browser half: no Chromium and SOFTPHONE_SKIP_BROWSER_TESTS=1");
-        return None;
-    }
-    panic!(
-        "{} missing: run scripts/setup-debian.sh (or set SOFTPHONE_SKIP_BROWSER_TESTS=1)",
-        p.display()
-    );
 }

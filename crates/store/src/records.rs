@@ -88,20 +88,15 @@ fn revoke_lead(c: &Connection, lead: Uuid) -> Result<usize> {
     };
     let mut dropped = 0;
     for (entity, id, rowid) in rows {
-        let pending = c.execute(
-            "UPDATE outbox SET parked_reason = ?3, last_error = ?3
-                 WHERE entity = ?1 AND record_id = ?2 AND parked_reason IS NULL",
+        // Any outbox entry (waiting, or parked earlier) is an edit the server has not
+        // taken: the record stays, and what was still waiting is parked.
+        let unsynced = c.execute(
+            "UPDATE outbox SET parked_reason = COALESCE(parked_reason, ?3),
+                               last_error = COALESCE(parked_reason, ?3)
+             WHERE entity = ?1 AND record_id = ?2",
             params![entity, id, REASSIGNED],
-        )? > 0;
-        let parked_before: bool = c
-            .query_row(
-                "SELECT 1 FROM outbox WHERE entity = ?1 AND record_id = ?2 LIMIT 1",
-                params![entity, id],
-                |_| Ok(true),
-            )
-            .optional()?
-            .unwrap_or(false);
-        if pending || parked_before {
+        )?;
+        if unsynced > 0 {
             continue;
         }
         c.execute("DELETE FROM search WHERE rowid = ?1", [rowid])?;

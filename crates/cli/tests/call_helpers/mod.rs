@@ -267,3 +267,49 @@ pub fn heard_anywhere_in(hay: &[f32], src: &[f32], chunk: usize) -> Vec<f64> {
     c.sort_by(|a, b| a.total_cmp(b));
     c
 }
+
+/// Headless Chromium (`/usr/bin/chromium`, or `CHROMIUM`), or `None` when absent and
+/// SOFTPHONE_SKIP_BROWSER_TESTS=1 says to skip.
+pub fn chromium() -> Option<PathBuf> {
+    let p = PathBuf::from(std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()));
+    if p.exists() {
+        return Some(p);
+    }
+    if std::env::var("SOFTPHONE_SKIP_BROWSER_TESTS").as_deref() == Ok("1") {
+        eprintln!("skipping: no Chromium and SOFTPHONE_SKIP_BROWSER_TESTS=1");
+        return None;
+    }
+    panic!(
+        "{} missing: run scripts/setup-debian.sh (or set SOFTPHONE_SKIP_BROWSER_TESTS=1)",
+        p.display()
+    );
+}
+
+/// Waits up to 30 s for `guest` (a link's page) to come online on `signal`; its
+/// presence entry.
+pub async fn wait_for_guest(
+    signal: &mut SignalConn,
+    guest: Uuid,
+) -> softphone_proto::signal::PresenceEntry {
+    tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            match signal.recv().await.unwrap() {
+                Some(ServerMsg::Presence(p)) if p.user_id == guest => break p,
+                Some(_) => continue,
+                None => panic!("signaling closed"),
+            }
+        }
+    })
+    .await
+    .expect("the browser never joined")
+}
+
+/// Stops a Chromium started in its own process group: SIGTERM to the whole group, then
+/// SIGKILL. The renderer and audio-service processes must not outlive the test (they
+/// kept a core busy and played into the shared virtual speaker).
+pub fn stop_chromium(child: &mut std::process::Child) {
+    unsafe { libc::kill(-(child.id() as i32), libc::SIGTERM) };
+    let _ = child.wait();
+    std::thread::sleep(Duration::from_millis(500));
+    unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+}
