@@ -75,6 +75,26 @@ pub struct Config {
     pub link_default_ttl_secs: i64,
     /// Longest lifetime an agent may ask for, seconds (default 604 800: 7 days).
     pub link_max_ttl_secs: i64,
+    /// Log line format on stderr: `text` (default) or `json` (one object per line, with
+    /// the request's `request_id`, `method` and `route` in `span`).
+    pub log_format: LogFormat,
+    /// A second listener serving only `GET /metrics`, without a token, e.g.
+    /// `127.0.0.1:9187`; keep it off the internet. Default none.
+    pub metrics_listen: Option<SocketAddr>,
+    /// Bearer token that opens `GET /metrics` on the API listener. Default none: the
+    /// route answers 404 there.
+    pub metrics_token: Option<String>,
+}
+
+/// Format of the server's log lines.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines (tracing-subscriber's default format).
+    #[default]
+    Text,
+    /// One JSON object per line (for Loki, Elasticsearch, journald exporters).
+    Json,
 }
 
 impl std::fmt::Debug for Config {
@@ -95,6 +115,12 @@ impl std::fmt::Debug for Config {
             .field("trusted_proxies", &self.trusted_proxies)
             .field("media_udp_addrs", &self.media_udp_addrs)
             .field("ice_urls", &self.ice_urls)
+            .field("log_format", &self.log_format)
+            .field("metrics_listen", &self.metrics_listen)
+            .field(
+                "metrics_token",
+                &self.metrics_token.as_ref().map(|_| "[redacted]"),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -106,7 +132,7 @@ impl Default for Config {
 }
 
 /// Keys accepted from the environment (with the `SOFTPHONE_` prefix).
-const ENV_KEYS: [&str; 24] = [
+const ENV_KEYS: [&str; 27] = [
     "data_dir",
     "listen",
     "token_ttl_secs",
@@ -131,6 +157,9 @@ const ENV_KEYS: [&str; 24] = [
     "signal_idle_ms",
     "link_default_ttl_secs",
     "link_max_ttl_secs",
+    "log_format",
+    "metrics_listen",
+    "metrics_token",
 ];
 
 impl Config {
@@ -161,6 +190,9 @@ impl Config {
             signal_idle_ms: 45_000,
             link_default_ttl_secs: 7200,
             link_max_ttl_secs: 7 * 86_400,
+            log_format: LogFormat::Text,
+            metrics_listen: None,
+            metrics_token: None,
         }
     }
 
@@ -211,6 +243,10 @@ impl Config {
         anyhow::ensure!(
             (60..=self.link_max_ttl_secs).contains(&self.link_default_ttl_secs),
             "link_default_ttl_secs must be between 60 and link_max_ttl_secs"
+        );
+        anyhow::ensure!(
+            self.metrics_token.as_ref().is_none_or(|t| t.len() >= 16),
+            "metrics_token must be at least 16 characters"
         );
         self.trusted_proxy_nets()?;
         self.signing_key()?;

@@ -15,11 +15,13 @@ pub mod echo;
 pub mod extract;
 mod limits;
 pub mod links;
+pub mod metrics;
 pub mod openapi;
 pub mod recordings;
 pub mod records;
 pub mod signal;
 pub mod sync;
+pub mod trace;
 
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
@@ -70,6 +72,10 @@ pub struct AppState {
     pub(crate) completions: Arc<tokio::sync::Semaphore>,
     /// Call link lifetimes.
     pub(crate) links: links::LinkSettings,
+    /// Prometheus counters and gauges.
+    pub(crate) metrics: Arc<metrics::Metrics>,
+    /// Opens `GET /metrics` on the API listener (`metrics_token`).
+    pub(crate) metrics_token: Option<Arc<str>>,
 }
 
 /// An error response: HTTP status plus a stable code.
@@ -320,6 +326,9 @@ async fn login(
     let account = req.email.trim().to_lowercase();
     if let Err(secs) = state.limits.account_allows(&account) {
         tracing::warn!("login refused: too many failures for one account");
+        state
+            .metrics
+            .login_failed(metrics::LoginFailure::AccountLimited);
         return Err(Error::new(
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limited",
@@ -341,6 +350,7 @@ async fn login(
         let _permit = tokio::time::timeout(HASH_QUEUE_WAIT, state.hashing.acquire())
             .await
             .map_err(|_| {
+                state.metrics.login_failed(metrics::LoginFailure::Busy);
                 Error::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "auth.busy",
@@ -357,6 +367,9 @@ async fn login(
         Some(u) if ok && !u.disabled => u,
         _ => {
             state.limits.account_failed(&account);
+            state
+                .metrics
+                .login_failed(metrics::LoginFailure::Credentials);
             return Err(invalid());
         }
     };
@@ -468,6 +481,8 @@ fn router_with_state(conn: Connection, cfg: &Config) -> anyhow::Result<(Router, 
             ping: std::time::Duration::from_millis(cfg.signal_ping_ms),
             idle: std::time::Duration::from_millis(cfg.signal_idle_ms),
         },
+        metrics: Arc::default(),
+        metrics_token: cfg.metrics_token.as_deref().map(Arc::from),
     };
     use softphone_proto::recording_routes as rec;
     let app = Router::new()
@@ -535,12 +550,17 @@ fn router_with_state(conn: Connection, cfg: &Config) -> anyhow::Result<(Router, 
         )
         .route(rec::RECORDING_URL, post(recordings::sign_url))
         .route(rec::MEDIA, get(recordings::media))
+        .route(metrics::ROUTE, get(metrics::scrape))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             limits::middleware,
         ))
         .layer(axum::extract::DefaultBodyLimit::max(1024 * 1024))
-        .with_state(state.clone());
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ));
+    let app = trace::apply(app).with_state(state.clone());
     Ok((app, state))
 }
 
@@ -548,8 +568,12 @@ fn router_with_state(conn: Connection, cfg: &Config) -> anyhow::Result<(Router, 
 pub struct Running {
     /// The bound address (the real port when `listen` had port 0).
     pub addr: SocketAddr,
+    /// The bound `metrics_listen` address, when set.
+    pub metrics_addr: Option<SocketAddr>,
     shutdown: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    /// The data folder's lock ([`db::backup::lock`]), held while serving.
+    _lock: std::fs::File,
 }
 
 impl Running {
@@ -565,12 +589,31 @@ impl Running {
     }
 }
 
-/// Opens the database, binds `cfg.listen` and serves in the background.
+/// Locks the data folder, opens the database, binds `cfg.listen` (and
+/// `cfg.metrics_listen`) and serves in the background.
+///
+/// Errors: another server (or a restore) holds the data folder; the database cannot be
+/// opened or migrated; an address cannot be bound.
 pub async fn start(cfg: &Config) -> anyhow::Result<Running> {
+    let lock = db::backup::lock(&cfg.data_dir)?;
     let conn = db::open(&cfg.data_dir)?;
     let listener = tokio::net::TcpListener::bind(cfg.listen).await?;
     let addr = listener.local_addr()?;
     let (app, state) = router_with_state(conn, cfg)?;
+    let metrics_server = match cfg.metrics_listen {
+        Some(a) => {
+            let l = tokio::net::TcpListener::bind(a).await?;
+            let bound = l.local_addr()?;
+            let router = metrics::private_router(state.clone());
+            tracing::info!(addr = %bound, "metrics listening");
+            Some((
+                bound,
+                tokio::spawn(async move { axum::serve(l, router).await }),
+            ))
+        }
+        None => None,
+    };
+    let metrics_addr = metrics_server.as_ref().map(|m| m.0);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let (expiry, every) = (
         cfg.upload_expiry_secs,
@@ -596,13 +639,18 @@ pub async fn start(cfg: &Config) -> anyhow::Result<Running> {
         })
         .await;
         sweeper.abort();
+        if let Some((_, m)) = metrics_server {
+            m.abort();
+        }
         r
     });
     tracing::info!(%addr, "listening");
     Ok(Running {
         addr,
+        metrics_addr,
         shutdown: tx,
         task,
+        _lock: lock,
     })
 }
 

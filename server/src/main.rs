@@ -1,4 +1,5 @@
-//! `softphone-server` binary: `serve`, `demo` and `user add|disable|enable`.
+//! `softphone-server` binary: `serve`, `demo`, `user add|disable|enable`, `backup` and
+//! `restore`.
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -46,6 +47,21 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Copy the database to FILE while the server runs (SQLite online backup); prints
+    /// its size and schema version. Recordings are not inside: copy `DATA_DIR/objects`
+    /// (or the bucket) after it (docs/admin.md).
+    Backup {
+        /// The backup file to write; must not exist.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Replace the database with a backup. The server must be stopped; the current
+    /// database is kept beside it as `softphone.db.before-restore-UNIXTIME`.
+    Restore {
+        /// A file written by `backup`.
+        #[arg(long)]
+        from: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -75,15 +91,26 @@ enum UserCommand {
     },
 }
 
+/// Logs to stderr in the configured format, filtered by `SOFTPHONE_LOG` (default
+/// `info`).
+fn init_logs(format: softphone_server::config::LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SOFTPHONE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        softphone_server::config::LogFormat::Text => logs.init(),
+        softphone_server::config::LogFormat::Json => logs
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+    }
+}
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("SOFTPHONE_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     match run(Cli::parse()).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
@@ -116,6 +143,7 @@ async fn run(cli: Cli) -> Result<()> {
     if let Some(d) = cli.data_dir {
         cfg.data_dir = d;
     }
+    init_logs(cfg.log_format);
     match cli.command {
         Command::Serve { listen, demo } => {
             if let Some(l) = listen {
@@ -157,6 +185,29 @@ async fn run(cli: Cli) -> Result<()> {
             let conn = softphone_server::db::open(&cfg.data_dir)?;
             let id = softphone_server::set_user_disabled(&conn, &email, true)?;
             println!("{id} disabled");
+            Ok(())
+        }
+        Command::Backup { out } => {
+            let info = softphone_server::db::backup::backup(&cfg.data_dir, &out)?;
+            println!(
+                "backed up {} ({} bytes, schema version {})",
+                out.display(),
+                info.bytes,
+                info.schema_version
+            );
+            Ok(())
+        }
+        Command::Restore { from } => {
+            let (info, aside) = softphone_server::db::backup::restore(&cfg.data_dir, &from)?;
+            if let Some(a) = aside {
+                println!("the previous database is kept at {}", a.display());
+            }
+            println!(
+                "restored {} ({} bytes, schema version {})",
+                from.display(),
+                info.bytes,
+                info.schema_version
+            );
             Ok(())
         }
         Command::User {

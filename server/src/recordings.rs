@@ -331,6 +331,7 @@ pub async fn patch_upload(
     }
     file.sync_data().await.map_err(Error::internal)?;
     drop(file);
+    state.metrics.uploaded(offset - u.offset);
     state
         .with_db(move |c| uploads::set_offset(c, id, offset, now()).map_err(Error::internal))
         .await?;

@@ -327,6 +327,7 @@ pub async fn put<T: Stored>(
             Ok(out)
         })
         .await?;
+    state.metrics.pushed(T::TABLE);
     if let Some(seq) = seq {
         state.hub.changed(org, seq);
     }

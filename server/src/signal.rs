@@ -438,6 +438,12 @@ impl Hub {
         }
     }
 
+    /// (open connections, calls ringing or in progress), for the metrics.
+    pub fn counts(&self) -> (usize, usize) {
+        let g = self.lock();
+        (g.conns.len(), g.calls.len())
+    }
+
     /// Live connections of `user`.
     pub fn conn_count(&self, user: Uuid) -> usize {
         self.lock().conns_of(user).len()

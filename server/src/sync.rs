@@ -103,6 +103,7 @@ pub async fn put_lead(
             Ok((lead, Some(seq)))
         })
         .await?;
+    state.metrics.pushed("leads");
     if let Some(seq) = seq {
         state.hub.changed(org, seq);
     }
@@ -158,6 +159,7 @@ pub async fn put_note(
             Ok((note, Some(seq)))
         })
         .await?;
+    state.metrics.pushed("notes");
     if let Some(seq) = seq {
         state.hub.changed(org, seq);
     }
