@@ -21,6 +21,8 @@ APT_PACKAGES=(
   # the TLS test: nginx terminates TLS in front of the server (server/tests/tls.rs);
   # openssl makes its throwaway CA
   nginx-light openssl
+  # the packaging test: systemd-analyze verifies the server's unit (packaging/server)
+  systemd
   # benchmarks
   time bc baresip-core
 )

@@ -2,6 +2,7 @@
 //! One module per table, each with its migration beside it (GitButler's but-db layout).
 
 pub mod activity;
+pub mod backup;
 pub mod call_links;
 pub mod calls;
 pub mod changes;
@@ -45,7 +46,11 @@ use std::path::Path;
 
 /// All migrations in order. Append only: never edit one that has shipped.
 fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![
+    Migrations::new(migration_list())
+}
+
+fn migration_list() -> Vec<M<'static>> {
+    vec![
         M::up(orgs::MIGRATION_1),
         M::up(users::MIGRATION_1),
         M::up(tokens::MIGRATION_1),
@@ -63,7 +68,13 @@ fn migrations() -> Migrations<'static> {
         M::up(uploads::MIGRATION_2),
         M::up(lead_handoffs::MIGRATION_1),
         M::up(call_links::MIGRATION_1),
-    ])
+    ]
+}
+
+/// Schema version of a fully migrated database: rusqlite_migration keeps the number of
+/// applied migrations in `PRAGMA user_version`.
+pub(crate) fn migrations_count() -> i64 {
+    migration_list().len() as i64
 }
 
 /// The database file in `data_dir`.
@@ -79,6 +90,15 @@ pub fn open(data_dir: &Path) -> anyhow::Result<Connection> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.pragma_update(None, "busy_timeout", 5000)?;
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let ours = migrations_count();
+    anyhow::ensure!(
+        version <= ours,
+        "{} has schema version {version}, but this softphone-server knows only {ours}: a newer \
+         server migrated it (database too far ahead); run that version, or restore the backup \
+         taken before the upgrade (docs/admin.md)",
+        path(data_dir).display()
+    );
     migrations().to_latest(&mut conn)?;
     Ok(conn)
 }
@@ -88,6 +108,19 @@ mod tests {
     #[test]
     fn migrations_are_valid() {
         super::migrations().validate().unwrap();
+    }
+
+    /// Rollback safety (docs/admin.md): an older server refuses a database a newer one
+    /// migrated instead of running on a schema it does not know.
+    #[test]
+    fn a_database_from_a_newer_server_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = super::open(dir.path()).unwrap();
+        let ahead = super::migrations_count() + 1;
+        conn.pragma_update(None, "user_version", ahead).unwrap();
+        drop(conn);
+        let e = super::open(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("too far ahead"), "{e}");
     }
 }
 
