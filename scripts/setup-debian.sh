@@ -21,6 +21,8 @@ APT_PACKAGES=(
   # the TLS test: nginx terminates TLS in front of the server (server/tests/tls.rs);
   # openssl makes its throwaway CA
   nginx-light openssl
+  # the TURN test: coturn relays a relay-only call (crates/cli/tests/turn_calls.rs)
+  coturn
   # the packaging test: systemd-analyze verifies the server's unit (packaging/server)
   systemd
   # benchmarks

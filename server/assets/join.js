@@ -57,10 +57,11 @@
     if (!m) return;
     callId = m.call_id;
     setStatus('Connecting your call…');
-    // STUN/TURN from the server's `ice_urls`, put in the page by the server.
-    let urls = [];
-    try { urls = JSON.parse(document.querySelector('main').dataset.ice || '[]'); } catch (e) { urls = []; }
-    pc = new RTCPeerConnection({ iceServers: urls.length ? [{ urls }] : [] });
+    // STUN/TURN servers (RTCIceServer objects, short-lived TURN credentials included),
+    // put in the page by the server.
+    let iceServers = [];
+    try { iceServers = JSON.parse(document.querySelector('main').dataset.ice || '[]'); } catch (e) { iceServers = []; }
+    pc = new RTCPeerConnection({ iceServers });
     mic.getTracks().forEach((t) => pc.addTrack(t, mic));
     pc.ontrack = (e) => { audio.srcObject = e.streams[0] || new MediaStream([e.track]); };
     pc.onicecandidate = (e) => {

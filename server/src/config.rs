@@ -61,9 +61,20 @@ pub struct Config {
     /// Local UDP addresses the server's own WebRTC peers (the echo test) gather host
     /// candidates on. Default `["0.0.0.0:0"]` (every interface, any port).
     pub media_udp_addrs: Vec<String>,
-    /// STUN/TURN URLs for the server's WebRTC peers and the prospect page, e.g.
+    /// STUN URLs (or TURN URLs with static credentials in them) for every call: the
+    /// app, the CLI, the server's echo peer and the prospect page, e.g.
     /// `["stun:stun.example.com:3478"]`. Default none (LAN and loopback need none).
     pub ice_urls: Vec<String>,
+    /// TURN URLs handed out with short-lived credentials, e.g.
+    /// `["turn:turn.example.com:3478?transport=udp", "turns:turn.example.com:5349"]`;
+    /// used only with `turn_secret`. Default none.
+    pub turn_urls: Vec<String>,
+    /// Secret shared with the TURN server (coturn `use-auth-secret` +
+    /// `static-auth-secret`), at least 16 characters. Default none.
+    pub turn_secret: Option<String>,
+    /// Lifetime of a TURN credential, seconds (default 14 400: a long call's worth;
+    /// the app asks for new ones before each call).
+    pub turn_ttl_secs: i64,
     /// How long the echo test waits before playing the caller back, ms (default 500).
     pub echo_delay_ms: u64,
     /// Signaling keepalive: a WebSocket ping this often, ms; each also re-checks the
@@ -115,6 +126,11 @@ impl std::fmt::Debug for Config {
             .field("trusted_proxies", &self.trusted_proxies)
             .field("media_udp_addrs", &self.media_udp_addrs)
             .field("ice_urls", &self.ice_urls)
+            .field("turn_urls", &self.turn_urls)
+            .field(
+                "turn_secret",
+                &self.turn_secret.as_ref().map(|_| "[redacted]"),
+            )
             .field("log_format", &self.log_format)
             .field("metrics_listen", &self.metrics_listen)
             .field(
@@ -132,7 +148,7 @@ impl Default for Config {
 }
 
 /// Keys accepted from the environment (with the `SOFTPHONE_` prefix).
-const ENV_KEYS: [&str; 27] = [
+const ENV_KEYS: [&str; 30] = [
     "data_dir",
     "listen",
     "token_ttl_secs",
@@ -152,6 +168,9 @@ const ENV_KEYS: [&str; 27] = [
     "trusted_proxies",
     "media_udp_addrs",
     "ice_urls",
+    "turn_urls",
+    "turn_secret",
+    "turn_ttl_secs",
     "echo_delay_ms",
     "signal_ping_ms",
     "signal_idle_ms",
@@ -185,6 +204,9 @@ impl Config {
             trusted_proxies: vec![],
             media_udp_addrs: vec!["0.0.0.0:0".into()],
             ice_urls: vec![],
+            turn_urls: vec![],
+            turn_secret: None,
+            turn_ttl_secs: 4 * 3600,
             echo_delay_ms: 500,
             signal_ping_ms: 15_000,
             signal_idle_ms: 45_000,
@@ -243,6 +265,14 @@ impl Config {
         anyhow::ensure!(
             (60..=self.link_max_ttl_secs).contains(&self.link_default_ttl_secs),
             "link_default_ttl_secs must be between 60 and link_max_ttl_secs"
+        );
+        anyhow::ensure!(
+            self.turn_secret.as_ref().is_none_or(|t| t.len() >= 16),
+            "turn_secret must be at least 16 characters"
+        );
+        anyhow::ensure!(
+            (60..=7 * 86_400).contains(&self.turn_ttl_secs),
+            "turn_ttl_secs must be between 60 and 604800"
         );
         anyhow::ensure!(
             self.metrics_token.as_ref().is_none_or(|t| t.len() >= 16),

@@ -9,7 +9,6 @@
 
 use crate::signal::{Callee, Hub};
 use softphone_call::peer::{Peer, PeerConfig, PeerEvent, RtpPacket};
-use softphone_call::IceServer;
 use softphone_proto::signal::{ClientMsg, ServerMsg};
 use softphone_proto::{Role, UserInfo};
 use std::collections::VecDeque;
@@ -31,8 +30,8 @@ pub const MAX_ECHO_CALL: Duration = Duration::from_secs(600);
 pub struct MediaSettings {
     /// Local UDP addresses to gather host candidates on.
     pub udp_addrs: Vec<String>,
-    /// STUN/TURN URLs.
-    pub ice_urls: Vec<String>,
+    /// STUN/TURN servers and TURN credentials.
+    pub ice: crate::ice::IceSettings,
     /// Delay before the caller hears themselves.
     pub echo_delay: Duration,
 }
@@ -40,14 +39,7 @@ pub struct MediaSettings {
 impl MediaSettings {
     fn peer_config(&self) -> PeerConfig {
         PeerConfig {
-            ice_servers: if self.ice_urls.is_empty() {
-                vec![]
-            } else {
-                vec![IceServer {
-                    urls: self.ice_urls.clone(),
-                    ..Default::default()
-                }]
-            },
+            ice_servers: self.ice.servers_for("echo", crate::now()).ice_servers,
             udp_addrs: self.udp_addrs.clone(),
         }
     }

@@ -13,6 +13,7 @@ pub mod db;
 pub mod demo;
 pub mod echo;
 pub mod extract;
+pub mod ice;
 mod limits;
 pub mod links;
 pub mod metrics;
@@ -466,7 +467,12 @@ fn router_with_state(conn: Connection, cfg: &Config) -> anyhow::Result<(Router, 
         upload_quota: (cfg.upload_max_in_flight, cfg.upload_max_bytes_in_flight),
         media: Arc::new(echo::MediaSettings {
             udp_addrs: cfg.media_udp_addrs.clone(),
-            ice_urls: cfg.ice_urls.clone(),
+            ice: ice::IceSettings {
+                urls: cfg.ice_urls.clone(),
+                turn_urls: cfg.turn_urls.clone(),
+                secret: cfg.turn_secret.clone(),
+                ttl_secs: cfg.turn_ttl_secs,
+            },
             echo_delay: std::time::Duration::from_millis(cfg.echo_delay_ms),
         }),
         hub: Arc::default(),
@@ -491,6 +497,7 @@ fn router_with_state(conn: Connection, cfg: &Config) -> anyhow::Result<(Router, 
         .route(routes::LOGIN, post(login))
         .route(routes::LOGOUT, post(logout))
         .route(routes::ME, get(me))
+        .route(routes::ICE_SERVERS, get(ice::get))
         .route(
             softphone_proto::sync_routes::LEAD,
             axum::routing::put(sync::put_lead).get(sync::get_lead),
@@ -572,7 +579,7 @@ pub struct Running {
     pub metrics_addr: Option<SocketAddr>,
     shutdown: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
-    /// The data folder's lock ([`db::backup::lock`]), held while serving.
+    /// The data folder's shared lock ([`db::backup::lock`]), held while serving.
     _lock: std::fs::File,
 }
 
@@ -589,13 +596,13 @@ impl Running {
     }
 }
 
-/// Locks the data folder, opens the database, binds `cfg.listen` (and
+/// Takes the data folder's shared lock (a `restore` cannot run under it), opens the database, binds `cfg.listen` (and
 /// `cfg.metrics_listen`) and serves in the background.
 ///
-/// Errors: another server (or a restore) holds the data folder; the database cannot be
+/// Errors: a restore holds the data folder; the database cannot be
 /// opened or migrated; an address cannot be bound.
 pub async fn start(cfg: &Config) -> anyhow::Result<Running> {
-    let lock = db::backup::lock(&cfg.data_dir)?;
+    let lock = db::backup::lock(&cfg.data_dir, db::backup::LockMode::Shared)?;
     let conn = db::open(&cfg.data_dir)?;
     let listener = tokio::net::TcpListener::bind(cfg.listen).await?;
     let addr = listener.local_addr()?;

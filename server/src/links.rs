@@ -181,7 +181,8 @@ fn html(status: StatusCode, body: String) -> Response {
 
 /// `GET /join/{token}`: the prospect's page.
 pub async fn page(State(state): State<AppState>, Path(token): Path<String>) -> Response {
-    if let Err(why) = admit(&state, &token).await {
+    let claims = admit(&state, &token).await;
+    if let Err(why) = claims {
         let text = match why {
             "used" => {
                 "This link was for one call, which has taken place. Ask your agent for a new one."
@@ -198,13 +199,19 @@ pub async fn page(State(state): State<AppState>, Path(token): Path<String>) -> R
             .replace("<button id=\"join\" type=\"button\">Join</button>", ""),
         );
     }
-    html(StatusCode::OK, page_with_ice(&state.media.ice_urls))
+    let link = claims.map_or(uuid::Uuid::nil(), |c| c.l);
+    let ice = state
+        .media
+        .ice
+        .servers_for(&format!("guest-{link}"), crate::now());
+    html(StatusCode::OK, page_with_ice(&ice.ice_servers))
 }
 
-/// The page with the server's `ice_urls` in `<main data-ice>` (JSON, HTML-escaped), which
-/// join.js hands to `RTCPeerConnection` as its `iceServers`.
-fn page_with_ice(urls: &[String]) -> String {
-    let json = serde_json::to_string(urls).unwrap_or_else(|_| "[]".into());
+/// The page with the ICE servers (W3C `RTCIceServer` objects, TURN credentials included)
+/// in `<main data-ice>` (JSON, HTML-escaped), which join.js hands to
+/// `RTCPeerConnection` as its `iceServers`.
+fn page_with_ice(servers: &[softphone_proto::IceServer]) -> String {
+    let json = serde_json::to_string(servers).unwrap_or_else(|_| "[]".into());
     let escaped = json
         .replace('&', "&amp;")
         .replace('"', "&quot;")
@@ -278,12 +285,16 @@ mod tests {
             PAGE.contains("<main data-ice=\"[]\">"),
             "the template has the slot"
         );
-        let page = page_with_ice(&[
-            "stun:stun.example.com:3478".into(),
-            "turn:x\"><script>".into(),
-        ]);
+        let page = page_with_ice(&[softphone_proto::IceServer {
+            urls: vec![
+                "stun:stun.example.com:3478".into(),
+                "turn:x\"><script>".into(),
+            ],
+            username: "1:guest".into(),
+            credential: "c".into(),
+        }]);
         assert!(page.contains(
-            "data-ice=\"[&quot;stun:stun.example.com:3478&quot;,&quot;turn:x\\&quot;&gt;&lt;script&gt;&quot;]\""
+            "data-ice=\"[{&quot;urls&quot;:[&quot;stun:stun.example.com:3478&quot;,&quot;turn:x\\&quot;&gt;&lt;script&gt;&quot;],&quot;username&quot;:&quot;1:guest&quot;,&quot;credential&quot;:&quot;c&quot;}]\""
         ), "{page}");
         assert!(!page.contains("<script>\""));
     }

@@ -27,6 +27,8 @@ use utoipa::OpenApi;
     ),
     components(schemas(
         Health,
+        IceServer,
+        IceServers,
         LoginRequest,
         LoginResponse,
         UserInfo,
@@ -189,6 +191,18 @@ fn operations() -> Vec<Op> {
             params: &[],
             body: None,
             ok: ("200", Some("UserInfo".into())),
+            errors: &["401"],
+        },
+        Op {
+            method: HttpMethod::Get,
+            path: routes::ICE_SERVERS,
+            id: "ice_servers".into(),
+            tag: "signal",
+            summary: "STUN/TURN servers for the next call, with short-lived TURN credentials",
+            auth: true,
+            params: &[],
+            body: None,
+            ok: ("200", Some("IceServers".into())),
             errors: &["401"],
         },
         Op {

@@ -160,8 +160,8 @@ async fn a_user_has_one_echo_call_at_a_time() {
     let (tx, _rx) = tokio::sync::mpsc::channel(64);
     let peer = softphone_call::peer::Peer::new(
         &softphone_call::PeerConfig {
-            ice_servers: vec![],
             udp_addrs: vec!["127.0.0.1:0".into()],
+            ..Default::default()
         },
         tx,
     )

@@ -36,18 +36,9 @@ pub const OPUS_PT: u8 = 111;
 /// Payload type we offer for telephone-event/48000.
 pub const DTMF_PT: u8 = 101;
 
-/// A STUN or TURN server (W3C `RTCIceServer`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct IceServer {
-    /// `stun:host:port` / `turn:host:port?transport=udp` URLs.
-    pub urls: Vec<String>,
-    /// TURN user name.
-    #[serde(default)]
-    pub username: String,
-    /// TURN credential.
-    #[serde(default)]
-    pub credential: String,
-}
+/// A STUN or TURN server (W3C `RTCIceServer`); the wire type of
+/// `GET /api/v1/ice-servers`.
+pub use softphone_proto::IceServer;
 
 /// Peer settings.
 #[derive(Debug, Clone)]

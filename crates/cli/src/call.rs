@@ -63,7 +63,8 @@ pub struct CallArgs {
     /// it; 0 sends plain Opus. Each one adds the Opus bitrate again.
     #[arg(long, default_value_t = softphone_call::red::RED_DISTANCE)]
     pub red: usize,
-    /// STUN/TURN URL (repeatable).
+    /// STUN/TURN URL (repeatable). Default: the servers the server hands out
+    /// (`GET /api/v1/ice-servers`, TURN credentials included).
     #[arg(long = "ice-server")]
     pub ice_servers: Vec<String>,
     /// Local UDP address for media (repeatable; default 0.0.0.0:0).
@@ -292,7 +293,8 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 pub fn call(target: &str, args: &CallArgs, profile: Option<&Path>) -> Result<()> {
     runtime()?.block_on(async {
         let (account, agent) = account(args, profile).await?;
-        let setup = args.setup(&account.settings.email)?;
+        let mut setup = args.setup(&account.settings.email)?;
+        account.fill_ice_servers(&mut setup).await;
         let phone = account.phone().await?;
         let call_id = Uuid::now_v7();
         // Journalled before any audio, so a kill mid-call is recovered at the next start.
@@ -309,7 +311,8 @@ pub fn call(target: &str, args: &CallArgs, profile: Option<&Path>) -> Result<()>
 pub fn answer(args: &CallArgs, wait: f64, profile: Option<&Path>) -> Result<()> {
     runtime()?.block_on(async {
         let (account, agent) = account(args, profile).await?;
-        let setup = args.setup(&account.settings.email)?;
+        let mut setup = args.setup(&account.settings.email)?;
+        account.fill_ice_servers(&mut setup).await;
         let phone = account.phone().await?;
         if !args.stats_json {
             println!("waiting for a call…");

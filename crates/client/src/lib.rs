@@ -247,6 +247,12 @@ impl Client {
         Self::json(self.authed(Method::GET, routes::ME)?).await
     }
 
+    /// `GET /api/v1/ice-servers`: STUN/TURN servers for the next call, TURN credentials
+    /// included (valid until `expires_at`, Unix s).
+    pub async fn ice_servers(&self) -> Result<softphone_proto::IceServers> {
+        Self::json(self.authed(Method::GET, routes::ICE_SERVERS)?).await
+    }
+
     /// Idempotent upsert of any record by its client-generated id; answers the stored
     /// record (unchanged when this was a retry).
     pub async fn put<T: Resource>(&self, id: Uuid, body: &T::Upsert) -> Result<T> {

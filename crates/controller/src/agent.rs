@@ -120,6 +120,20 @@ impl Account {
         &self.client
     }
 
+    /// Fills `setup`'s ICE servers from the server (`GET /api/v1/ice-servers`, fresh
+    /// TURN credentials for this call) unless the caller set some. A failure is logged
+    /// and leaves none: host candidates still connect on a LAN, and a call must not fail
+    /// for want of a relay it may not need.
+    pub async fn fill_ice_servers(&self, setup: &mut softphone_call::CallSetup) {
+        if !setup.peer.ice_servers.is_empty() {
+            return;
+        }
+        match self.client.ice_servers().await {
+            Ok(ice) => setup.peer.ice_servers = ice.ice_servers,
+            Err(e) => tracing::warn!(code = e.code(), error = %e, "no ICE servers for this call"),
+        }
+    }
+
     /// Opens the signaling line and waits for the server's welcome.
     pub async fn phone(&self) -> Result<Phone> {
         let mut signal = self.client.signal().await?;

@@ -22,6 +22,9 @@ pub mod routes {
     pub const LOGOUT: &str = "/api/v1/auth/logout";
     /// `GET` with a bearer token → [`super::UserInfo`].
     pub const ME: &str = "/api/v1/me";
+    /// `GET` with a bearer token → [`super::IceServers`]: the STUN/TURN servers for a
+    /// call, with short-lived TURN credentials.
+    pub const ICE_SERVERS: &str = "/api/v1/ice-servers";
 }
 
 /// Account role.
@@ -64,6 +67,36 @@ pub struct Health {
     pub status: String,
     /// Server version.
     pub version: String,
+}
+
+/// A STUN or TURN server, the W3C `RTCIceServer` dictionary
+/// (<https://www.w3.org/TR/webrtc/#rtciceserver-dictionary>).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IceServer {
+    /// `stun:host:port` / `turn:host:port?transport=udp` URLs (RFC 7064, RFC 7065).
+    pub urls: Vec<String>,
+    /// TURN user name; for server-issued credentials `EXPIRY:USER`, EXPIRY in Unix
+    /// seconds (the TURN REST API scheme, draft-uberti-behave-turn-rest-00).
+    #[serde(default)]
+    pub username: String,
+    /// TURN credential: base64 of HMAC-SHA1(shared secret, `username`).
+    #[serde(default)]
+    pub credential: String,
+}
+
+/// `GET /api/v1/ice-servers` response.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IceServers {
+    /// STUN servers, then TURN servers with credentials; empty when the server has none
+    /// configured (LAN and loopback need none).
+    pub ice_servers: Vec<IceServer>,
+    /// When the TURN credentials stop working for new allocations, Unix seconds; ask
+    /// again for each call.
+    pub expires_at: i64,
 }
 
 /// `POST /api/v1/auth/login` body.

@@ -1,13 +1,15 @@
 //! `softphone-testkit`: the real inputs and peers that the CLI's tests, the app's
 //! WebDriver test, the headless scenario and the footprint benchmark share: recorded
 //! human speech (alsa-utils' voices, joined with sox), Chromium's command line as a
-//! WebRTC peer, and nginx terminating TLS in front of a test server ([`tls`]).
+//! WebRTC peer, nginx terminating TLS in front of a test server ([`tls`]), and coturn as
+//! a TURN server with REST API credentials ([`turn`]).
 //!
 //! Key design decision: std only. Every crate's tests can use it without pulling in the
 //! app's dependency tree, and the flags that keep Chromium quiet on a closed network
 //! live in one place instead of drifting apart in four.
 
 pub mod tls;
+pub mod turn;
 
 use std::io;
 use std::path::Path;

@@ -1,5 +1,5 @@
 //! Online backup and restore of the database (SQLite's backup API), and the lock that
-//! keeps two servers, or a restore and a server, off one data folder.
+//! keeps a restore and a running server off one data folder.
 //!
 //! A backup is a plain SQLite file, consistent as of one moment, taken while the server
 //! runs (the API copies pages under a read transaction; WAL writers go on). Recordings
@@ -17,15 +17,35 @@ pub fn lock_path(data_dir: &Path) -> PathBuf {
     data_dir.join("softphone.lock")
 }
 
-/// Takes the data folder's exclusive lock (an OS file lock on `softphone.lock`, released
-/// when the returned file closes, also when the process dies).
+/// How [`lock`] takes the data folder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LockMode {
+    /// A server: any number may share the folder (SQLite's own locking keeps their
+    /// writes apart, and an upgrade may start the new server before stopping the old).
+    Shared,
+    /// A restore: nothing else may have the folder open.
+    Exclusive,
+}
+
+/// Takes the data folder's lock (an OS file lock on `softphone.lock`, released when the
+/// returned file closes, also when the process dies).
 ///
-/// Errors: another process holds it (a running server or restore), naming the folder.
-pub fn lock(data_dir: &Path) -> Result<File> {
+/// Errors: the lock is held incompatibly (a restore while a server runs, or a server
+/// while a restore runs), naming the folder.
+pub fn lock(data_dir: &Path, mode: LockMode) -> Result<File> {
     std::fs::create_dir_all(data_dir)?;
     let path = lock_path(data_dir);
-    let f = File::create(&path).with_context(|| format!("opening {}", path.display()))?;
-    match f.try_lock() {
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    let got = match mode {
+        LockMode::Shared => f.try_lock_shared(),
+        LockMode::Exclusive => f.try_lock(),
+    };
+    match got {
         Ok(()) => Ok(f),
         Err(std::fs::TryLockError::WouldBlock) => bail!(
             "data folder {} is in use by another softphone-server process (it holds {}); stop it first",
@@ -106,7 +126,7 @@ pub fn backup(data_dir: &Path, out: &Path) -> Result<BackupInfo> {
 /// Errors: a running server; `from` missing, not a database, damaged, or from a newer
 /// server; I/O. On an error before the copy the current database is left as it was.
 pub fn restore(data_dir: &Path, from: &Path) -> Result<(BackupInfo, Option<PathBuf>)> {
-    let _lock = lock(data_dir)?;
+    let _lock = lock(data_dir, LockMode::Exclusive)?;
     if !from.is_file() {
         bail!("backup {} not found", from.display());
     }

@@ -154,7 +154,8 @@ pub async fn start_call(
     }
     let call_id = Uuid::now_v7();
     let dialed = async {
-        let setup = setup_for(&agent, call_id, lead, &prefs)?;
+        let mut setup = setup_for(&agent, call_id, lead, &prefs)?;
+        agent.account().fill_ice_servers(&mut setup).await;
         let recording = setup.record.as_ref().map(|r| r.path.clone());
         agent.journal_call(call_id, lead, recording.as_deref(), &target, true)?;
         let phone = agent.account().phone().await?;
@@ -388,6 +389,8 @@ pub fn start_line(app: AppHandle, agent: Arc<Agent>) {
                         .expect("no recording, no I/O")
                     }
                 };
+                let mut setup = setup;
+                agent.account().fill_ice_servers(&mut setup).await;
                 let recording = setup.record.as_ref().map(|r| r.path.clone());
                 if let Err(e) = agent.journal_call(
                     incoming.call_id,

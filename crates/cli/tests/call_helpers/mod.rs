@@ -29,6 +29,11 @@ pub struct World {
 pub static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 pub async fn world() -> World {
+    world_with(|_| {}).await
+}
+
+/// [`world`] with server settings changed by `f`.
+pub async fn world_with(f: impl FnOnce(&mut Config)) -> World {
     let guard = SERIAL.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("server");
@@ -48,6 +53,7 @@ pub async fn world() -> World {
     let mut cfg = Config::new(data);
     cfg.listen = "127.0.0.1:0".parse().unwrap();
     cfg.media_udp_addrs = vec!["127.0.0.1:0".into()];
+    f(&mut cfg);
     let server = start(&cfg).await.unwrap();
     let url = format!("http://{}", server.addr);
     World {
@@ -87,8 +93,8 @@ pub fn loopback_setup(input: AudioIn, output: AudioOut, record: Option<PathBuf>)
             config: Default::default(),
         }),
         peer: PeerConfig {
-            ice_servers: vec![],
             udp_addrs: vec!["127.0.0.1:0".into()],
+            ..Default::default()
         },
         ..Default::default()
     }
