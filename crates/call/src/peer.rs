@@ -16,7 +16,6 @@ use rtc::rtp_transceiver::rtp_sender::{
     RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters,
     RtpCodecKind,
 };
-use serde::{Deserialize, Serialize};
 use softphone_proto::signal::IceCandidate;
 use std::collections::VecDeque;
 use std::sync::Arc;
