@@ -201,7 +201,12 @@ pub async fn middleware(State(state): State<AppState>, req: Request, next: Next)
         Err(not_until) => {
             let wait = not_until.wait_time_from(DefaultClock::default().now());
             let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            tracing::warn!(%ip, path = req.uri().path(), "rate limited");
+            // The route template, never the path: a call link's path is its token.
+            let route = req
+                .extensions()
+                .get::<axum::extract::MatchedPath>()
+                .map_or("unmatched", |p| p.as_str());
+            tracing::warn!(%ip, route, "rate limited");
             let mut resp = crate::Error::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate_limited",

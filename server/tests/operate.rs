@@ -316,3 +316,52 @@ async fn every_request_log_line_carries_its_request_id_in_json() {
         );
     }
 }
+
+/// A rate-limited call-link page must not write the link's token (its path) to the log.
+#[tokio::test]
+async fn a_rate_limited_link_page_keeps_its_token_out_of_the_log() {
+    let (_dir, data) = data_dir();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_softphone-server"))
+        .arg("--data-dir")
+        .arg(&data)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("SOFTPHONE_API_RATE_PER_SEC", "1")
+        .env("SOFTPHONE_API_BURST", "1")
+        .env("SOFTPHONE_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_string();
+    let token = "eyJsIjoic2VjcmV0LWxpbmstdG9rZW4ifQ.c2lnbmF0dXJl";
+    let mut limited = 0;
+    for _ in 0..5 {
+        let r = reqwest::get(format!("{url}/join/{token}")).await.unwrap();
+        limited += usize::from(r.status() == 429);
+    }
+    assert!(limited >= 3, "the burst of 1 limits the rest: {limited}");
+    assert!(Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    assert!(child.wait().unwrap().success());
+    let mut logs = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut logs).unwrap();
+    assert!(logs.contains("rate limited"), "{logs}");
+    assert!(
+        logs.contains("/join/{token}"),
+        "the route template is logged: {logs}"
+    );
+    assert!(
+        !logs.contains(token),
+        "the link token leaked into the log:\n{logs}"
+    );
+}
