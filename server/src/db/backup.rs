@@ -74,7 +74,7 @@ fn schema_version(c: &Connection) -> Result<i64> {
 fn check_integrity(c: &Connection, what: &Path) -> Result<()> {
     let verdict: String = c
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .with_context(|| format!("{} is not a SQLite database", what.display()))?;
+        .with_context(|| format!("cannot read {} as a SQLite database", what.display()))?;
     if verdict != "ok" {
         bail!(
             "{} failed SQLite's integrity check: {verdict}",
@@ -103,7 +103,19 @@ pub fn backup(data_dir: &Path, out: &Path) -> Result<BackupInfo> {
     conn.pragma_update(None, "busy_timeout", 5000)?;
     conn.backup(MAIN_DB, &partial, None)
         .with_context(|| format!("copying {} to {}", src.display(), partial.display()))?;
-    let copy = Connection::open_with_flags(&partial, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let copy = Connection::open(&partial)?;
+    // The copy inherits WAL mode, which needs `-wal`/`-shm` files beside it: a WAL file
+    // cannot even be read from a folder the reader may not write (SQLITE_READONLY_
+    // DIRECTORY, e.g. restoring as the service user from a root-owned backup folder),
+    // and renaming it would orphan them. A rollback-journal file stands alone.
+    let mode: String =
+        copy.pragma_update_and_check(None, "journal_mode", "DELETE", |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("delete") {
+        bail!(
+            "could not take {} out of WAL mode ({mode})",
+            partial.display()
+        );
+    }
     check_integrity(&copy, &partial)?;
     let schema_version = schema_version(&copy)?;
     drop(copy);
