@@ -121,6 +121,18 @@ async fn a_backup_of_a_running_server_restores_into_a_stopped_one() {
         .unwrap_or_else(|| panic!("{said}"))
         .to_string();
     assert!(Path::new(&kept).is_file());
+    // A second restore right away (same second) sets its database aside under a new
+    // name: the first set-aside database is still whole.
+    let again = server_cli(&data, &["restore", "--from", file.to_str().unwrap()]);
+    assert!(again.status.success(), "{again:?}");
+    let said = String::from_utf8_lossy(&again.stdout);
+    let kept_again = said
+        .lines()
+        .find_map(|l| l.strip_prefix("the previous database is kept at "))
+        .unwrap_or_else(|| panic!("{said}"))
+        .to_string();
+    assert_ne!(kept, kept_again);
+    assert!(Path::new(&kept_again).is_file());
 
     let server = boot(&data, 3600).await;
     let alice = client(&server.url(), CAST[0].1).await;

@@ -126,6 +126,27 @@ pub fn backup(data_dir: &Path, out: &Path) -> Result<BackupInfo> {
     })
 }
 
+/// A name for the database a restore sets aside, `softphone.db.before-restore-UNIXTIME`,
+/// with `.2`, `.3`, … appended when that exists (two restores in one second must not
+/// overwrite the first one's set-aside database: rename replaces its target silently).
+fn aside_path(data_dir: &Path, now: i64) -> PathBuf {
+    let base = format!("softphone.db.before-restore-{now}");
+    let taken = |p: &Path| {
+        ["", "-wal", "-shm"].iter().any(|s| {
+            let mut n = p.as_os_str().to_owned();
+            n.push(s);
+            Path::new(&n).exists()
+        })
+    };
+    let mut path = data_dir.join(&base);
+    let mut n = 1;
+    while taken(&path) {
+        n += 1;
+        path = data_dir.join(format!("{base}.{n}"));
+    }
+    path
+}
+
 /// Replaces the database of a stopped server with the backup `from`.
 ///
 /// Takes the data folder's lock (so it refuses while a server runs), checks `from`
@@ -154,23 +175,16 @@ pub fn restore(data_dir: &Path, from: &Path) -> Result<(BackupInfo, Option<PathB
     }
     let db = super::path(data_dir);
     let aside = if db.exists() {
-        let aside = data_dir.join(format!("softphone.db.before-restore-{}", crate::now()));
+        let aside = aside_path(data_dir, crate::now());
         std::fs::rename(&db, &aside)?;
         // A WAL left beside the old file belongs to it: applied to the restored copy it
         // would corrupt it, so it moves with it.
         for suffix in ["-wal", "-shm"] {
             let side = data_dir.join(format!("softphone.db{suffix}"));
             if side.exists() {
-                std::fs::rename(
-                    &side,
-                    aside.with_file_name(format!(
-                        "{}{suffix}",
-                        aside
-                            .file_name()
-                            .and_then(|n| n.to_str())
-                            .unwrap_or("softphone.db.old")
-                    )),
-                )?;
+                let mut name = aside.clone().into_os_string();
+                name.push(suffix);
+                std::fs::rename(&side, PathBuf::from(name))?;
             }
         }
         Some(aside)
@@ -187,4 +201,25 @@ pub fn restore(data_dir: &Path, from: &Path) -> Result<(BackupInfo, Option<PathB
         schema_version: schema_version(&conn)?,
     };
     Ok((info, aside))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two restores in one second: found running docs/admin.md's restore twice, where
+    /// the second rename replaced the first set-aside database.
+    #[test]
+    fn a_set_aside_database_is_never_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = aside_path(dir.path(), 1_796_664_858);
+        assert!(first.ends_with("softphone.db.before-restore-1796664858"));
+        std::fs::write(&first, b"first").unwrap();
+        let second = aside_path(dir.path(), 1_796_664_858);
+        assert_ne!(first, second);
+        assert!(second.ends_with("softphone.db.before-restore-1796664858.2"));
+        std::fs::write(&second, b"second").unwrap();
+        let third = aside_path(dir.path(), 1_796_664_858);
+        assert!(third.ends_with("softphone.db.before-restore-1796664858.3"));
+    }
 }
