@@ -37,8 +37,8 @@ echo "== tests"
 # judge heard speech second by second too; in session 13's first CI run on a fresh
 # machine, under the cold build's load, alice heard bob garbled (median 1 s chunk 0.17)
 # with nothing lost or concealed on her side, and passed three reruns on a quiet machine;
-# the test now prints both sides' reports to find the cause. The TLS call test
-# (crates/cli/tests/tls_calls.rs) judges heard speech the same way. Those five binaries,
+# the test now prints both sides' reports to find the cause. The TLS and TURN call tests
+# (crates/cli/tests/tls_calls.rs, turn_calls.rs) judge heard speech the same way. Those six binaries,
 # and only they, get one more run when they fail; it is logged as FLAKY so it stays visible.
 # Any other failure, or a second failure, fails the run.
 LOG="$(mktemp -t softphone-tests.XXXXXX)"
@@ -58,7 +58,7 @@ if [ "$status" -ne 0 ]; then
   [ "${#failed[@]}" -gt 0 ] || { echo "tests failed"; exit 1; }
   for f in "${failed[@]}"; do
     case "$f" in
-      "-p softphone-cli --test devices"|"-p softphone-cli --test call_devices"|"-p softphone-scenario --test scenario"|"-p softphone-cli --test calls"|"-p softphone-cli --test tls_calls") ;;
+      "-p softphone-cli --test devices"|"-p softphone-cli --test call_devices"|"-p softphone-scenario --test scenario"|"-p softphone-cli --test calls"|"-p softphone-cli --test tls_calls"|"-p softphone-cli --test turn_calls") ;;
       *) echo "tests failed: $f"; exit 1 ;;
     esac
   done

@@ -3,7 +3,7 @@
 // as the agents' app (docs/protocol.md). Each call rings and waits for the prospect to
 // press Answer (or Decline): the microphone is never opened to a call silently.
 // `?autojoin=1` skips the Join button and `?autoanswer=1` the Answer button (kiosks,
-// tests); `?raw=1` turns voice processing off. Statistics are logged once a second as `SOFTPHONE_STATS {json}`.
+// tests); `?raw=1` turns voice processing off; `?relay=1` uses TURN relays only. Statistics are logged once a second as `SOFTPHONE_STATS {json}`.
 'use strict';
 (function () {
   const token = location.pathname.split('/').filter(Boolean).pop();
@@ -32,11 +32,16 @@
   async function logStats() {
     if (!pc) return;
     const report = await pc.getStats();
-    let inb = {}, out = {};
+    let inb = {}, out = {}, pairId = '';
     report.forEach((s) => {
       if (s.type === 'inbound-rtp' && s.kind === 'audio') inb = s;
       if (s.type === 'outbound-rtp' && s.kind === 'audio') out = s;
+      if (s.type === 'transport' && s.selectedCandidatePairId) pairId = s.selectedCandidatePairId;
     });
+    // W3C webrtc-stats: the selected candidate pair's local candidate type (host,
+    // srflx, prflx or relay).
+    const pair = pairId && report.get(pairId);
+    const local = pair && report.get(pair.localCandidateId);
     console.log('SOFTPHONE_STATS ' + JSON.stringify({
       packetsReceived: inb.packetsReceived || 0,
       packetsLost: inb.packetsLost || 0,
@@ -46,6 +51,7 @@
       packetsSent: out.packetsSent || 0,
       // 'audio/red' when the agent's RFC 2198 redundancy was negotiated.
       receivedCodec: (inb.codecId && report.get(inb.codecId) || {}).mimeType || '',
+      localCandidateType: (local && local.candidateType) || '',
     }));
   }
 
@@ -61,7 +67,10 @@
     // put in the page by the server.
     let iceServers = [];
     try { iceServers = JSON.parse(document.querySelector('main').dataset.ice || '[]'); } catch (e) { iceServers = []; }
-    pc = new RTCPeerConnection({ iceServers });
+    // `?relay=1`: relay (TURN) candidates only, for support to check a TURN path and
+    // for the TURN test (crates/cli/tests/turn_calls.rs).
+    const iceTransportPolicy = params.get('relay') === '1' ? 'relay' : 'all';
+    pc = new RTCPeerConnection({ iceServers, iceTransportPolicy });
     mic.getTracks().forEach((t) => pc.addTrack(t, mic));
     pc.ontrack = (e) => { audio.srcObject = e.streams[0] || new MediaStream([e.track]); };
     pc.onicecandidate = (e) => {

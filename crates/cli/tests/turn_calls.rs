@@ -4,10 +4,11 @@
 //! them, gets a relay allocation from coturn during an echo call that carries speech;
 //! given a forged credential for the same user name, coturn refuses the allocation.
 //!
-//! What this does not show: media *through* the relay. The webrtc crate (0.21.1) still
-//! connects over host candidates when asked for relay-only ICE (tried here: a relay-only
-//! peer whose allocation was refused connected in 0.6 s), so a relay-only call is not
-//! yet a test we can trust (docs/admin.md says so).
+//! Media that can only go through the relay is shown with the browser: a prospect page
+//! with `iceTransportPolicy: "relay"` talks to the agent, and its selected candidate pair
+//! is a relay one. Not on the agent's side: the webrtc crate (0.21.1) still connected
+//! over host candidates when asked for relay-only ICE (tried: a relay-only peer whose
+//! allocation coturn refused connected in 0.6 s), so the engine has no relay-only mode.
 
 mod call_helpers;
 mod common;
@@ -102,6 +103,87 @@ async fn server_issued_turn_credentials_allocate_on_coturn_and_forged_ones_do_no
         logged("ALLOCATE processed, success"),
         "no allocation for {user}:\n{}",
         turn.log_text()
+    );
+    w.server.stop().await.unwrap();
+}
+
+/// The page's last `SOFTPHONE_STATS {json}` console line in Chromium's log.
+fn last_browser_stats(log: &str) -> Option<serde_json::Value> {
+    log.lines().rev().find_map(|l| {
+        let i = l.find("SOFTPHONE_STATS ")?;
+        let rest = &l[i + "SOFTPHONE_STATS ".len()..];
+        let end = rest.rfind('}')?;
+        serde_json::from_str(&rest[..=end].replace("\\\"", "\"")).ok()
+    })
+}
+
+/// A prospect in headless Chromium with `iceTransportPolicy: "relay"` (`?relay=1`), using
+/// the TURN credential the server put in the link page: the call connects, the agent
+/// hears the browser, the browser's selected candidate pair is a relay one, and coturn
+/// allocated for the link's guest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_prospect_on_relay_only_ice_talks_through_coturn() {
+    use std::os::unix::process::CommandExt;
+    let Some(browser) = chromium() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let turn = softphone_testkit::turn::Coturn::start(tmp.path(), SECRET).unwrap();
+    let turn_url = turn.url();
+    let w = world_with(|cfg| {
+        cfg.turn_urls = vec![turn_url.clone()];
+        cfg.turn_secret = Some(SECRET.into());
+    })
+    .await;
+    let fx = fixtures();
+    let (alice, mut sa, _) = w.agent("alice").await;
+    let link = alice
+        .create_link(&softphone_proto::CreateLink::default())
+        .await
+        .unwrap();
+    let log_path = w.path("chromium-turn.log");
+    let mut child = softphone_testkit::chromium_peer(
+        &browser,
+        &fx.join("remote.wav"),
+        &w.path("chromium-turn-profile"),
+        &format!("{}?autojoin=1&autoanswer=1&raw=1&relay=1", link.url),
+    )
+    .stdout(std::process::Stdio::null())
+    .stderr(std::fs::File::create(&log_path).unwrap())
+    .process_group(0)
+    .spawn()
+    .unwrap();
+    wait_for_guest(&mut sa, link.id).await;
+    let heard = w.path("prospect-heard.wav");
+    let mut a = dial(
+        sa,
+        link.id,
+        loopback_setup(
+            AudioIn::Wav(fx.join("alsa.wav")),
+            AudioOut::Wav(heard.clone()),
+            None,
+        ),
+    );
+    a.connected().await;
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    a.cmd.send(Command::Hangup).await.unwrap();
+    let (r, _) = a.report().await;
+    stop_chromium(&mut child);
+    assert_eq!(r.end_reason, EndReason::LocalHangup);
+    let browser_log = std::fs::read_to_string(&log_path).unwrap();
+    let stats = last_browser_stats(&browser_log)
+        .unwrap_or_else(|| panic!("no stats in the browser's log:\n{browser_log}"));
+    assert_eq!(stats["localCandidateType"], "relay", "{stats}");
+    let c = heard_anywhere(&wav(&heard), &wav(&fx.join("remote.wav")));
+    eprintln!("prospect through TURN, per second of source (sorted): {c:.2?}");
+    assert!(
+        c.len() >= 3 && c[c.len() / 2] > 0.7,
+        "the agent hears the browser through the relay: {c:.2?}"
+    );
+    let guest = format!(":guest-{}>", link.id);
+    let log = turn.log_text();
+    assert!(
+        log.lines()
+            .any(|l| l.contains(&guest) && l.contains("ALLOCATE processed, success")),
+        "no allocation for the link's guest:\n{log}"
     );
     w.server.stop().await.unwrap();
 }
