@@ -505,16 +505,6 @@ async fn impaired_network_reports_the_applied_loss_and_rtt_and_red_keeps_speech_
     w.server.stop().await.unwrap();
 }
 
-/// The page's last `SOFTPHONE_STATS {json}` console line in Chromium's log.
-fn last_browser_stats(log: &str) -> Option<serde_json::Value> {
-    log.lines().rev().find_map(|l| {
-        let i = l.find("SOFTPHONE_STATS ")?;
-        let rest = &l[i + "SOFTPHONE_STATS ".len()..];
-        let end = rest.rfind('}')?;
-        serde_json::from_str(&rest[..=end].replace("\\\"", "\"")).ok()
-    })
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_prospect_joins_from_headless_chromium_through_the_link_page() {
     let _machine = MACHINE.read().await;

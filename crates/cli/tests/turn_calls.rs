@@ -107,16 +107,6 @@ async fn server_issued_turn_credentials_allocate_on_coturn_and_forged_ones_do_no
     w.server.stop().await.unwrap();
 }
 
-/// The page's last `SOFTPHONE_STATS {json}` console line in Chromium's log.
-fn last_browser_stats(log: &str) -> Option<serde_json::Value> {
-    log.lines().rev().find_map(|l| {
-        let i = l.find("SOFTPHONE_STATS ")?;
-        let rest = &l[i + "SOFTPHONE_STATS ".len()..];
-        let end = rest.rfind('}')?;
-        serde_json::from_str(&rest[..=end].replace("\\\"", "\"")).ok()
-    })
-}
-
 /// A prospect in headless Chromium with `iceTransportPolicy: "relay"` (`?relay=1`), using
 /// the TURN credential the server put in the link page: the call connects, the agent
 /// hears the browser, the browser's selected candidate pair is a relay one, and coturn

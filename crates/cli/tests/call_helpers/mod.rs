@@ -319,3 +319,13 @@ pub fn stop_chromium(child: &mut std::process::Child) {
     std::thread::sleep(Duration::from_millis(500));
     unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
 }
+
+/// The page's last `SOFTPHONE_STATS {json}` console line in Chromium's log.
+pub fn last_browser_stats(log: &str) -> Option<serde_json::Value> {
+    log.lines().rev().find_map(|l| {
+        let i = l.find("SOFTPHONE_STATS ")?;
+        let rest = &l[i + "SOFTPHONE_STATS ".len()..];
+        let end = rest.rfind('}')?;
+        serde_json::from_str(&rest[..=end].replace("\\\"", "\"")).ok()
+    })
+}
