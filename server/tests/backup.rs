@@ -5,8 +5,8 @@
 
 mod common;
 
-use common::{boot, client, data_dir, CAST};
-use softphone_proto::{LeadUpsert, Note, NoteUpsert};
+use common::{boot, client, data_dir, new_lead, CAST};
+use softphone_proto::{Note, NoteUpsert};
 use std::path::Path;
 use std::process::{Command, Output};
 use uuid::Uuid;
@@ -34,20 +34,7 @@ async fn a_backup_of_a_running_server_restores_into_a_stopped_one() {
     let (dir, data) = data_dir();
     let server = boot(&data, 3600).await;
     let alice = client(&server.url(), CAST[0].1).await;
-    let lead_id = Uuid::now_v7();
-    alice
-        .put::<softphone_proto::Lead>(
-            lead_id,
-            &LeadUpsert {
-                name: "Backed-up lead".into(),
-                phone: None,
-                email: None,
-                company: None,
-                assigned_user_id: None,
-            },
-        )
-        .await
-        .unwrap();
+    let lead_id = new_lead(&alice, "Backed-up lead").await;
     let before = Uuid::now_v7();
     alice
         .put::<Note>(before, &note(lead_id, "written before the backup"))

@@ -4,9 +4,9 @@
 
 mod common;
 
-use common::{boot_with, client, data_dir, CAST};
+use common::{boot_with, client, data_dir, new_lead, CAST};
 use softphone_client::UploadMeta;
-use softphone_proto::{routes, LeadUpsert, LoginRequest, Note, NoteUpsert};
+use softphone_proto::{routes, LoginRequest, Note, NoteUpsert};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use uuid::Uuid;
@@ -54,20 +54,7 @@ async fn metrics_count_real_traffic_behind_a_token_and_on_a_private_listener() {
         assert_eq!(r.status(), 401);
     }
     let alice = client(&url, CAST[0].1).await;
-    let lead_id = Uuid::now_v7();
-    alice
-        .put::<softphone_proto::Lead>(
-            lead_id,
-            &LeadUpsert {
-                name: "Metrics lead".into(),
-                phone: None,
-                email: None,
-                company: None,
-                assigned_user_id: None,
-            },
-        )
-        .await
-        .unwrap();
+    let lead_id = new_lead(&alice, "Metrics lead").await;
     alice
         .put::<Note>(
             Uuid::now_v7(),
@@ -214,18 +201,13 @@ async fn without_a_metrics_token_the_api_listener_has_no_metrics() {
     server.stop().await.unwrap();
 }
 
-/// Runs the real binary with JSON logs, sends requests with a kept, a hostile and no
-/// `x-request-id`, and reads its stderr.
-#[tokio::test]
-async fn every_request_log_line_carries_its_request_id_in_json() {
-    let (_dir, data) = data_dir();
-    let bin = env!("CARGO_BIN_EXE_softphone-server");
-    let mut child = Command::new(bin)
+/// The real binary serving `data` on 127.0.0.1:0 with `env` set; the child and its URL.
+fn spawn_server(data: &std::path::Path, env: &[(&str, &str)]) -> (std::process::Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_softphone-server"))
         .arg("--data-dir")
-        .arg(&data)
+        .arg(data)
         .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("SOFTPHONE_LOG_FORMAT", "json")
-        .env("SOFTPHONE_LOG", "info")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -238,6 +220,32 @@ async fn every_request_log_line_carries_its_request_id_in_json() {
         .strip_prefix("listening on ")
         .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
         .to_string();
+    (child, url)
+}
+
+/// Stops `child` with SIGTERM (it must exit cleanly) and returns what it wrote to stderr.
+fn stop_and_read_logs(mut child: std::process::Child) -> String {
+    assert!(Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status}");
+    let mut logs = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut logs).unwrap();
+    logs
+}
+
+/// Runs the real binary with JSON logs, sends requests with a kept, a hostile and no
+/// `x-request-id`, and reads its stderr.
+#[tokio::test]
+async fn every_request_log_line_carries_its_request_id_in_json() {
+    let (_dir, data) = data_dir();
+    let (child, url) = spawn_server(
+        &data,
+        &[("SOFTPHONE_LOG_FORMAT", "json"), ("SOFTPHONE_LOG", "info")],
+    );
     let http = reqwest::Client::new();
     let login = |id: Option<&str>| {
         let mut req = http
@@ -270,16 +278,7 @@ async fn every_request_log_line_carries_its_request_id_in_json() {
         .to_string();
     assert!(Uuid::parse_str(&fresh_id).is_ok());
     // SIGTERM: the server stops gracefully and stderr ends.
-    let pid = child.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
-    let status = child.wait().unwrap();
-    assert!(status.success(), "{status}");
-    let mut logs = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut logs).unwrap();
+    let logs = stop_and_read_logs(child);
 
     let lines: Vec<serde_json::Value> = logs
         .lines()
@@ -321,25 +320,14 @@ async fn every_request_log_line_carries_its_request_id_in_json() {
 #[tokio::test]
 async fn a_rate_limited_link_page_keeps_its_token_out_of_the_log() {
     let (_dir, data) = data_dir();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_softphone-server"))
-        .arg("--data-dir")
-        .arg(&data)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("SOFTPHONE_API_RATE_PER_SEC", "1")
-        .env("SOFTPHONE_API_BURST", "1")
-        .env("SOFTPHONE_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap()
-        .to_string();
+    let (child, url) = spawn_server(
+        &data,
+        &[
+            ("SOFTPHONE_API_RATE_PER_SEC", "1"),
+            ("SOFTPHONE_API_BURST", "1"),
+            ("SOFTPHONE_LOG", "info"),
+        ],
+    );
     let token = "eyJsIjoic2VjcmV0LWxpbmstdG9rZW4ifQ.c2lnbmF0dXJl";
     let mut limited = 0;
     for _ in 0..5 {
@@ -347,14 +335,7 @@ async fn a_rate_limited_link_page_keeps_its_token_out_of_the_log() {
         limited += usize::from(r.status() == 429);
     }
     assert!(limited >= 3, "the burst of 1 limits the rest: {limited}");
-    assert!(Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success());
-    assert!(child.wait().unwrap().success());
-    let mut logs = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut logs).unwrap();
+    let logs = stop_and_read_logs(child);
     assert!(logs.contains("rate limited"), "{logs}");
     assert!(
         logs.contains("/join/{token}"),

@@ -523,38 +523,22 @@ async fn a_prospect_joins_from_headless_chromium_through_the_link_page() {
     let bad = reqwest_get(&format!("{}/join/not-a-token", w.url)).await;
     assert!(bad.contains("expired or is not valid"));
 
-    let profile = w.path("chromium-profile");
     let log_path = w.path("chromium.log");
-    let log = std::fs::File::create(&log_path).unwrap();
-    let mut child = softphone_testkit::chromium_peer(
-        &browser,
-        &fx.join("remote.wav"),
-        &profile,
-        &format!("{}?autojoin=1&autoanswer=1&raw=1", link.url),
-    )
-    .stdout(std::process::Stdio::null())
-    .stderr(log)
-    .process_group(0)
-    .spawn()
-    .unwrap();
+    let mut child = spawn_page(
+        &mut softphone_testkit::chromium_peer(
+            &browser,
+            &fx.join("remote.wav"),
+            &w.path("chromium-profile"),
+            &format!("{}?autojoin=1&autoanswer=1&raw=1", link.url),
+        ),
+        &log_path,
+    );
 
     // The agent sees the guest come online, then dials the link like a colleague.
     let online = wait_for_guest(&mut sa, link.id).await;
     assert_eq!(online.display_name, "Browser guest");
     let heard = w.path("alice-heard.wav");
-    let mut a = dial(
-        sa,
-        link.id,
-        loopback_setup(
-            AudioIn::Wav(fx.join("alsa.wav")),
-            AudioOut::Wav(heard.clone()),
-            None,
-        ),
-    );
-    a.connected().await;
-    tokio::time::sleep(Duration::from_secs(10)).await;
-    a.cmd.send(Command::Hangup).await.unwrap();
-    let (r, _) = a.report().await;
+    let r = talk_to_guest(sa, link.id, heard.clone(), 10).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     stop_chromium(&mut child);
     let log = std::fs::read_to_string(&log_path).unwrap();

@@ -12,7 +12,6 @@ use call_helpers::*;
 use common::*;
 use softphone_call::{AudioIn, AudioOut, Command, EndReason};
 use softphone_proto::signal::ServerMsg;
-use std::os::unix::process::CommandExt;
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -74,36 +73,22 @@ async fn an_echo_call_and_a_prospect_call_over_https_and_wss() {
     );
     let mut sa = alice.signal().await.unwrap();
     let log_path = w.path("chromium-tls.log");
-    let mut child = softphone_testkit::chromium_peer(
-        &browser,
-        &fx.join("remote.wav"),
-        &w.path("chromium-tls-profile"),
-        &format!("{}?autojoin=1&autoanswer=1&raw=1", link.url),
-    )
-    .arg(format!(
-        "--ignore-certificate-errors-spki-list={}",
-        proxy.spki_sha256
-    ))
-    .stdout(std::process::Stdio::null())
-    .stderr(std::fs::File::create(&log_path).unwrap())
-    .process_group(0)
-    .spawn()
-    .unwrap();
+    let mut child = spawn_page(
+        softphone_testkit::chromium_peer(
+            &browser,
+            &fx.join("remote.wav"),
+            &w.path("chromium-tls-profile"),
+            &format!("{}?autojoin=1&autoanswer=1&raw=1", link.url),
+        )
+        .arg(format!(
+            "--ignore-certificate-errors-spki-list={}",
+            proxy.spki_sha256
+        )),
+        &log_path,
+    );
     wait_for_guest(&mut sa, link.id).await;
     let heard = w.path("prospect-heard.wav");
-    let mut a = dial(
-        sa,
-        link.id,
-        loopback_setup(
-            AudioIn::Wav(fx.join("alsa.wav")),
-            AudioOut::Wav(heard.clone()),
-            None,
-        ),
-    );
-    a.connected().await;
-    tokio::time::sleep(Duration::from_secs(8)).await;
-    a.cmd.send(Command::Hangup).await.unwrap();
-    let (r, _) = a.report().await;
+    let r = talk_to_guest(sa, link.id, heard.clone(), 8).await;
     stop_chromium(&mut child);
     assert_eq!(r.end_reason, EndReason::LocalHangup);
     let c = heard_anywhere(&wav(&heard), &wav(&fx.join("remote.wav")));

@@ -113,7 +113,6 @@ async fn server_issued_turn_credentials_allocate_on_coturn_and_forged_ones_do_no
 /// allocated for the link's guest.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_browser_prospect_on_relay_only_ice_talks_through_coturn() {
-    use std::os::unix::process::CommandExt;
     let Some(browser) = chromium() else { return };
     let tmp = tempfile::tempdir().unwrap();
     let turn = softphone_testkit::turn::Coturn::start(tmp.path(), SECRET).unwrap();
@@ -130,32 +129,18 @@ async fn a_browser_prospect_on_relay_only_ice_talks_through_coturn() {
         .await
         .unwrap();
     let log_path = w.path("chromium-turn.log");
-    let mut child = softphone_testkit::chromium_peer(
-        &browser,
-        &fx.join("remote.wav"),
-        &w.path("chromium-turn-profile"),
-        &format!("{}?autojoin=1&autoanswer=1&raw=1&relay=1", link.url),
-    )
-    .stdout(std::process::Stdio::null())
-    .stderr(std::fs::File::create(&log_path).unwrap())
-    .process_group(0)
-    .spawn()
-    .unwrap();
+    let mut child = spawn_page(
+        &mut softphone_testkit::chromium_peer(
+            &browser,
+            &fx.join("remote.wav"),
+            &w.path("chromium-turn-profile"),
+            &format!("{}?autojoin=1&autoanswer=1&raw=1&relay=1", link.url),
+        ),
+        &log_path,
+    );
     wait_for_guest(&mut sa, link.id).await;
     let heard = w.path("prospect-heard.wav");
-    let mut a = dial(
-        sa,
-        link.id,
-        loopback_setup(
-            AudioIn::Wav(fx.join("alsa.wav")),
-            AudioOut::Wav(heard.clone()),
-            None,
-        ),
-    );
-    a.connected().await;
-    tokio::time::sleep(Duration::from_secs(8)).await;
-    a.cmd.send(Command::Hangup).await.unwrap();
-    let (r, _) = a.report().await;
+    let r = talk_to_guest(sa, link.id, heard.clone(), 8).await;
     stop_chromium(&mut child);
     assert_eq!(r.end_reason, EndReason::LocalHangup);
     let browser_log = std::fs::read_to_string(&log_path).unwrap();

@@ -81,3 +81,22 @@ pub async fn client(url: &str, email: &str) -> softphone_client::Client {
     c.login(email, pw).await.unwrap();
     c
 }
+
+/// Creates a lead named `name`, unassigned, through `client`; its id.
+pub async fn new_lead(client: &softphone_client::Client, name: &str) -> uuid::Uuid {
+    let id = uuid::Uuid::now_v7();
+    client
+        .put::<softphone_proto::Lead>(
+            id,
+            &softphone_proto::LeadUpsert {
+                name: name.into(),
+                phone: None,
+                email: None,
+                company: None,
+                assigned_user_id: None,
+            },
+        )
+        .await
+        .unwrap();
+    id
+}

@@ -329,3 +329,37 @@ pub fn last_browser_stats(log: &str) -> Option<serde_json::Value> {
         serde_json::from_str(&rest[..=end].replace("\\\"", "\"")).ok()
     })
 }
+
+/// Starts Chromium's `page` command (from `softphone_testkit::chromium_peer`) in its own
+/// process group (for [`stop_chromium`]), its console log going to `log`.
+pub fn spawn_page(page: &mut std::process::Command, log: &Path) -> std::process::Child {
+    use std::os::unix::process::CommandExt;
+    page.stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(log).unwrap())
+        .process_group(0)
+        .spawn()
+        .unwrap()
+}
+
+/// Dials `guest` (a link's page) from `signal`, says alsa.wav for `secs` seconds of talk
+/// and hangs up; the report and the WAV file of what the agent heard (`heard`).
+pub async fn talk_to_guest(
+    signal: SignalConn,
+    guest: Uuid,
+    heard: PathBuf,
+    secs: u64,
+) -> CallReport {
+    let mut a = dial(
+        signal,
+        guest,
+        loopback_setup(
+            AudioIn::Wav(fixtures().join("alsa.wav")),
+            AudioOut::Wav(heard),
+            None,
+        ),
+    );
+    a.connected().await;
+    tokio::time::sleep(Duration::from_secs(secs)).await;
+    a.cmd.send(Command::Hangup).await.unwrap();
+    a.report().await.0
+}
