@@ -181,16 +181,17 @@ fn html(status: StatusCode, body: String) -> Response {
 
 /// `GET /join/{token}`: the prospect's page.
 pub async fn page(State(state): State<AppState>, Path(token): Path<String>) -> Response {
-    let claims = admit(&state, &token).await;
-    if let Err(why) = claims {
-        let text = match why {
+    let claims = match admit(&state, &token).await {
+        Ok(c) => c,
+        Err(why) => {
+            let text = match why {
             "used" => {
                 "This link was for one call, which has taken place. Ask your agent for a new one."
             }
             "revoked" => "Your agent has withdrawn this link. Ask your agent for a new one.",
             _ => "This link has expired or is not valid. Ask your agent for a new one.",
         };
-        return html(
+            return html(
             StatusCode::NOT_FOUND,
             PAGE.replace(
                 "Press Join so your agent can call you. Your browser will ask to use the microphone.",
@@ -198,12 +199,12 @@ pub async fn page(State(state): State<AppState>, Path(token): Path<String>) -> R
             )
             .replace("<button id=\"join\" type=\"button\">Join</button>", ""),
         );
-    }
-    let link = claims.map_or(uuid::Uuid::nil(), |c| c.l);
+        }
+    };
     let ice = state
         .media
         .ice
-        .servers_for(&format!("guest-{link}"), crate::now());
+        .servers_for(&format!("guest-{}", claims.l), crate::now());
     html(StatusCode::OK, page_with_ice(&ice.ice_servers))
 }
 
