@@ -956,6 +956,7 @@ export interface Commands {
   write_note: { args: { lead: string; body: string }; ret: Note };
   search: { args: { query: string }; ret: Hit[] };
   sync_now: { args: Record<string, never>; ret: SyncRound };
+  diagnostics: { args: Record<string, never>; ret: string };
   start_call: { args: { request: DialRequest }; ret: string };
   call_command: { args: { command: "accept" | "reject" | "mute" | "unmute" | "hold" | "resume" | "hangup" | "dtmf"; digit?: string }; ret: null };
   set_call_prefs: { args: { prefs: CallPrefs }; ret: null };

@@ -640,6 +640,31 @@ $("presence").dataset.status = $("presence").value;
 
 $("sync-now").addEventListener("click", () => syncNow().catch(showWorkError));
 
+// "Copy diagnostics": the redacted support report, shown so the agent sees what they
+// share, and copied to the clipboard (the textarea is the fallback where the webview
+// grants no clipboard access).
+$("copy-diagnostics").addEventListener("click", async () => {
+  const box = $("diagnostics-text");
+  try {
+    box.value = await invoke("diagnostics");
+  } catch (e) {
+    setText($("diagnostics-result"), `Cannot build the report: ${e.message ?? e}`);
+    return;
+  }
+  box.hidden = false;
+  box.select();
+  let copied = false;
+  try {
+    await navigator.clipboard.writeText(box.value);
+    copied = true;
+  } catch {
+    copied = document.execCommand("copy");
+  }
+  setText($("diagnostics-result"), copied
+    ? "Copied: paste it into your support ticket. Phone numbers, e-mails and tokens are removed."
+    : "Select the report below and copy it (Ctrl+C) into your support ticket.");
+});
+
 refreshAccount()
   .then(() => ($("work").hidden ? null : refreshWork()))
   .catch(showWorkError)

@@ -50,15 +50,28 @@ pub fn prefer_interpreted_javascript() {
 /// Builds and runs the app (blocks until the last window closes).
 pub fn run() {
     let _ = commands::STARTED.set(std::time::Instant::now());
-    // Logs to stderr; RUST_LOG overrides (e.g. `RUST_LOG=debug`).
-    let _ = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "warn,agent_softphone_lib=info".into()),
-        )
-        .try_init();
+    // The redacted rotating log file in the platform's log folder (SOFTPHONE_LOG sets
+    // its filter), and stderr (RUST_LOG sets its filter). A folder that cannot be
+    // written costs the file, not the app.
+    let stderr_filter =
+        std::env::var("RUST_LOG").unwrap_or_else(|_| "warn,agent_softphone_lib=info".into());
+    let mut logs = softphone_controller::logs::LogConfig {
+        dir: softphone_controller::logs::default_dir(),
+        file_filter: std::env::var("SOFTPHONE_LOG")
+            .unwrap_or_else(|_| softphone_controller::logs::DEFAULT_FILTER.into()),
+        stderr_filter: Some(stderr_filter),
+    };
+    if let Err(e) = softphone_controller::logs::init(&logs) {
+        eprintln!("warning: {e}; logging to stderr only");
+        logs.dir = None;
+        logs.file_filter = softphone_controller::logs::DEFAULT_FILTER.into();
+        let _ = softphone_controller::logs::init(&logs);
+    }
+    let _ = commands::LOG_DIR.set(logs.dir);
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        "Agent Softphone starting"
+    );
     // The admin policy's process-wide settings hold before any connection is made; an
     // unreadable file is reported on the sign-in screen (`sign_in_defaults`).
     if let Ok(admin) = softphone_controller::admin::AdminConfig::load(
@@ -110,6 +123,7 @@ pub fn run() {
             commands::account::notes,
             commands::account::write_note,
             commands::account::sync_now,
+            commands::account::diagnostics,
             commands::call::start_call,
             commands::call::call_command,
             commands::call::set_call_prefs,

@@ -145,6 +145,7 @@ async fn an_agent_signs_in_calls_echo_and_keeps_notes_through_an_outage() -> Res
     // Display, driver, app.
     let (_xvfb, display) = start_xvfb()?;
     let profile = tmp.path().join("profile");
+    let logs = tmp.path().join("logs");
     // A managed install: the administrator presets (and locks) the server URL.
     let admin = tmp.path().join("admin-config.json");
     std::fs::write(
@@ -157,11 +158,12 @@ async fn an_agent_signs_in_calls_echo_and_keeps_notes_through_an_outage() -> Res
             ("SOFTPHONE_PROFILE", profile.as_os_str()),
             ("SOFTPHONE_ADMIN_CONFIG", admin.as_os_str()),
             ("RUST_LOG", "warn".as_ref()),
+            ("SOFTPHONE_LOG_DIR", logs.as_os_str()),
         ],
         &tmp.path().join("app.log"),
     )
     .await?;
-    let outcome = drive(&c, &shots, &voice, server, &data, addr, &url, email).await;
+    let outcome = drive(&c, &shots, &voice, server, &data, addr, &url, email, &logs).await;
     if outcome.is_err() {
         let _ = shots.take(&c, "failure").await;
         eprintln!(
@@ -183,6 +185,7 @@ async fn drive(
     addr: SocketAddr,
     url: &str,
     email: &str,
+    logs: &Path,
 ) -> Result<()> {
     // A taller window than the default 680 px, so screenshots show more.
     c.set_window_size(440, 900).await?;
@@ -494,6 +497,36 @@ async fn drive(
         t.contains("online") && t.contains("all synced")
     })
     .await?;
+
+    // Copy diagnostics: the report shows in the settings with the log's last lines,
+    // and neither it nor the log file holds the agent's e-mail (the sign-in line and
+    // the keyring's debug lines carry it before redaction).
+    find(c, "#copy-diagnostics").await?.click().await?;
+    wait_text(c, "#diagnostics-result", 10, |t| !t.is_empty()).await?;
+    let report = c
+        .execute(
+            "return document.getElementById('diagnostics-text').value",
+            vec![],
+        )
+        .await?;
+    let report = report.as_str().unwrap_or_default();
+    assert!(
+        report.contains("program: agent-softphone ")
+            && report.contains(&format!("server: {url}"))
+            && report.contains("--- last log lines ---")
+            && report.contains("signed in"),
+        "{report}"
+    );
+    let mut logged = String::new();
+    for f in softphone_controller::logs::files(logs)? {
+        logged.push_str(&std::fs::read_to_string(f)?);
+    }
+    assert!(
+        logged.contains("signed in") && logged.contains("[email]"),
+        "{logged}"
+    );
+    assert!(!logged.contains(email) && !report.contains(email));
+    shots.at(c, "#copy-diagnostics", "diagnostics").await?;
 
     // 6. Search, from another lead: the note's words find it and bring its lead back.
     let open = "#leads button[aria-current='true']";

@@ -85,6 +85,26 @@ fn agent(profile: &Path) -> Result<Agent> {
     Ok(agent)
 }
 
+/// `softphone diagnostics`: the report of `softphone_controller::diagnostics`, for
+/// the profile's agent when signed in. Logs are read from SOFTPHONE_LOG_DIR, where
+/// the CLI writes them.
+pub fn diagnostics(profile: Option<PathBuf>) -> Result<()> {
+    let profile = profile_dir(profile)?;
+    let agent = Account::from_profile(&profile)
+        .ok()
+        .and_then(|a| Agent::open(&profile, a).ok().map(|(agent, _)| agent));
+    let log_dir = std::env::var_os("SOFTPHONE_LOG_DIR").map(PathBuf::from);
+    print!(
+        "{}",
+        softphone_controller::diagnostics::report(
+            concat!("softphone ", env!("CARGO_PKG_VERSION")),
+            agent.as_ref(),
+            log_dir.as_deref()
+        )
+    );
+    Ok(())
+}
+
 /// `softphone login --server URL --email E` (password on stdin).
 pub fn login(profile: &Path, server: &str, email: &str) -> Result<()> {
     let mut password = String::new();

@@ -144,6 +144,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print a support report: version, platform, admin policy, account, sync state,
+    /// devices and the last log lines, with phone numbers, e-mails and tokens redacted.
+    Diagnostics,
     /// Place a WebRTC call to `echo` (the server's echo test), a colleague's user id or
     /// display name; hang up with Ctrl-C or --seconds.
     Call {
@@ -184,15 +187,22 @@ impl InputArgs {
 
 fn main() -> ExitCode {
     softphone_controller::tune_allocator();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("SOFTPHONE_LOG")
-                // User-facing problems are printed as `warning:`/`error:` lines; tracing
-                // output is for diagnosis only, opt in with SOFTPHONE_LOG=info.
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("off")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    // User-facing problems are printed as `warning:`/`error:` lines; tracing output is
+    // for diagnosis only: opt in with SOFTPHONE_LOG=info (stderr), and SOFTPHONE_LOG_DIR
+    // for the redacted rotating file the app writes (softphone_controller::logs).
+    let filter = std::env::var("SOFTPHONE_LOG").ok();
+    let log_dir = std::env::var_os("SOFTPHONE_LOG_DIR").map(PathBuf::from);
+    let logs = softphone_controller::logs::LogConfig {
+        file_filter: filter
+            .clone()
+            .unwrap_or_else(|| softphone_controller::logs::DEFAULT_FILTER.into()),
+        dir: log_dir,
+        stderr_filter: filter,
+    };
+    if let Err(e) = softphone_controller::logs::init(&logs) {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
     let cli = Cli::parse();
     let admin_path = softphone_controller::admin::AdminConfig::system_path();
     match softphone_controller::admin::AdminConfig::load(&admin_path) {
@@ -239,6 +249,7 @@ fn run(cmd: Command, profile: Option<PathBuf>) -> Result<()> {
             account::sync(&account::profile_dir(profile)?, once, json, prune)
         }
         Command::Status { json } => account::status(&account::profile_dir(profile)?, json),
+        Command::Diagnostics => account::diagnostics(profile),
         Command::Call { target, args } => {
             let p = account::profile_dir(profile).ok();
             call::call(&target, &args, p.as_deref())

@@ -126,7 +126,12 @@ impl Drop for Server {
 }
 
 fn login(profile: &Path, url: &str, email: &str, pw: &str) {
-    let mut child = softphone()
+    login_with(softphone(), profile, url, email, pw)
+}
+
+/// [`login`] through a prepared `softphone` command (e.g. with log settings).
+fn login_with(mut cmd: Command, profile: &Path, url: &str, email: &str, pw: &str) {
+    let mut child = cmd
         .arg("--profile")
         .arg(profile)
         .args(["login", "--server", url, "--email", email])
@@ -491,4 +496,110 @@ fn a_call_killed_mid_way_is_recorded_and_synced_at_the_next_start() {
     let rms = (decoded[0].iter().map(|x| x * x).sum::<f32>() / decoded[0].len() as f32).sqrt();
     assert!(rms > 0.01, "agent track RMS {rms}");
     drop(server);
+}
+
+/// Item 6 of "Ship it": the log file of a sign-in, a recorded call with a lead and a
+/// sync round, written with every crate at trace level, holds none of the agent's
+/// e-mail, password or token, nor the lead's phone number or e-mail; and
+/// `softphone diagnostics` carries those log lines with the same redaction.
+#[test]
+fn logs_of_a_call_and_a_sync_hold_no_phone_email_or_token() {
+    if !require_keyring() {
+        return;
+    }
+    let root = tempfile::tempdir().unwrap();
+    let server = Server::new(root.path());
+    let url = server.url();
+    let profile = root.path().join("profile");
+    let logs = root.path().join("logs");
+    let traced = |cmd: &mut Command| {
+        cmd.arg("--profile")
+            .arg(&profile)
+            .env("SOFTPHONE_LOG", "trace")
+            .env("SOFTPHONE_LOG_DIR", &logs)
+            .stderr(Stdio::null());
+    };
+    let mut cmd = softphone();
+    cmd.env("SOFTPHONE_LOG", "trace")
+        .env("SOFTPHONE_LOG_DIR", &logs);
+    login_with(cmd, &profile, &url, "alice@acme.test", "alice-password");
+    let (_, token) = softphone_store::credentials::load(&profile).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let alice = Client::new(&url).unwrap().with_token(token.clone());
+    let lead_id = Uuid::now_v7();
+    rt.block_on(alice.put::<Lead>(
+        lead_id,
+        &LeadUpsert {
+            name: "Ana Prospect".into(),
+            phone: Some("+34601007919".into()),
+            email: Some("ana.prospect@example.org".into()),
+            company: None,
+            assigned_user_id: None,
+        },
+    ))
+    .unwrap();
+
+    let mut sync = softphone();
+    traced(&mut sync);
+    assert!(sync.args(["sync", "--once"]).status().unwrap().success());
+    let mut note = softphone();
+    traced(&mut note);
+    let lead = lead_id.to_string();
+    assert!(note
+        .args([
+            "note",
+            &lead,
+            "call back on +34 601 007 919 or ana.prospect@example.org"
+        ])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap()
+        .success());
+    let mut call = softphone();
+    traced(&mut call);
+    let status = call
+        .args(["call", "echo", "--lead", &lead, "--record"])
+        .arg(root.path().join("call.opus"))
+        .arg("--input-wav")
+        .arg(common::fixtures().join("alsa.wav"))
+        .args(["--media-addr", "127.0.0.1:0", "--seconds", "3"])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "call");
+    let mut sync = softphone();
+    traced(&mut sync);
+    assert!(sync.args(["sync", "--once"]).status().unwrap().success());
+
+    let mut text = String::new();
+    for f in softphone_controller::logs::files(&logs).unwrap() {
+        text.push_str(&std::fs::read_to_string(f).unwrap());
+    }
+    let mut diag = softphone();
+    traced(&mut diag);
+    let report = run_ok(diag.arg("diagnostics"));
+    // What was logged: the sign-in (with the e-mail in place), the call, the rounds.
+    assert!(
+        text.contains("signed in") && text.contains("[email]"),
+        "{text}"
+    );
+    assert!(text.matches("sync round").count() >= 2, "{text}");
+    assert!(text.contains("TRACE"), "trace output reached the file");
+    assert!(report.contains("--- last log lines ---") && report.contains("sync round"));
+    assert!(
+        report.contains(&url) && report.contains("pending=0"),
+        "{report}"
+    );
+    for secret in [
+        token.as_str(),
+        "alice@acme.test",
+        "alice-password",
+        "ana.prospect@example.org",
+        "+34601007919",
+        "601 007 919",
+        "601007919",
+    ] {
+        assert!(!text.contains(secret), "the log holds {secret}");
+        assert!(!report.contains(secret), "diagnostics hold {secret}");
+    }
 }

@@ -89,6 +89,7 @@ impl Account {
     pub async fn sign_in(server: &str, email: &str, password: &str) -> Result<Account> {
         let mut client = Client::new(server)?;
         let resp = client.login(email, password).await?;
+        tracing::info!(server, email = %resp.user.email, user = %resp.user.id, "signed in");
         Ok(Account {
             settings: Settings {
                 server_url: server.trim_end_matches('/').to_string(),
@@ -769,6 +770,10 @@ impl Agent {
         let syncer = self.syncer();
         let push = syncer.push(true).await;
         let pull = syncer.pull().await.map_err(|e| e.to_string());
+        match &pull {
+            Ok(p) => tracing::info!(push = ?push, pulled = ?p, "sync round"),
+            Err(e) => tracing::warn!(push = ?push, error = %e, "sync round: pull failed"),
+        }
         Ok(SyncRound {
             push,
             pull,

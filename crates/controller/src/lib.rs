@@ -11,6 +11,8 @@
 
 pub mod admin;
 pub mod agent;
+pub mod diagnostics;
+pub mod logs;
 pub mod player;
 
 use serde::Serialize;

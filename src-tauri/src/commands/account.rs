@@ -151,6 +151,19 @@ pub fn search(
     Ok(slot.get()?.search(&query, 20)?)
 }
 
+/// "Copy diagnostics": the support report (`softphone_controller::diagnostics`):
+/// version, platform, policy, account and sync state, devices and the last 64 KiB of
+/// the log, with phone numbers, e-mail addresses and tokens redacted.
+#[tauri::command]
+pub fn diagnostics(slot: State<'_, AgentSlot>) -> String {
+    let agent = slot.get().ok();
+    softphone_controller::diagnostics::report(
+        concat!("agent-softphone ", env!("CARGO_PKG_VERSION")),
+        agent.as_deref(),
+        super::LOG_DIR.get().and_then(|d| d.as_deref()),
+    )
+}
+
 /// One sync round: push what is pending, pull what is new. New inbound messages raise
 /// an OS notification while the window is not focused.
 #[tauri::command]

@@ -43,6 +43,9 @@ pub struct AppState {
     meter: Mutex<Option<SessionHandle>>,
 }
 
+/// The folder of the app's log files, once `run` set logging up (`None`: stderr only).
+pub static LOG_DIR: std::sync::OnceLock<Option<std::path::PathBuf>> = std::sync::OnceLock::new();
+
 /// When the app started (set first thing in `run`), for [`ui_ready`].
 pub static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
 
