@@ -25,6 +25,9 @@ APT_PACKAGES=(
   coturn
   # the packaging test: systemd-analyze verifies the server's unit (packaging/server)
   systemd
+  # the installer checks (scripts/check-packages.sh): lint, install into a scratch root,
+  # sign and verify the .rpm with a throwaway key
+  lintian rpmlint rpm desktop-file-utils gnupg
   # benchmarks
   time bc baresip-core
 )

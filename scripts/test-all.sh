@@ -70,4 +70,14 @@ if [ "$status" -ne 0 ]; then
 fi
 rm -f "$LOG"
 echo "== docs";     RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
+echo "== release workflow (actionlint)"; bash scripts/check-workflows.sh
+# The .deb and .rpm from the release profile, linted, signed (.rpm), installed into a
+# scratch root and started. The release build is the price: ~3 min when only our crates
+# changed, more from cold (docs/benchmarks.md). SOFTPHONE_SKIP_PACKAGES=1 skips it while
+# iterating locally; CI never sets it.
+if [ "${SOFTPHONE_SKIP_PACKAGES:-0}" = 1 ]; then
+  echo "== installers: skipped (SOFTPHONE_SKIP_PACKAGES=1)"
+else
+  echo "== installers"; bash scripts/check-packages.sh
+fi
 echo "== all checks passed"

@@ -2,6 +2,29 @@
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 fn main() {
+    // `--version` answers without a display, a window or a log file: the installer
+    // checks (scripts/check-packages.sh) and support scripts start the installed binary
+    // this way.
+    if let Some(arg) = std::env::args().nth(1) {
+        match arg.as_str() {
+            "--version" | "-V" => {
+                println!("agent-softphone {}", env!("CARGO_PKG_VERSION"));
+                return;
+            }
+            "--help" | "-h" => {
+                println!(
+                    "agent-softphone {}: the Agent Softphone desktop app.\n\
+                     Usage: agent-softphone [--version | --help]\n\
+                     Environment: SOFTPHONE_PROFILE (profile folder), SOFTPHONE_ADMIN_CONFIG\n\
+                     (admin policy file), SOFTPHONE_LOG_DIR / SOFTPHONE_LOG (log file folder\n\
+                     and filter), RUST_LOG (stderr filter).",
+                    env!("CARGO_PKG_VERSION")
+                );
+                return;
+            }
+            _ => {}
+        }
+    }
     softphone_controller::tune_allocator();
     // Before any thread starts: WebKitGTK reads these when it initialises.
     #[cfg(target_os = "linux")]
