@@ -90,6 +90,14 @@ struct Inner {
     dropped: HashMap<u64, (UserInfo, Audience)>,
     presence: HashMap<Uuid, Presence>,
     calls: HashMap<Uuid, CallLeg>,
+    /// A call with a private peer (a link's guest, the echo peer) is known to that
+    /// peer by an alias, never by its call id: the call id becomes the id of the
+    /// agent's call record and recording, and a guest who knew it could claim it from
+    /// an account in another organisation before the agent's record synced (the
+    /// record and the upload would then be refused to the agent). Call id -> alias.
+    alias_of: HashMap<Uuid, Uuid>,
+    /// Alias -> call id.
+    call_of_alias: HashMap<Uuid, Uuid>,
 }
 
 /// Connected clients, their presence and the calls being set up or in progress.
@@ -107,9 +115,16 @@ pub enum Callee {
 }
 
 impl Inner {
-    fn send(&mut self, conn: u64, msg: ServerMsg) {
+    fn send(&mut self, conn: u64, mut msg: ServerMsg) {
         let full = match self.conns.get(&conn) {
             Some(c) => {
+                if matches!(c.audience, Audience::Private { .. }) {
+                    if let Some(id) = msg.call_id_mut() {
+                        if let Some(alias) = self.alias_of.get(id) {
+                            *id = *alias;
+                        }
+                    }
+                }
                 let bytes = wire_bytes(&msg);
                 let over = c
                     .queued
@@ -423,6 +438,7 @@ impl Hub {
                 }
             }
         }
+        g.forget_ended_aliases();
         if g.conns_of(user.id).is_empty() {
             g.presence.remove(&user.id);
             g.publish_presence(&user, audience, None);
@@ -510,11 +526,49 @@ impl Hub {
 
     /// Handles one frame from `conn`. An invite needs its callee looked up first
     /// (`callee`); other frames pass `None`.
-    pub fn handle(&self, conn: u64, msg: ClientMsg, callee: Option<Callee>) {
+    pub fn handle(&self, conn: u64, mut msg: ClientMsg, callee: Option<Callee>) {
         let mut g = self.lock();
-        let Some(me) = g.conns.get(&conn).map(|c| c.user.clone()) else {
+        let Some((me, audience)) = g.conns.get(&conn).map(|c| (c.user.clone(), c.audience)) else {
             return;
         };
+        // A private peer names calls by their alias only; anything else is no call of
+        // theirs.
+        if matches!(audience, Audience::Private { .. }) {
+            let invite = matches!(msg, ClientMsg::Invite { .. });
+            if let Some(id) = msg.call_id_mut() {
+                match g.call_of_alias.get(id) {
+                    Some(real) => *id = *real,
+                    // Refused below: a private peer places no calls.
+                    None if invite => {}
+                    None => {
+                        let unknown = *id;
+                        return g.send(
+                            conn,
+                            signal_error("signal.unknown_call", format!("no call {unknown}")),
+                        );
+                    }
+                }
+            }
+        }
+        g.handle_msg(conn, me, msg, callee);
+        g.forget_ended_aliases();
+    }
+}
+
+impl Inner {
+    /// Drops the aliases of calls that ended (after their last message was sent, so
+    /// that message still went out under the alias).
+    fn forget_ended_aliases(&mut self) {
+        if self.alias_of.len() > self.calls.len() || self.call_of_alias.len() > self.calls.len() {
+            let calls = &self.calls;
+            self.alias_of.retain(|call, _| calls.contains_key(call));
+            self.call_of_alias
+                .retain(|_, call| calls.contains_key(call));
+        }
+    }
+
+    fn handle_msg(&mut self, conn: u64, me: UserInfo, msg: ClientMsg, callee: Option<Callee>) {
+        let mut g = self;
         match msg {
             ClientMsg::Ping => g.send(conn, ServerMsg::Pong),
             ClientMsg::Presence { status } => {
@@ -577,6 +631,11 @@ impl Hub {
                         candidates: [0, 0],
                     },
                 );
+                if matches!(g.audience_of(callee.id), Some(Audience::Private { .. })) {
+                    let alias = Uuid::new_v4();
+                    g.alias_of.insert(call_id, alias);
+                    g.call_of_alias.insert(alias, call_id);
+                }
                 tracing::info!(%call_id, caller = %me.id, callee = %callee.id, "invite");
                 for c in g.conns_of(callee.id) {
                     g.send(
@@ -1075,6 +1134,110 @@ mod tests {
                 reason: "peer_disconnected".into()
             }]
         );
+    }
+
+    /// A link's guest (and the echo peer) never learns the agent's call id, which is
+    /// the id of the agent's call record and recording: it gets an alias, answers
+    /// under it, and the real id from the guest's side is no call at all.
+    #[test]
+    fn a_guest_knows_the_call_by_an_alias_only() {
+        let hub = Hub::default();
+        let org = Uuid::now_v7();
+        let (a, guest) = (user(org, "alice"), user(org, "guest"));
+        let (ta, mut ra) = mpsc::channel(64);
+        let (tg, mut rg) = mpsc::channel(64);
+        let ca = hub.connect(a.clone(), vec![a.clone()], ta);
+        let cg = hub.connect_private(guest.clone(), a.id, tg).unwrap();
+        drain(&mut ra);
+        let mut to_guest = drain(&mut rg);
+        let call_id = Uuid::now_v7();
+        hub.handle(
+            ca,
+            ClientMsg::Invite {
+                call_id,
+                to: guest.id.to_string(),
+                offer: Some("v=0".into()),
+            },
+            Some(Callee::User(guest.clone())),
+        );
+        let got = drain(&mut rg);
+        let alias = match got.as_slice() {
+            [ServerMsg::Incoming { call_id, .. }] => *call_id,
+            other => panic!("{other:?}"),
+        };
+        assert_ne!(alias, call_id);
+        to_guest.extend(got);
+
+        // The real id from the guest is refused and the agent hears nothing.
+        hub.handle(cg, ClientMsg::Ringing { call_id }, None);
+        let got = drain(&mut rg);
+        assert!(
+            matches!(&got[..], [ServerMsg::Error { code, .. }] if code == "signal.unknown_call"),
+            "{got:?}"
+        );
+        assert!(drain(&mut ra).is_empty());
+
+        // Under the alias everything flows, and the agent sees the real id.
+        hub.handle(cg, ClientMsg::Ringing { call_id: alias }, None);
+        hub.handle(
+            cg,
+            ClientMsg::Accept {
+                call_id: alias,
+                answer: Some("v=0".into()),
+            },
+            None,
+        );
+        let ice = softphone_proto::signal::IceCandidate {
+            candidate: "candidate:1 1 udp 1 127.0.0.1 9 typ host".into(),
+            sdp_mid: None,
+            sdp_mline_index: None,
+        };
+        hub.handle(
+            cg,
+            ClientMsg::Ice {
+                call_id: alias,
+                candidate: ice.clone(),
+            },
+            None,
+        );
+        let at_agent = drain(&mut ra);
+        assert_eq!(at_agent.len(), 3, "{at_agent:?}");
+        for mut m in at_agent {
+            assert_eq!(m.call_id_mut().copied(), Some(call_id), "{m:?}");
+        }
+        hub.handle(
+            ca,
+            ClientMsg::Ice {
+                call_id,
+                candidate: ice,
+            },
+            None,
+        );
+        hub.handle(
+            ca,
+            ClientMsg::Hangup {
+                call_id,
+                reason: "normal".into(),
+            },
+            None,
+        );
+        let got = drain(&mut rg);
+        assert_eq!(got.len(), 2, "{got:?}");
+        for m in &got {
+            assert_eq!(m.clone().call_id_mut().copied(), Some(alias), "{m:?}");
+        }
+        to_guest.extend(got);
+        let wire = serde_json::to_string(&to_guest).unwrap();
+        assert!(!wire.contains(&call_id.to_string()), "{wire}");
+
+        // The call is over: its alias is no call any more.
+        hub.handle(cg, ClientMsg::Ringing { call_id: alias }, None);
+        assert!(matches!(
+            &drain(&mut rg)[..],
+            [ServerMsg::Error { code, .. }] if code == "signal.unknown_call"
+        ));
+        let g = hub.lock();
+        assert!(g.alias_of.is_empty() && g.call_of_alias.is_empty());
     }
 
     #[test]

@@ -121,6 +121,23 @@ pub enum ClientMsg {
     Ping,
 }
 
+impl ClientMsg {
+    /// The call this message is about, for rewriting it in place (`None` for
+    /// `presence` and `ping`).
+    pub fn call_id_mut(&mut self) -> Option<&mut Uuid> {
+        match self {
+            ClientMsg::Invite { call_id, .. }
+            | ClientMsg::Ringing { call_id }
+            | ClientMsg::Accept { call_id, .. }
+            | ClientMsg::Reject { call_id, .. }
+            | ClientMsg::Sdp { call_id, .. }
+            | ClientMsg::Ice { call_id, .. }
+            | ClientMsg::Hangup { call_id, .. } => Some(call_id),
+            ClientMsg::Presence { .. } | ClientMsg::Ping => None,
+        }
+    }
+}
+
 /// One colleague's presence.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -223,4 +240,22 @@ pub enum ServerMsg {
         /// Explanation.
         message: String,
     },
+}
+
+impl ServerMsg {
+    /// The call this message is about, for rewriting it in place (`None` for
+    /// `welcome`, `presence`, `changed`, `error`, `pong`).
+    pub fn call_id_mut(&mut self) -> Option<&mut Uuid> {
+        match self {
+            ServerMsg::Incoming { call_id, .. }
+            | ServerMsg::Ringing { call_id }
+            | ServerMsg::Accepted { call_id, .. }
+            | ServerMsg::Rejected { call_id, .. }
+            | ServerMsg::CallFailed { call_id, .. }
+            | ServerMsg::Sdp { call_id, .. }
+            | ServerMsg::Ice { call_id, .. }
+            | ServerMsg::Hangup { call_id, .. } => Some(call_id),
+            _ => None,
+        }
+    }
 }
