@@ -47,7 +47,21 @@ server_url: string | null,
 /**
  * The agent cannot change the server URL (only with `server_url` set).
  */
-lock_server_url: boolean, };
+lock_server_url: boolean, 
+/**
+ * Call recording; `None`: the agent chooses (on by default).
+ */
+recording: RecordingPolicy | null, 
+/**
+ * Recording bitrate per track, kbit/s (6-256), fixed for the agent; `None`: the
+ * agent chooses (32 by default).
+ */
+recording_bitrate_kbps: number | null, };
+
+/**
+ * [`AdminConfig::recording`].
+ */
+export type RecordingPolicy = "off" | "on" | "forced";
 
 /**
  * Devices and recording for calls (the dialer's and the settings' choices).

@@ -91,7 +91,12 @@ $("meter-toggle").addEventListener("click", async () => {
   }
 });
 
-loadDevices().then(() => sendPrefs()).catch(showError);
+// The administrator's policy first, so the first preferences sent already follow it.
+invoke("sign_in_defaults")
+  .then(applyRecordingPolicy, () => {})
+  .then(loadDevices)
+  .then(() => sendPrefs())
+  .catch(showError);
 
 // Account, leads and notes: the signed-in agent lives in the controller.
 const errText = errorText;
@@ -648,7 +653,7 @@ $("copy-diagnostics").addEventListener("click", async () => {
   try {
     box.value = await invoke("diagnostics");
   } catch (e) {
-    setText($("diagnostics-result"), `Cannot build the report: ${e.message ?? e}`);
+    setText($("diagnostics-result"), `Cannot build the report: ${errText(e)}`);
     return;
   }
   box.hidden = false;
@@ -943,6 +948,35 @@ function resetCallPanel() {
   }
 }
 
+/**
+ * The administrator's recording policy: what it fixes is shown as set by the
+ * administrator and cannot be changed here (Rust refuses it too).
+ * @param {import("./bindings").AdminConfig} d
+ */
+function applyRecordingPolicy(d) {
+  const notes = [];
+  if (d.recording === "off" || d.recording === "forced") {
+    $("record").checked = d.recording === "forced";
+    $("record").disabled = true;
+    notes.push(d.recording === "forced" ? "Every call is recorded" : "Calls are not recorded");
+  }
+  if (d.recording_bitrate_kbps != null) {
+    const v = String(d.recording_bitrate_kbps);
+    const sel = /** @type {HTMLSelectElement} */ ($("bitrate"));
+    if (![...sel.options].some((o) => o.value === v)) {
+      const o = document.createElement("option");
+      o.value = v;
+      o.textContent = `${v} kbit/s`;
+      sel.append(o);
+    }
+    sel.value = v;
+    sel.disabled = true;
+    notes.push(`recording quality ${v} kbit/s`);
+  }
+  setText($("record-policy"), notes.length ? `${notes.join("; ")}: set by your administrator.` : "");
+  $("record-policy").hidden = notes.length === 0;
+}
+
 // Calls (incoming ones too) use the devices and recording choice shown here.
 function sendPrefs() {
   invoke("set_call_prefs", {
@@ -952,7 +986,7 @@ function sendPrefs() {
       record: $("record").checked,
       bitrate_kbps: Number($("bitrate").value),
     },
-  }).catch(() => {});
+  }).catch(showError);
 }
 // The choices are kept in the webview's storage (device ids and numbers only).
 for (const id of ["bitrate"]) {

@@ -568,7 +568,7 @@ impl Inner {
     }
 
     fn handle_msg(&mut self, conn: u64, me: UserInfo, msg: ClientMsg, callee: Option<Callee>) {
-        let mut g = self;
+        let g = self;
         match msg {
             ClientMsg::Ping => g.send(conn, ServerMsg::Pong),
             ClientMsg::Presence { status } => {
@@ -597,28 +597,28 @@ impl Inner {
                     )
                 };
                 if offer.as_ref().is_some_and(|o| o.len() > MAX_SDP_BYTES) {
-                    return fail(&mut g, "sdp_too_large");
+                    return fail(g, "sdp_too_large");
                 }
                 if g.calls.contains_key(&call_id) {
-                    return fail(&mut g, "duplicate_call_id");
+                    return fail(g, "duplicate_call_id");
                 }
                 let callee = match callee {
                     Some(Callee::User(u)) if u.org_id == me.org_id => u,
-                    _ => return fail(&mut g, "not_found"),
+                    _ => return fail(g, "not_found"),
                 };
                 if callee.id == me.id {
-                    return fail(&mut g, "self");
+                    return fail(g, "self");
                 }
                 // A link's guest or an echo peer answers its owner only; to anyone else
                 // it does not exist.
                 if let Some(Audience::Private { owner }) = g.audience_of(callee.id) {
                     if owner != me.id {
-                        return fail(&mut g, "not_found");
+                        return fail(g, "not_found");
                     }
                 }
                 match g.presence_of(callee.id) {
-                    Presence::Offline => return fail(&mut g, "offline"),
-                    Presence::Busy | Presence::WrapUp => return fail(&mut g, "busy"),
+                    Presence::Offline => return fail(g, "offline"),
+                    Presence::Busy | Presence::WrapUp => return fail(g, "busy"),
                     Presence::Available => {}
                 }
                 g.calls.insert(
@@ -717,11 +717,11 @@ impl Inner {
                     }
                 };
                 match other {
-                    ClientMsg::Ringing { .. } if callee_only(&mut g) => {
+                    ClientMsg::Ringing { .. } if callee_only(g) => {
                         g.send(peers[0], ServerMsg::Ringing { call_id });
                     }
                     ClientMsg::Accept { answer, .. } => {
-                        if !callee_only(&mut g) {
+                        if !callee_only(g) {
                             return;
                         }
                         if g.calls
@@ -741,7 +741,7 @@ impl Inner {
                         tracing::info!(%call_id, %caller, %callee, "accepted");
                     }
                     ClientMsg::Reject { reason, .. } => {
-                        if !callee_only(&mut g) {
+                        if !callee_only(g) {
                             return;
                         }
                         g.calls.remove(&call_id);

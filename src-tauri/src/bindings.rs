@@ -86,6 +86,7 @@ export interface Events {
             commands::UiError,
             commands::account::AccountView,
             controller::admin::AdminConfig,
+            controller::admin::RecordingPolicy,
             commands::call::CallPrefs,
             commands::call::DialRequest,
             commands::call::CallEnded,

@@ -55,10 +55,19 @@ pub fn run() {
     // written costs the file, not the app.
     let stderr_filter =
         std::env::var("RUST_LOG").unwrap_or_else(|_| "warn,agent_softphone_lib=info".into());
+    // The admin policy's `log_level` wins over SOFTPHONE_LOG; an unreadable policy file
+    // is reported on the sign-in screen (`sign_in_defaults`).
+    let admin = softphone_controller::admin::AdminConfig::load(
+        &softphone_controller::admin::AdminConfig::system_path(),
+    );
     let mut logs = softphone_controller::logs::LogConfig {
         dir: softphone_controller::logs::default_dir(),
-        file_filter: std::env::var("SOFTPHONE_LOG")
-            .unwrap_or_else(|_| softphone_controller::logs::DEFAULT_FILTER.into()),
+        file_filter: admin
+            .as_ref()
+            .ok()
+            .and_then(|a| a.log_level.clone())
+            .or_else(|| std::env::var("SOFTPHONE_LOG").ok())
+            .unwrap_or_else(|| softphone_controller::logs::DEFAULT_FILTER.into()),
         stderr_filter: Some(stderr_filter),
     };
     if let Err(e) = softphone_controller::logs::init(&logs) {
@@ -72,11 +81,8 @@ pub fn run() {
         version = env!("CARGO_PKG_VERSION"),
         "Agent Softphone starting"
     );
-    // The admin policy's process-wide settings hold before any connection is made; an
-    // unreadable file is reported on the sign-in screen (`sign_in_defaults`).
-    if let Ok(admin) = softphone_controller::admin::AdminConfig::load(
-        &softphone_controller::admin::AdminConfig::system_path(),
-    ) {
+    // The admin policy's process-wide settings hold before any connection is made.
+    if let Ok(admin) = &admin {
         admin.apply_to_process(false);
     }
     tauri::Builder::default()

@@ -150,7 +150,13 @@ async fn an_agent_signs_in_calls_echo_and_keeps_notes_through_an_outage() -> Res
     let admin = tmp.path().join("admin-config.json");
     std::fs::write(
         &admin,
-        serde_json::json!({ "server_url": url, "lock_server_url": true }).to_string(),
+        serde_json::json!({
+            "server_url": url,
+            "lock_server_url": true,
+            "recording": "forced",
+            "recording_bitrate_kbps": 24,
+        })
+        .to_string(),
     )?;
     let (_driver, c) = launch_app(
         &display,
@@ -497,6 +503,29 @@ async fn drive(
         t.contains("online") && t.contains("all synced")
     })
     .await?;
+
+    // The administrator forces recording at 24 kbit/s: the settings show both as set
+    // by the administrator and cannot change them.
+    let policy = c
+        .execute(
+            "return [document.getElementById('record').checked, \
+                     document.getElementById('record').disabled, \
+                     document.getElementById('bitrate').value, \
+                     document.getElementById('bitrate').disabled, \
+                     document.getElementById('record-policy').textContent]",
+            vec![],
+        )
+        .await?;
+    assert_eq!(
+        policy,
+        serde_json::json!([
+            true,
+            true,
+            "24",
+            true,
+            "Every call is recorded; recording quality 24 kbit/s: set by your administrator."
+        ])
+    );
 
     // Copy diagnostics: the report shows in the settings with the log's last lines,
     // and neither it nor the log file holds the agent's e-mail (the sign-in line and

@@ -73,7 +73,22 @@ pub struct CallArgs {
 }
 
 impl CallArgs {
+    /// The administrator's recording policy, checked before anything connects: a call
+    /// with `--record` under `recording: off`, or without it under `forced`, is refused.
+    /// Returns the recording bitrate per track the policy fixes, kbit/s.
+    fn check_policy(&self) -> Result<Option<u32>> {
+        use softphone_controller::admin::{AdminConfig, PolicyError};
+        let policy = AdminConfig::load(&AdminConfig::system_path())?;
+        match policy.record_call(self.record.is_some()) {
+            Ok(_) => {}
+            Err(e @ PolicyError::RecordingForced) => bail!("{e}: add --record FILE"),
+            Err(e) => bail!("{e}: leave out --record"),
+        }
+        Ok(policy.recording_bitrate(None)?)
+    }
+
     fn setup(&self, agent: &str) -> Result<CallSetup> {
+        let fixed_kbps = self.check_policy()?;
         if !(6_000..=256_000).contains(&self.bitrate) {
             bail!("--bitrate must be 6000-256000 bit/s");
         }
@@ -100,7 +115,13 @@ impl CallArgs {
                     right: "remote".into(),
                     extra: vec![],
                 },
-                config: RecorderConfig::live_call(),
+                config: RecorderConfig {
+                    bitrate_per_channel: fixed_kbps
+                        .map_or(RecorderConfig::live_call().bitrate_per_channel, |k| {
+                            k as i32 * 1000
+                        }),
+                    ..RecorderConfig::live_call()
+                },
             }),
             encoder: softphone_call::EncoderSettings {
                 bitrate_bps: self.bitrate,
@@ -292,6 +313,7 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 /// `softphone call TARGET …`.
 pub fn call(target: &str, args: &CallArgs, profile: Option<&Path>) -> Result<()> {
     runtime()?.block_on(async {
+        args.check_policy()?;
         let (account, agent) = account(args, profile).await?;
         let mut setup = args.setup(&account.settings.email)?;
         account.fill_ice_servers(&mut setup).await;
@@ -310,6 +332,7 @@ pub fn call(target: &str, args: &CallArgs, profile: Option<&Path>) -> Result<()>
 /// `softphone answer …`: waits for one incoming call (up to `wait` seconds) and answers it.
 pub fn answer(args: &CallArgs, wait: f64, profile: Option<&Path>) -> Result<()> {
     runtime()?.block_on(async {
+        args.check_policy()?;
         let (account, agent) = account(args, profile).await?;
         let mut setup = args.setup(&account.settings.email)?;
         account.fill_ice_servers(&mut setup).await;

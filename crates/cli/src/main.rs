@@ -187,14 +187,27 @@ impl InputArgs {
 
 fn main() -> ExitCode {
     softphone_controller::tune_allocator();
+    let cli = Cli::parse();
+    let admin_path = softphone_controller::admin::AdminConfig::system_path();
+    let admin = match softphone_controller::admin::AdminConfig::load(&admin_path) {
+        Ok(admin) => admin,
+        Err(e) => {
+            eprintln!("error: admin policy: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    admin.apply_to_process(cli.allow_insecure_http);
     // User-facing problems are printed as `warning:`/`error:` lines; tracing output is
     // for diagnosis only: opt in with SOFTPHONE_LOG=info (stderr), and SOFTPHONE_LOG_DIR
-    // for the redacted rotating file the app writes (softphone_controller::logs).
+    // for the redacted rotating file the app writes (softphone_controller::logs), whose
+    // filter the admin policy's `log_level` sets when present.
     let filter = std::env::var("SOFTPHONE_LOG").ok();
     let log_dir = std::env::var_os("SOFTPHONE_LOG_DIR").map(PathBuf::from);
     let logs = softphone_controller::logs::LogConfig {
-        file_filter: filter
+        file_filter: admin
+            .log_level
             .clone()
+            .or_else(|| filter.clone())
             .unwrap_or_else(|| softphone_controller::logs::DEFAULT_FILTER.into()),
         dir: log_dir,
         stderr_filter: filter,
@@ -202,15 +215,6 @@ fn main() -> ExitCode {
     if let Err(e) = softphone_controller::logs::init(&logs) {
         eprintln!("error: {e}");
         return ExitCode::FAILURE;
-    }
-    let cli = Cli::parse();
-    let admin_path = softphone_controller::admin::AdminConfig::system_path();
-    match softphone_controller::admin::AdminConfig::load(&admin_path) {
-        Ok(admin) => admin.apply_to_process(cli.allow_insecure_http),
-        Err(e) => {
-            eprintln!("error: admin policy: {e}");
-            return ExitCode::FAILURE;
-        }
     }
     match run(cli.command, cli.profile) {
         Ok(()) => ExitCode::SUCCESS,

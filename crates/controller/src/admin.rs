@@ -1,6 +1,8 @@
 //! The administrator's settings for a managed install: which server the agents sign in
-//! to. An installer (or a device-management tool) drops a small JSON file in a
-//! system-wide folder the agent cannot edit; the sign-in screen starts from it.
+//! to, whether calls are recorded and at what quality, and how much the app logs. An
+//! installer (or a device-management tool) drops a small JSON file in a system-wide
+//! folder the agent cannot edit; the app and the CLI enforce it, and the app shows each
+//! value it sets as set by the administrator.
 
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -22,6 +24,56 @@ pub struct AdminConfig {
     #[serde(default)]
     #[cfg_attr(feature = "ts", ts(skip))]
     pub allow_insecure_http: bool,
+    /// Call recording; `None`: the agent chooses (on by default).
+    #[serde(default)]
+    pub recording: Option<RecordingPolicy>,
+    /// Recording bitrate per track, kbit/s (6-256), fixed for the agent; `None`: the
+    /// agent chooses (32 by default).
+    #[serde(default)]
+    pub recording_bitrate_kbps: Option<u32>,
+    /// The log file's filter (`EnvFilter` syntax, e.g. `debug`); it replaces the default
+    /// and `SOFTPHONE_LOG`. `None`: those apply.
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(skip))]
+    pub log_level: Option<String>,
+}
+
+/// [`AdminConfig::recording`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum RecordingPolicy {
+    /// Calls are never recorded; the agent cannot turn recording on.
+    Off,
+    /// Calls are recorded unless the agent turns it off.
+    On,
+    /// Every call is recorded; the agent cannot turn it off.
+    Forced,
+}
+
+/// A choice the administrator's policy does not allow; `code()` gives a stable code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyError {
+    /// Recording asked for while the policy turns it off.
+    #[error("your administrator turned call recording off")]
+    RecordingOff,
+    /// No recording asked for while the policy forces it.
+    #[error("your administrator requires every call to be recorded")]
+    RecordingForced,
+    /// Another recording bitrate asked for than the policy's.
+    #[error("your administrator set the recording quality to {0} kbit/s")]
+    BitrateFixed(u32),
+}
+
+impl PolicyError {
+    /// `policy.recording_off`, `policy.recording_forced`, `policy.bitrate_fixed`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            PolicyError::RecordingOff => "policy.recording_off",
+            PolicyError::RecordingForced => "policy.recording_forced",
+            PolicyError::BitrateFixed(_) => "policy.bitrate_fixed",
+        }
+    }
 }
 
 /// What can be wrong with the file.
@@ -42,6 +94,14 @@ pub enum AdminConfigError {
         path: PathBuf,
         /// Why.
         source: serde_json::Error,
+    },
+    /// A value is out of range.
+    #[error("{path}: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// Which value and why.
+        message: String,
     },
 }
 
@@ -86,7 +146,62 @@ impl AdminConfig {
                 source,
             })?;
         cfg.lock_server_url &= cfg.server_url.is_some();
+        let invalid = |message: String| AdminConfigError::Invalid {
+            path: path.into(),
+            message,
+        };
+        if let Some(k) = cfg.recording_bitrate_kbps {
+            if !(6..=256).contains(&k) {
+                return Err(invalid(format!(
+                    "recording_bitrate_kbps {k} is outside 6-256"
+                )));
+            }
+        }
+        if let Some(f) = &cfg.log_level {
+            if tracing_subscriber::EnvFilter::try_new(f).is_err() {
+                return Err(invalid(format!("log_level {f:?} is not a log filter")));
+            }
+        }
         Ok(cfg)
+    }
+
+    /// Whether a call is recorded, given what the agent asked for (`requested`).
+    ///
+    /// Errors: [`PolicyError::RecordingOff`] when asking to record under `off`,
+    /// [`PolicyError::RecordingForced`] when asking not to under `forced`.
+    pub fn record_call(&self, requested: bool) -> Result<bool, PolicyError> {
+        match (self.recording, requested) {
+            (Some(RecordingPolicy::Off), true) => Err(PolicyError::RecordingOff),
+            (Some(RecordingPolicy::Forced), false) => Err(PolicyError::RecordingForced),
+            _ => Ok(requested),
+        }
+    }
+
+    /// What a call actually uses, whatever was asked: recording on under `forced`, off
+    /// under `off`, and the policy's bitrate (kbit/s per track) when it fixes one. For
+    /// calls set up from saved preferences (an incoming call), where refusing would
+    /// lose the call; choices the agent makes go through [`Self::record_call`] and
+    /// [`Self::recording_bitrate`] to get a clear refusal.
+    pub fn enforce_recording(&self, record: bool, kbps: Option<u32>) -> (bool, Option<u32>) {
+        let record = match self.recording {
+            Some(RecordingPolicy::Off) => false,
+            Some(RecordingPolicy::Forced) => true,
+            _ => record,
+        };
+        (record, self.recording_bitrate_kbps.or(kbps))
+    }
+
+    /// The recording bitrate per track, kbit/s, given what the agent asked for
+    /// (`None`: the default).
+    ///
+    /// Errors: [`PolicyError::BitrateFixed`] when asking for another one than the
+    /// policy's.
+    pub fn recording_bitrate(&self, requested: Option<u32>) -> Result<Option<u32>, PolicyError> {
+        match (self.recording_bitrate_kbps, requested) {
+            (Some(fixed), Some(r)) if r != fixed => Err(PolicyError::BitrateFixed(fixed)),
+            (Some(fixed), _) => Ok(Some(fixed)),
+            (None, r) => Ok(r),
+        }
     }
 
     /// Applies the settings that hold for the whole process (today: whether plain
@@ -123,5 +238,46 @@ mod tests {
             e.contains("config.json") && e.contains("unknown field"),
             "{e}"
         );
+        std::fs::write(&p, r#"{"recording_bitrate_kbps": 512}"#).unwrap();
+        let e = AdminConfig::load(&p).unwrap_err().to_string();
+        assert!(e.contains("outside 6-256"), "{e}");
+        std::fs::write(&p, r#"{"log_level": "debug,,=x=y"}"#).unwrap();
+        let e = AdminConfig::load(&p).unwrap_err().to_string();
+        assert!(e.contains("not a log filter"), "{e}");
+        std::fs::write(&p, r#"{"recording": "sometimes"}"#).unwrap();
+        let e = AdminConfig::load(&p).unwrap_err().to_string();
+        assert!(e.contains("unknown variant `sometimes`"), "{e}");
+    }
+
+    #[test]
+    fn recording_choices_follow_the_policy() {
+        let with = |recording, kbps| AdminConfig {
+            recording,
+            recording_bitrate_kbps: kbps,
+            ..Default::default()
+        };
+        let free = with(None, None);
+        assert_eq!(free.record_call(true), Ok(true));
+        assert_eq!(free.record_call(false), Ok(false));
+        assert_eq!(free.recording_bitrate(Some(48)), Ok(Some(48)));
+        let off = with(Some(RecordingPolicy::Off), None);
+        assert_eq!(off.record_call(true), Err(PolicyError::RecordingOff));
+        assert_eq!(off.record_call(false), Ok(false));
+        let forced = with(Some(RecordingPolicy::Forced), Some(24));
+        assert_eq!(forced.record_call(false), Err(PolicyError::RecordingForced));
+        assert_eq!(forced.record_call(true), Ok(true));
+        assert_eq!(forced.recording_bitrate(None), Ok(Some(24)));
+        assert_eq!(forced.recording_bitrate(Some(24)), Ok(Some(24)));
+        assert_eq!(
+            forced.recording_bitrate(Some(48)),
+            Err(PolicyError::BitrateFixed(24))
+        );
+        assert_eq!(
+            with(Some(RecordingPolicy::On), None).record_call(false),
+            Ok(false)
+        );
+        assert_eq!(forced.enforce_recording(false, Some(48)), (true, Some(24)));
+        assert_eq!(off.enforce_recording(true, Some(48)), (false, Some(48)));
+        assert_eq!(free.enforce_recording(false, None), (false, None));
     }
 }

@@ -69,18 +69,16 @@ fn profile() -> Result<std::path::PathBuf, UiError> {
     })
 }
 
-/// The administrator's preset for the sign-in screen (server URL, and whether it is
-/// locked), from the system-wide `config.json` of a managed install; all empty when there
-/// is none.
+/// The administrator's policy, from the system-wide `config.json` of a managed install:
+/// the sign-in screen's server URL (and whether it is locked), and the recording choice
+/// and quality the settings show as set by the administrator; all empty when there is
+/// none.
 ///
 /// Errors: `admin.config` when the file is unreadable or malformed (the message names
 /// the file).
 #[tauri::command]
 pub fn sign_in_defaults() -> Result<AdminConfig, UiError> {
-    AdminConfig::load(&AdminConfig::system_path()).map_err(|e| UiError {
-        code: "admin.config".into(),
-        message: e.to_string(),
-    })
+    super::admin_policy()
 }
 
 /// The saved session (keyring) when there is one; `null` when signed out.

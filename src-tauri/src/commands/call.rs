@@ -138,6 +138,7 @@ pub async fn start_call(
         output,
     } = request;
     let agent = agents.get()?;
+    crate::commands::admin_policy()?.record_call(record)?;
     let prefs = CallPrefs {
         input,
         output,
@@ -185,7 +186,11 @@ fn setup_for(
     lead: Option<Uuid>,
     prefs: &CallPrefs,
 ) -> Result<CallSetup, UiError> {
-    let record = if prefs.record {
+    // The administrator's recording policy wins over saved preferences.
+    let (record, bitrate_kbps) = crate::commands::admin_policy()
+        .unwrap_or_default()
+        .enforce_recording(prefs.record, prefs.bitrate_kbps);
+    let record = if record {
         let dir = agent.profile().join("recordings");
         std::fs::create_dir_all(&dir).map_err(|e| UiError {
             code: "recorder.io".into(),
@@ -203,8 +208,7 @@ fn setup_for(
                 extra: vec![],
             },
             config: RecorderConfig {
-                bitrate_per_channel: prefs
-                    .bitrate_kbps
+                bitrate_per_channel: bitrate_kbps
                     .map_or(RecorderConfig::default().bitrate_per_channel, |k| {
                         k.clamp(6, 256) as i32 * 1000
                     }),
@@ -493,9 +497,17 @@ pub fn meters_visible(calls: State<'_, CallSlot>, visible: bool) {
 }
 
 /// Sets the devices and recording choice for calls (incoming ones included).
+///
+/// Errors: `policy.recording_off`, `policy.recording_forced`, `policy.bitrate_fixed`
+/// when the choice goes against the administrator's policy (nothing is changed);
+/// `admin.config` when the policy file is unreadable.
 #[tauri::command]
-pub fn set_call_prefs(calls: State<'_, CallSlot>, prefs: CallPrefs) {
+pub fn set_call_prefs(calls: State<'_, CallSlot>, prefs: CallPrefs) -> Result<(), UiError> {
+    let policy = crate::commands::admin_policy()?;
+    policy.record_call(prefs.record)?;
+    policy.recording_bitrate(prefs.bitrate_kbps)?;
     *calls.prefs.lock().expect("prefs lock") = prefs;
+    Ok(())
 }
 
 /// Sends one command to the call in progress: `accept` or `reject` (ringing in), `mute`,

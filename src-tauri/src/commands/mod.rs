@@ -31,6 +31,27 @@ impl From<ControllerError> for UiError {
     }
 }
 
+impl From<softphone_controller::admin::PolicyError> for UiError {
+    fn from(e: softphone_controller::admin::PolicyError) -> Self {
+        Self {
+            code: e.code().to_string(),
+            message: e.to_string(),
+        }
+    }
+}
+
+/// The administrator's policy file, read when needed (it is small, and an admin who
+/// changes it expects the next call to follow).
+///
+/// Errors: `admin.config` when the file is unreadable or malformed.
+pub fn admin_policy() -> Result<softphone_controller::admin::AdminConfig, UiError> {
+    use softphone_controller::admin::AdminConfig;
+    AdminConfig::load(&AdminConfig::system_path()).map_err(|e| UiError {
+        code: "admin.config".into(),
+        message: e.to_string(),
+    })
+}
+
 impl From<softphone_audio::AudioError> for UiError {
     fn from(e: softphone_audio::AudioError) -> Self {
         ControllerError::from(e).into()

@@ -1,0 +1,61 @@
+//! The administrator's policy file (`SOFTPHONE_ADMIN_CONFIG`) as the CLI meets it: a
+//! recording choice against the policy is refused with a clear error before anything
+//! connects, and a malformed file stops every command.
+
+mod common;
+
+use common::{run, softphone};
+use std::path::Path;
+
+fn with_policy(policy: &Path, args: &[&str]) -> (bool, String) {
+    let out = run(softphone()
+        .env("SOFTPHONE_ADMIN_CONFIG", policy)
+        .env("SOFTPHONE_PROFILE", policy.with_file_name("profile"))
+        .args(args));
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn recording_against_the_policy_is_refused_before_the_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("config.json");
+    let rec = dir.path().join("call.opus");
+    let rec = rec.to_str().unwrap();
+
+    std::fs::write(&policy, r#"{"recording": "off"}"#).unwrap();
+    let (ok, err) = with_policy(&policy, &["call", "echo", "--record", rec]);
+    assert!(!ok);
+    assert!(
+        err.contains("your administrator turned call recording off: leave out --record"),
+        "{err}"
+    );
+    let (ok, err) = with_policy(&policy, &["answer", "--wait", "1", "--record", rec]);
+    assert!(!ok && err.contains("turned call recording off"), "{err}");
+
+    std::fs::write(&policy, r#"{"recording": "forced"}"#).unwrap();
+    let (ok, err) = with_policy(&policy, &["call", "echo"]);
+    assert!(!ok);
+    assert!(
+        err.contains("your administrator requires every call to be recorded: add --record FILE"),
+        "{err}"
+    );
+    // Allowed choices get past the policy to the next check (no account here).
+    let (ok, err) = with_policy(&policy, &["call", "echo", "--record", rec]);
+    assert!(!ok && !err.contains("administrator"), "{err}");
+    assert!(!Path::new(rec).exists());
+
+    std::fs::write(
+        &policy,
+        r#"{"recording": "forced", "recording_bitrate_kbps": 2}"#,
+    )
+    .unwrap();
+    let (ok, err) = with_policy(&policy, &["devices", "--json"]);
+    assert!(!ok);
+    assert!(
+        err.contains("admin policy") && err.contains("recording_bitrate_kbps 2 is outside 6-256"),
+        "{err}"
+    );
+}
