@@ -19,7 +19,8 @@ version="$(node -p 'require("./tauri.conf.json").version')"
 
 gpghome="$(mktemp -d -t softphone-gpg.XXXXXX)"
 root="$(mktemp -d -t softphone-pkg.XXXXXX)"
-trap 'rm -rf "$root" "$gpghome"' EXIT
+# gpg starts an agent for the throwaway key's folder; stop it with the folder.
+trap 'gpgconf --homedir "$gpghome" --kill gpg-agent 2>/dev/null; rm -rf "$root" "$gpghome"' EXIT
 if [ "${SOFTPHONE_PACKAGES_BUILT:-0}" != 1 ]; then
   rm -rf "$bundle/deb" "$bundle/rpm"
   # The .rpm is signed by the bundler (TAURI_SIGNING_RPM_KEY); here with a throwaway
