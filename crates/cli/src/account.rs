@@ -6,7 +6,6 @@ use anyhow::{bail, Context, Result};
 use softphone_client::Client;
 use softphone_controller::agent::{Account, Agent};
 use softphone_store::credentials::{self, Settings};
-use softphone_store::recordings::Retention;
 use softphone_store::sync::SyncOptions;
 use softphone_store::Store;
 use std::io::Read;
@@ -184,22 +183,21 @@ pub fn upload(profile: &Path, file: &Path, call_id: &str) -> Result<()> {
     Ok(())
 }
 
-fn options(prune: bool) -> SyncOptions {
-    SyncOptions {
-        retention: if prune {
-            Retention::Prune
-        } else {
-            Retention::Keep
-        },
+/// Sync options for `--prune`, under the admin policy's `local_recordings`.
+fn options(prune: bool) -> Result<SyncOptions> {
+    use softphone_controller::admin::AdminConfig;
+    let policy = AdminConfig::load(&AdminConfig::system_path())?;
+    Ok(SyncOptions {
+        retention: policy.retention(prune)?,
         ..SyncOptions::default()
-    }
+    })
 }
 
 /// `softphone sync [--once]`. With `--once`: exit 0 only when nothing is left to push
 /// and the pull worked.
 pub fn sync(profile: &Path, once: bool, json: bool, prune: bool) -> Result<()> {
     let mut agent = agent(profile)?;
-    agent.set_sync_options(options(prune));
+    agent.set_sync_options(options(prune)?);
     let rt = runtime()?;
     if once {
         let round = rt.block_on(agent.sync_once())?;

@@ -603,3 +603,78 @@ fn logs_of_a_call_and_a_sync_hold_no_phone_email_or_token() {
         assert!(!report.contains(secret), "diagnostics hold {secret}");
     }
 }
+
+/// The admin policy's `local_recordings`: under `keep`, `sync --prune` is refused and
+/// the file stays; under `delete_after_upload`, a plain `sync` deletes the local file
+/// once the server has confirmed it, and the server holds the recording.
+#[test]
+fn the_policy_decides_whether_uploaded_recordings_stay_on_the_machine() {
+    if !require_keyring() {
+        return;
+    }
+    let root = tempfile::tempdir().unwrap();
+    let server = Server::new(root.path());
+    let url = server.url();
+    let profile = root.path().join("profile");
+    let policy = root.path().join("policy.json");
+    login(&profile, &url, "alice@acme.test", "alice-password");
+    let (_, token) = softphone_store::credentials::load(&profile).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let alice = Client::new(&url).unwrap().with_token(token);
+    let lead_id = Uuid::now_v7();
+    rt.block_on(alice.put::<Lead>(
+        lead_id,
+        &LeadUpsert {
+            name: "Policy Test Ltd".into(),
+            phone: None,
+            email: None,
+            company: None,
+            assigned_user_id: None,
+        },
+    ))
+    .unwrap();
+    let rec = root.path().join("call.opus");
+    let under = |json: &str| {
+        std::fs::write(&policy, json).unwrap();
+        let mut c = softphone();
+        c.arg("--profile")
+            .arg(&profile)
+            .env("SOFTPHONE_ADMIN_CONFIG", &policy);
+        c
+    };
+    let status = under("{}")
+        .args(["call", "echo", "--lead", &lead_id.to_string(), "--record"])
+        .arg(&rec)
+        .arg("--input-wav")
+        .arg(common::fixtures().join("alsa.wav"))
+        .args(["--media-addr", "127.0.0.1:0", "--seconds", "2"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success() && rec.is_file(), "a recorded call");
+
+    let out = under(r#"{"local_recordings": "keep"}"#)
+        .args(["sync", "--once", "--prune"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("your administrator keeps call recordings on this machine"),
+        "{stderr}"
+    );
+    assert!(rec.is_file(), "refused before anything ran");
+
+    run_ok(under(r#"{"local_recordings": "delete_after_upload"}"#).args(["sync", "--once"]));
+    assert!(!rec.exists(), "deleted once the server had it");
+    let mut boss = Client::new(&url).unwrap();
+    rt.block_on(boss.login("boss@acme.test", "boss-password"))
+        .unwrap();
+    let page = rt.block_on(boss.changes(0, 1000)).unwrap();
+    let recorded = page
+        .changes
+        .iter()
+        .any(|c| matches!(c, Change::Call(c) if c.lead_id == lead_id && c.has_recording));
+    assert!(recorded, "the server has the call's recording");
+}

@@ -31,6 +31,11 @@ pub struct AdminConfig {
     /// agent chooses (32 by default).
     #[serde(default)]
     pub recording_bitrate_kbps: Option<u32>,
+    /// What happens to a call's recording on this machine once the server has it;
+    /// `None`: kept, unless the agent asks to delete (`softphone sync --prune`).
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(skip))]
+    pub local_recordings: Option<LocalRecordings>,
     /// The log file's filter (`EnvFilter` syntax, e.g. `debug`); it replaces the default
     /// and `SOFTPHONE_LOG`. `None`: those apply.
     #[serde(default)]
@@ -51,6 +56,17 @@ pub enum RecordingPolicy {
     Forced,
 }
 
+/// [`AdminConfig::local_recordings`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LocalRecordings {
+    /// Kept on this machine; the agent cannot have them deleted.
+    Keep,
+    /// Deleted once the server confirmed the upload (its SHA-256 matched), so
+    /// recordings do not pile up on shared or lost machines.
+    DeleteAfterUpload,
+}
+
 /// A choice the administrator's policy does not allow; `code()` gives a stable code.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PolicyError {
@@ -63,15 +79,20 @@ pub enum PolicyError {
     /// Another recording bitrate asked for than the policy's.
     #[error("your administrator set the recording quality to {0} kbit/s")]
     BitrateFixed(u32),
+    /// Deleting uploaded recordings asked for while the policy keeps them.
+    #[error("your administrator keeps call recordings on this machine")]
+    RecordingsKept,
 }
 
 impl PolicyError {
-    /// `policy.recording_off`, `policy.recording_forced`, `policy.bitrate_fixed`.
+    /// `policy.recording_off`, `policy.recording_forced`, `policy.bitrate_fixed`,
+    /// `policy.recordings_kept`.
     pub fn code(&self) -> &'static str {
         match self {
             PolicyError::RecordingOff => "policy.recording_off",
             PolicyError::RecordingForced => "policy.recording_forced",
             PolicyError::BitrateFixed(_) => "policy.bitrate_fixed",
+            PolicyError::RecordingsKept => "policy.recordings_kept",
         }
     }
 }
@@ -177,6 +198,22 @@ impl AdminConfig {
         }
     }
 
+    /// What sync does with a local recording once the server has it, given whether the
+    /// agent asked to delete it (`prune`).
+    ///
+    /// Errors: [`PolicyError::RecordingsKept`] when asking to delete under `keep`.
+    pub fn retention(
+        &self,
+        prune: bool,
+    ) -> Result<softphone_store::recordings::Retention, PolicyError> {
+        use softphone_store::recordings::Retention;
+        match (self.local_recordings, prune) {
+            (Some(LocalRecordings::Keep), true) => Err(PolicyError::RecordingsKept),
+            (Some(LocalRecordings::DeleteAfterUpload), _) | (None, true) => Ok(Retention::Prune),
+            _ => Ok(Retention::Keep),
+        }
+    }
+
     /// What a call actually uses, whatever was asked: recording on under `forced`, off
     /// under `off`, and the policy's bitrate (kbit/s per track) when it fixes one. For
     /// calls set up from saved preferences (an incoming call), where refusing would
@@ -279,5 +316,18 @@ mod tests {
         assert_eq!(forced.enforce_recording(false, Some(48)), (true, Some(24)));
         assert_eq!(off.enforce_recording(true, Some(48)), (false, Some(48)));
         assert_eq!(free.enforce_recording(false, None), (false, None));
+        use softphone_store::recordings::Retention;
+        assert_eq!(free.retention(false), Ok(Retention::Keep));
+        assert_eq!(free.retention(true), Ok(Retention::Prune));
+        let keep = AdminConfig {
+            local_recordings: Some(LocalRecordings::Keep),
+            ..Default::default()
+        };
+        assert_eq!(keep.retention(true), Err(PolicyError::RecordingsKept));
+        let delete = AdminConfig {
+            local_recordings: Some(LocalRecordings::DeleteAfterUpload),
+            ..Default::default()
+        };
+        assert_eq!(delete.retention(false), Ok(Retention::Prune));
     }
 }

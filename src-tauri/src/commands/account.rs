@@ -89,7 +89,8 @@ pub fn account(app: AppHandle, slot: State<'_, AgentSlot>) -> Result<Option<Acco
         return Ok(Some(view(&agent)?));
     }
     match Agent::resume(&profile()?) {
-        Ok(agent) => {
+        Ok(mut agent) => {
+            follow_policy(&mut agent)?;
             let v = view(&agent)?;
             let agent = Arc::new(agent);
             *slot.0.lock().expect("agent lock") = Some(agent.clone());
@@ -99,6 +100,16 @@ pub fn account(app: AppHandle, slot: State<'_, AgentSlot>) -> Result<Option<Acco
         Err(AgentError::Credentials(_)) => Ok(None),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Sync follows the admin policy's `local_recordings` (the app itself never deletes
+/// recordings otherwise).
+fn follow_policy(agent: &mut Agent) -> Result<(), UiError> {
+    agent.set_sync_options(softphone_store::sync::SyncOptions {
+        retention: super::admin_policy()?.retention(false)?,
+        ..Default::default()
+    });
+    Ok(())
 }
 
 /// Signs in, keeps the session in the OS keyring and pulls the agent's data.
@@ -113,7 +124,9 @@ pub async fn sign_in(
     let account = Account::sign_in(&server, &email, &password).await?;
     let profile = profile()?;
     account.remember(&profile)?;
-    let agent = Arc::new(Agent::open(&profile, account)?.0);
+    let mut agent = Agent::open(&profile, account)?.0;
+    follow_policy(&mut agent)?;
+    let agent = Arc::new(agent);
     *slot.0.lock().expect("agent lock") = Some(agent.clone());
     super::call::start_line(app, agent.clone());
     agent.sync_once().await?;
