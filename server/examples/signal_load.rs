@@ -1,10 +1,12 @@
 //! Signaling load benchmark: N authenticated WebSocket connections to the real
 //! `softphone-server` binary (a separate process, on loopback), paired into calls, then
 //! ICE frames relayed from caller to callee while every connection stays open; prints
-//! relay latency p50/p99 and the server's memory.
+//! relay latency p50/p99 and the server's memory. With UPLOADS > 0, that many agents
+//! upload 50 MB recordings back to back (tus, 8 MiB PATCHes, fsync'd) while the frames
+//! are relayed, and the upload throughput is printed too.
 //!
 //! `cargo build --release -p softphone-server --bins --examples &&
-//!  target/release/examples/signal_load 10000`
+//!  target/release/examples/signal_load N [RELAYS] [UPLOADS]`
 //!
 //! Clients and server share the machine's cores, so latencies include the clients' own
 //! work; the figure is an upper bound for the server. Each process needs N file
@@ -44,6 +46,7 @@ fn pct(sorted: &[u64], p: f64) -> f64 {
 async fn main() -> anyhow::Result<()> {
     let n: usize = std::env::args().nth(1).map_or(Ok(1000), |s| s.parse())?;
     let relays: usize = std::env::args().nth(2).map_or(Ok(5000), |s| s.parse())?;
+    let uploads: usize = std::env::args().nth(3).map_or(Ok(0), |s| s.parse())?;
     let n = n - n % 2;
     let dir = tempfile::tempdir()?;
     let conn = db::open(dir.path())?;
@@ -186,6 +189,45 @@ async fn main() -> anyhow::Result<()> {
     }
     let setup_s = setup.elapsed().as_secs_f64();
 
+    // Uploads streaming meanwhile, each from its own agent (one upload in flight each).
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let uploaded = Arc::new(AtomicUsize::new(0));
+    let mut uploaders = Vec::new();
+    if uploads > 0 {
+        let bytes: Vec<u8> = (0..50_000_000u32)
+            .map(|i| i.wrapping_mul(2_654_435_761).to_be_bytes()[0])
+            .collect();
+        let file = dir.path().join("rec.opus");
+        std::fs::write(&file, &bytes)?;
+        let sha = {
+            use sha2::Digest;
+            hex::encode(sha2::Sha256::digest(&bytes))
+        };
+        for (_, token) in tokens.iter().take(uploads) {
+            let client =
+                softphone_client::Client::new(&format!("http://{base}"))?.with_token(token.clone());
+            let (file, sha, stop, done) =
+                (file.clone(), sha.clone(), stop.clone(), uploaded.clone());
+            uploaders.push(tokio::spawn(async move {
+                while !stop.load(Ordering::Relaxed) {
+                    let meta = softphone_client::UploadMeta {
+                        call_id: Uuid::now_v7(),
+                        sha256: sha.clone(),
+                        duration_ms: 0,
+                        channels: 2,
+                    };
+                    client
+                        .upload_recording(&file, &meta, 8 << 20, |_, _| {})
+                        .await?;
+                    done.fetch_add(50, Ordering::Relaxed);
+                }
+                anyhow::Ok(())
+            }));
+        }
+        // Let the uploads reach full speed first.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+
     // Relay ICE frames at about 1000/s, spread over the calls.
     let t1 = Instant::now();
     for r in 0..relays {
@@ -207,8 +249,21 @@ async fn main() -> anyhow::Result<()> {
         anyhow::ensure!(t1.elapsed() < Duration::from_secs(120), "relays lost");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    let relay_s = t1.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    let mb_done = uploaded.load(Ordering::Relaxed);
+    for u in uploaders {
+        u.await??;
+    }
     let mut l = latencies.lock().map(|l| l.clone()).unwrap_or_default();
     l.sort_unstable();
+    if uploads > 0 {
+        println!(
+            "{uploads} uploads streaming during the relays: {mb_done} MB finished in \
+             {relay_s:.1} s of relaying ({:.0} MB/s)",
+            mb_done as f64 / relay_s
+        );
+    }
     println!(
         "connections {n}: connect {connect_s:.2} s, {pairs} calls set up in {setup_s:.2} s; \
          relay latency p50 {:.2} ms p99 {:.2} ms max {:.2} ms over {relays} frames; \
