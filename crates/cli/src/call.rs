@@ -84,6 +84,17 @@ impl CallArgs {
             Err(e @ PolicyError::RecordingForced) => bail!("{e}: add --record FILE"),
             Err(e) => bail!("{e}: leave out --record"),
         }
+        let asked: Vec<IceServer> = if self.ice_servers.is_empty() {
+            vec![]
+        } else {
+            vec![IceServer {
+                urls: self.ice_servers.clone(),
+                ..Default::default()
+            }]
+        };
+        if let Err(e) = policy.ice_servers_for(&asked) {
+            bail!("{e}: leave out --ice-server");
+        }
         Ok(policy.recording_bitrate(None)?)
     }
 

@@ -49,6 +49,21 @@ fn recording_against_the_policy_is_refused_before_the_call() {
 
     std::fs::write(
         &policy,
+        r#"{"ice_servers": [{"urls": ["turn:relay.example.com:3478"], "username": "u", "credential": "c"}]}"#,
+    )
+    .unwrap();
+    let (ok, err) = with_policy(
+        &policy,
+        &["call", "echo", "--ice-server", "stun:other:3478"],
+    );
+    assert!(!ok);
+    assert!(
+        err.contains("your administrator set the STUN/TURN servers: leave out --ice-server"),
+        "{err}"
+    );
+
+    std::fs::write(
+        &policy,
         r#"{"recording": "forced", "recording_bitrate_kbps": 2}"#,
     )
     .unwrap();

@@ -31,6 +31,13 @@ pub struct AdminConfig {
     /// agent chooses (32 by default).
     #[serde(default)]
     pub recording_bitrate_kbps: Option<u32>,
+    /// STUN/TURN servers every call uses instead of those the server hands out (an
+    /// organisation's own relay). A TURN password here is readable by everyone on the
+    /// machine; the server's short-lived credentials (`turn_secret`) are the safer way.
+    /// Empty: the server's.
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(skip))]
+    pub ice_servers: Vec<softphone_proto::IceServer>,
     /// What happens to a call's recording on this machine once the server has it;
     /// `None`: kept, unless the agent asks to delete (`softphone sync --prune`).
     #[serde(default)]
@@ -82,17 +89,21 @@ pub enum PolicyError {
     /// Deleting uploaded recordings asked for while the policy keeps them.
     #[error("your administrator keeps call recordings on this machine")]
     RecordingsKept,
+    /// Other ICE servers asked for than the policy's.
+    #[error("your administrator set the STUN/TURN servers")]
+    IceServersFixed,
 }
 
 impl PolicyError {
     /// `policy.recording_off`, `policy.recording_forced`, `policy.bitrate_fixed`,
-    /// `policy.recordings_kept`.
+    /// `policy.recordings_kept`, `policy.ice_servers_fixed`.
     pub fn code(&self) -> &'static str {
         match self {
             PolicyError::RecordingOff => "policy.recording_off",
             PolicyError::RecordingForced => "policy.recording_forced",
             PolicyError::BitrateFixed(_) => "policy.bitrate_fixed",
             PolicyError::RecordingsKept => "policy.recordings_kept",
+            PolicyError::IceServersFixed => "policy.ice_servers_fixed",
         }
     }
 }
@@ -195,6 +206,26 @@ impl AdminConfig {
             (Some(RecordingPolicy::Off), true) => Err(PolicyError::RecordingOff),
             (Some(RecordingPolicy::Forced), false) => Err(PolicyError::RecordingForced),
             _ => Ok(requested),
+        }
+    }
+
+    /// The ICE servers a call uses, given those the caller asked for (`requested`,
+    /// e.g. the CLI's `--ice-server`): the policy's when it sets some (`Some`), else
+    /// `None` (the requested ones, or the server's when none were requested).
+    ///
+    /// Errors: [`PolicyError::IceServersFixed`] when asking for others than the
+    /// policy's.
+    pub fn ice_servers_for(
+        &self,
+        requested: &[softphone_proto::IceServer],
+    ) -> Result<Option<Vec<softphone_proto::IceServer>>, PolicyError> {
+        match (self.ice_servers.is_empty(), requested.is_empty()) {
+            (true, _) => Ok(None),
+            (false, true) => Ok(Some(self.ice_servers.clone())),
+            (false, false) if requested == self.ice_servers.as_slice() => {
+                Ok(Some(self.ice_servers.clone()))
+            }
+            (false, false) => Err(PolicyError::IceServersFixed),
         }
     }
 
@@ -329,5 +360,25 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(delete.retention(false), Ok(Retention::Prune));
+        let relay = softphone_proto::IceServer {
+            urls: vec!["turn:relay.example.com:3478".into()],
+            username: "agents".into(),
+            credential: "s3cret".into(),
+        };
+        let stun = softphone_proto::IceServer {
+            urls: vec!["stun:stun.example.com:3478".into()],
+            ..Default::default()
+        };
+        assert_eq!(free.ice_servers_for(&[]), Ok(None));
+        assert_eq!(free.ice_servers_for(std::slice::from_ref(&stun)), Ok(None));
+        let fixed = AdminConfig {
+            ice_servers: vec![relay.clone()],
+            ..Default::default()
+        };
+        assert_eq!(fixed.ice_servers_for(&[]), Ok(Some(vec![relay.clone()])));
+        assert_eq!(
+            fixed.ice_servers_for(&[stun]),
+            Err(PolicyError::IceServersFixed)
+        );
     }
 }

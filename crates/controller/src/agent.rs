@@ -121,11 +121,18 @@ impl Account {
         &self.client
     }
 
-    /// Fills `setup`'s ICE servers from the server (`GET /api/v1/ice-servers`, fresh
-    /// TURN credentials for this call) unless the caller set some. A failure is logged
-    /// and leaves none: host candidates still connect on a LAN, and a call must not fail
-    /// for want of a relay it may not need.
+    /// Fills `setup`'s ICE servers: the admin policy's when it sets some (they replace
+    /// any the caller set; the CLI refuses others before the call), else from the server
+    /// (`GET /api/v1/ice-servers`, fresh TURN credentials for this call) unless the
+    /// caller set some. A failure is logged and leaves none: host candidates still
+    /// connect on a LAN, and a call must not fail for want of a relay it may not need.
     pub async fn fill_ice_servers(&self, setup: &mut softphone_call::CallSetup) {
+        let policy = crate::admin::AdminConfig::load(&crate::admin::AdminConfig::system_path())
+            .unwrap_or_default();
+        if !policy.ice_servers.is_empty() {
+            setup.peer.ice_servers = policy.ice_servers;
+            return;
+        }
         if !setup.peer.ice_servers.is_empty() {
             return;
         }
