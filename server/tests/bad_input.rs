@@ -219,20 +219,7 @@ async fn texts_over_64_kib_answer_413_and_are_not_stored() {
     let (_dir, data) = data_dir();
     let server = boot(&data, 3600).await;
     let alice = common::client(&server.url(), "alice@acme.test").await;
-    let lead = Uuid::now_v7();
-    alice
-        .put::<Lead>(
-            lead,
-            &softphone_proto::LeadUpsert {
-                name: "Talkative".into(),
-                phone: None,
-                email: None,
-                company: None,
-                assigned_user_id: None,
-            },
-        )
-        .await
-        .unwrap();
+    let lead = common::new_lead(&alice, "Talkative").await;
     let note = |body: String| softphone_proto::NoteUpsert {
         lead_id: lead,
         call_id: None,
@@ -299,20 +286,7 @@ async fn feed_pages_are_bounded_in_bytes_and_uploads_by_a_quota() {
     let (_dir, data) = data_dir();
     let server = common::boot_with(&data, |c| c.upload_max_in_flight = 3).await;
     let alice = common::client(&server.url(), "alice@acme.test").await;
-    let lead = Uuid::now_v7();
-    alice
-        .put::<Lead>(
-            lead,
-            &softphone_proto::LeadUpsert {
-                name: "Verbose".into(),
-                phone: None,
-                email: None,
-                company: None,
-                assigned_user_id: None,
-            },
-        )
-        .await
-        .unwrap();
+    let lead = common::new_lead(&alice, "Verbose").await;
     // 100 notes of 60 KiB: about 6 MB of feed.
     for i in 0..100 {
         alice

@@ -148,20 +148,7 @@ async fn another_organisation_cannot_attach_a_recording_to_our_call() {
     let alice = client(&url, "alice@acme.test").await;
     let eve = client(&url, "eve@other.test").await;
     let bob = client(&url, "bob@acme.test").await;
-    let lead = Uuid::now_v7();
-    alice
-        .put::<softphone_proto::Lead>(
-            lead,
-            &softphone_proto::LeadUpsert {
-                name: "Ours".into(),
-                phone: None,
-                email: None,
-                company: None,
-                assigned_user_id: None,
-            },
-        )
-        .await
-        .unwrap();
+    let lead = common::new_lead(&alice, "Ours").await;
     let call_id = Uuid::now_v7();
     let upsert = softphone_proto::CallUpsert {
         lead_id: lead,

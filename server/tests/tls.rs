@@ -14,7 +14,7 @@ use common::{boot, data_dir};
 use futures_util::StreamExt;
 use softphone_client::{Client, UploadMeta};
 use softphone_proto::signal::{ClientMsg, ServerMsg};
-use softphone_proto::{Change, CreateLink, Lead, LeadUpsert, Note, NoteUpsert};
+use softphone_proto::{Change, CreateLink, Note, NoteUpsert};
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -57,20 +57,7 @@ async fn login_sync_upload_signaling_and_a_call_link_work_over_https_and_wss() {
         .login("alice@acme.test", "alice-password")
         .await
         .unwrap();
-    let lead = Uuid::now_v7();
-    alice
-        .put::<Lead>(
-            lead,
-            &LeadUpsert {
-                name: "Over TLS".into(),
-                phone: None,
-                email: None,
-                company: None,
-                assigned_user_id: None,
-            },
-        )
-        .await
-        .unwrap();
+    let lead = common::new_lead(&alice, "Over TLS").await;
     let note = Uuid::now_v7();
     alice
         .put::<Note>(

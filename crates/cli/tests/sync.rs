@@ -154,6 +154,29 @@ fn login_with(mut cmd: Command, profile: &Path, url: &str, email: &str, pw: &str
     );
 }
 
+/// Creates a lead (unassigned) through `alice`; its id.
+fn new_lead(
+    rt: &tokio::runtime::Runtime,
+    alice: &Client,
+    name: &str,
+    phone: Option<&str>,
+    email: Option<&str>,
+) -> Uuid {
+    let id = Uuid::now_v7();
+    rt.block_on(alice.put::<Lead>(
+        id,
+        &LeadUpsert {
+            name: name.into(),
+            phone: phone.map(Into::into),
+            email: email.map(Into::into),
+            company: None,
+            assigned_user_id: None,
+        },
+    ))
+    .unwrap();
+    id
+}
+
 fn all_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for e in std::fs::read_dir(dir).unwrap() {
         let p = e.unwrap().path();
@@ -250,18 +273,7 @@ fn kill_loop_keeps_every_note_and_recording_exactly_once() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (_, token) = softphone_store::credentials::load(&profile).unwrap();
     let alice = Client::new(&url).unwrap().with_token(token);
-    let lead_id = Uuid::now_v7();
-    rt.block_on(alice.put::<Lead>(
-        lead_id,
-        &LeadUpsert {
-            name: "Fault Loop Ltd".into(),
-            phone: None,
-            email: None,
-            company: None,
-            assigned_user_id: None,
-        },
-    ))
-    .unwrap();
+    let lead_id = new_lead(&rt, &alice, "Fault Loop Ltd", None, None);
 
     let mut rng = rand::rng();
     let mut notes: Vec<(Uuid, String)> = Vec::new();
@@ -401,18 +413,7 @@ fn a_call_killed_mid_way_is_recorded_and_synced_at_the_next_start() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (_, token) = softphone_store::credentials::load(&profile).unwrap();
     let alice = Client::new(&url).unwrap().with_token(token);
-    let lead_id = Uuid::now_v7();
-    rt.block_on(alice.put::<Lead>(
-        lead_id,
-        &LeadUpsert {
-            name: "Crash Test Ltd".into(),
-            phone: None,
-            email: None,
-            company: None,
-            assigned_user_id: None,
-        },
-    ))
-    .unwrap();
+    let lead_id = new_lead(&rt, &alice, "Crash Test Ltd", None, None);
 
     // A recorded echo call with a lead, written somewhere of the agent's choosing.
     let rec = root.path().join("elsewhere").join("call.opus");
@@ -526,18 +527,13 @@ fn logs_of_a_call_and_a_sync_hold_no_phone_email_or_token() {
     let (_, token) = softphone_store::credentials::load(&profile).unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let alice = Client::new(&url).unwrap().with_token(token.clone());
-    let lead_id = Uuid::now_v7();
-    rt.block_on(alice.put::<Lead>(
-        lead_id,
-        &LeadUpsert {
-            name: "Ana Prospect".into(),
-            phone: Some("+34601007919".into()),
-            email: Some("ana.prospect@example.org".into()),
-            company: None,
-            assigned_user_id: None,
-        },
-    ))
-    .unwrap();
+    let lead_id = new_lead(
+        &rt,
+        &alice,
+        "Ana Prospect",
+        Some("+34601007919"),
+        Some("ana.prospect@example.org"),
+    );
 
     let mut sync = softphone();
     traced(&mut sync);
@@ -621,18 +617,7 @@ fn the_policy_decides_whether_uploaded_recordings_stay_on_the_machine() {
     let (_, token) = softphone_store::credentials::load(&profile).unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let alice = Client::new(&url).unwrap().with_token(token);
-    let lead_id = Uuid::now_v7();
-    rt.block_on(alice.put::<Lead>(
-        lead_id,
-        &LeadUpsert {
-            name: "Policy Test Ltd".into(),
-            phone: None,
-            email: None,
-            company: None,
-            assigned_user_id: None,
-        },
-    ))
-    .unwrap();
+    let lead_id = new_lead(&rt, &alice, "Policy Test Ltd", None, None);
     let rec = root.path().join("call.opus");
     let under = |json: &str| {
         std::fs::write(&policy, json).unwrap();
