@@ -559,7 +559,9 @@ impl Inner {
     /// Drops the aliases of calls that ended (after their last message was sent, so
     /// that message still went out under the alias).
     fn forget_ended_aliases(&mut self) {
-        if self.alias_of.len() > self.calls.len() || self.call_of_alias.len() > self.calls.len() {
+        // The two maps always hold the same calls; more than there are calls means
+        // some ended.
+        if self.alias_of.len() > self.calls.len() {
             let calls = &self.calls;
             self.alias_of.retain(|call, _| calls.contains_key(call));
             self.call_of_alias

@@ -62,12 +62,7 @@ pub fn run() {
     );
     let mut logs = softphone_controller::logs::LogConfig {
         dir: softphone_controller::logs::default_dir(),
-        file_filter: admin
-            .as_ref()
-            .ok()
-            .and_then(|a| a.log_level.clone())
-            .or_else(|| std::env::var("SOFTPHONE_LOG").ok())
-            .unwrap_or_else(|| softphone_controller::logs::DEFAULT_FILTER.into()),
+        file_filter: admin.as_ref().cloned().unwrap_or_default().log_filter(),
         stderr_filter: Some(stderr_filter),
     };
     if let Err(e) = softphone_controller::logs::init(&logs) {

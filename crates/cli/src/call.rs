@@ -98,8 +98,9 @@ impl CallArgs {
         Ok(policy.recording_bitrate(None)?)
     }
 
-    fn setup(&self, agent: &str) -> Result<CallSetup> {
-        let fixed_kbps = self.check_policy()?;
+    /// The call's setup; `fixed_kbps`: the recording bitrate per track the policy fixes
+    /// ([`Self::check_policy`]).
+    fn setup(&self, agent: &str, fixed_kbps: Option<u32>) -> Result<CallSetup> {
         if !(6_000..=256_000).contains(&self.bitrate) {
             bail!("--bitrate must be 6000-256000 bit/s");
         }
@@ -324,9 +325,9 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 /// `softphone call TARGET …`.
 pub fn call(target: &str, args: &CallArgs, profile: Option<&Path>) -> Result<()> {
     runtime()?.block_on(async {
-        args.check_policy()?;
+        let fixed_kbps = args.check_policy()?;
         let (account, agent) = account(args, profile).await?;
-        let mut setup = args.setup(&account.settings.email)?;
+        let mut setup = args.setup(&account.settings.email, fixed_kbps)?;
         account.fill_ice_servers(&mut setup).await;
         let phone = account.phone().await?;
         let call_id = Uuid::now_v7();
@@ -343,9 +344,9 @@ pub fn call(target: &str, args: &CallArgs, profile: Option<&Path>) -> Result<()>
 /// `softphone answer …`: waits for one incoming call (up to `wait` seconds) and answers it.
 pub fn answer(args: &CallArgs, wait: f64, profile: Option<&Path>) -> Result<()> {
     runtime()?.block_on(async {
-        args.check_policy()?;
+        let fixed_kbps = args.check_policy()?;
         let (account, agent) = account(args, profile).await?;
-        let mut setup = args.setup(&account.settings.email)?;
+        let mut setup = args.setup(&account.settings.email, fixed_kbps)?;
         account.fill_ice_servers(&mut setup).await;
         let phone = account.phone().await?;
         if !args.stats_json {

@@ -204,11 +204,7 @@ fn main() -> ExitCode {
     let filter = std::env::var("SOFTPHONE_LOG").ok();
     let log_dir = std::env::var_os("SOFTPHONE_LOG_DIR").map(PathBuf::from);
     let logs = softphone_controller::logs::LogConfig {
-        file_filter: admin
-            .log_level
-            .clone()
-            .or_else(|| filter.clone())
-            .unwrap_or_else(|| softphone_controller::logs::DEFAULT_FILTER.into()),
+        file_filter: admin.log_filter(),
         dir: log_dir,
         stderr_filter: filter,
     };

@@ -197,6 +197,15 @@ impl AdminConfig {
         Ok(cfg)
     }
 
+    /// The log file's filter: `log_level` when the policy sets it, else
+    /// `SOFTPHONE_LOG`, else [`crate::logs::DEFAULT_FILTER`].
+    pub fn log_filter(&self) -> String {
+        self.log_level
+            .clone()
+            .or_else(|| std::env::var("SOFTPHONE_LOG").ok())
+            .unwrap_or_else(|| crate::logs::DEFAULT_FILTER.into())
+    }
+
     /// Whether a call is recorded, given what the agent asked for (`requested`).
     ///
     /// Errors: [`PolicyError::RecordingOff`] when asking to record under `off`,

@@ -12,8 +12,7 @@
 use std::borrow::Cow;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, LazyLock};
+use std::sync::{Arc, LazyLock, Mutex};
 
 use regex::{Captures, Regex};
 use tracing_subscriber::fmt::MakeWriter;
@@ -148,8 +147,8 @@ pub fn default_dir() -> Option<PathBuf> {
 pub struct Redacting<M> {
     inner: M,
     cap: Option<u64>,
-    // (UTC day number << 40) | bytes written that day: one atomic, no lock per line.
-    day_bytes: Arc<AtomicU64>,
+    // (UTC day number, bytes written that day), shared by every writer handed out.
+    day_bytes: Arc<Mutex<(u64, u64)>>,
 }
 
 impl<M> Redacting<M> {
@@ -158,7 +157,7 @@ impl<M> Redacting<M> {
         Self {
             inner,
             cap,
-            day_bytes: Arc::new(AtomicU64::new(0)),
+            day_bytes: Arc::new(Mutex::new((0, 0))),
         }
     }
 }
@@ -167,7 +166,7 @@ impl<M> Redacting<M> {
 pub struct RedactingWriter<W> {
     inner: W,
     cap: Option<u64>,
-    day_bytes: Arc<AtomicU64>,
+    day_bytes: Arc<Mutex<(u64, u64)>>,
 }
 
 fn utc_day() -> u64 {
@@ -181,39 +180,28 @@ impl<W: Write> Write for RedactingWriter<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let text = String::from_utf8_lossy(buf);
         let clean = redact(&text);
+        let mut last = false;
         if let Some(cap) = self.cap {
-            const BYTES: u64 = (1 << 40) - 1;
             let day = utc_day();
-            let len = clean.len() as u64;
-            let mut cur = self.day_bytes.load(Ordering::Relaxed);
-            loop {
-                let used = if cur >> 40 == day { cur & BYTES } else { 0 };
-                if used >= cap {
-                    return Ok(buf.len());
-                }
-                let next = (day << 40) | (used + len).min(BYTES);
-                match self.day_bytes.compare_exchange_weak(
-                    cur,
-                    next,
-                    Ordering::Relaxed,
-                    Ordering::Relaxed,
-                ) {
-                    Ok(_) if used + len >= cap => {
-                        self.inner.write_all(clean.as_bytes())?;
-                        self.inner.write_all(
-                            format!(
-                                "log file reached {cap} bytes today; further lines are dropped until tomorrow (UTC)\n"
-                            )
-                            .as_bytes(),
-                        )?;
-                        return Ok(buf.len());
-                    }
-                    Ok(_) => break,
-                    Err(seen) => cur = seen,
-                }
+            let mut counted = self.day_bytes.lock().unwrap_or_else(|e| e.into_inner());
+            if counted.0 != day {
+                *counted = (day, 0);
             }
+            if counted.1 >= cap {
+                return Ok(buf.len());
+            }
+            counted.1 += clean.len() as u64;
+            last = counted.1 >= cap;
         }
         self.inner.write_all(clean.as_bytes())?;
+        if let (true, Some(cap)) = (last, self.cap) {
+            self.inner.write_all(
+                format!(
+                    "log file reached {cap} bytes today; further lines are dropped until tomorrow (UTC)\n"
+                )
+                .as_bytes(),
+            )?;
+        }
         Ok(buf.len())
     }
 
