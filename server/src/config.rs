@@ -95,6 +95,13 @@ pub struct Config {
     /// Bearer token that opens `GET /metrics` on the API listener. Default none: the
     /// route answers 404 there.
     pub metrics_token: Option<String>,
+    /// The minisign public key app updates are signed with, as `tauri signer generate`
+    /// prints it (base64); the same key the app's build trusts. Uploads of releases
+    /// are refused until it is set, and refused when their signature does not verify
+    /// with it. Default none.
+    pub update_pubkey: Option<String>,
+    /// Largest release artifact an admin may upload, bytes (default 256 MiB).
+    pub release_max_bytes: u64,
 }
 
 /// Format of the server's log lines.
@@ -132,6 +139,8 @@ impl std::fmt::Debug for Config {
                 &self.turn_secret.as_ref().map(|_| "[redacted]"),
             )
             .field("log_format", &self.log_format)
+            .field("update_pubkey", &self.update_pubkey)
+            .field("release_max_bytes", &self.release_max_bytes)
             .field("metrics_listen", &self.metrics_listen)
             .field(
                 "metrics_token",
@@ -148,7 +157,7 @@ impl Default for Config {
 }
 
 /// Keys accepted from the environment (with the `SOFTPHONE_` prefix).
-const ENV_KEYS: [&str; 30] = [
+const ENV_KEYS: [&str; 32] = [
     "data_dir",
     "listen",
     "token_ttl_secs",
@@ -179,6 +188,8 @@ const ENV_KEYS: [&str; 30] = [
     "log_format",
     "metrics_listen",
     "metrics_token",
+    "update_pubkey",
+    "release_max_bytes",
 ];
 
 impl Config {
@@ -215,6 +226,8 @@ impl Config {
             log_format: LogFormat::Text,
             metrics_listen: None,
             metrics_token: None,
+            update_pubkey: None,
+            release_max_bytes: 256 * 1024 * 1024,
         }
     }
 
@@ -240,9 +253,12 @@ impl Config {
             "token_ttl_secs cannot be negative"
         );
         anyhow::ensure!(
-            self.max_upload_bytes > 0,
-            "max_upload_bytes must be positive"
+            self.max_upload_bytes > 0 && self.release_max_bytes > 0,
+            "max_upload_bytes and release_max_bytes must be positive"
         );
+        if let Some(k) = &self.update_pubkey {
+            crate::releases::parse_pubkey(k).map_err(|e| anyhow::anyhow!("update_pubkey: {e}"))?;
+        }
         anyhow::ensure!(
             self.upload_expiry_secs > 0 && self.upload_sweep_secs > 0,
             "upload_expiry_secs and upload_sweep_secs must be positive"

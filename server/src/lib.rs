@@ -20,15 +20,16 @@ pub mod metrics;
 pub mod openapi;
 pub mod recordings;
 pub mod records;
+pub mod releases;
 pub mod signal;
 pub mod sync;
 pub mod trace;
 
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
-use axum::http::StatusCode;
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use rusqlite::Connection;
 use softphone_proto::{
@@ -77,6 +78,8 @@ pub struct AppState {
     pub(crate) metrics: Arc<metrics::Metrics>,
     /// Opens `GET /metrics` on the API listener (`metrics_token`).
     pub(crate) metrics_token: Option<Arc<str>>,
+    /// Release uploads: the key they must be signed with, and their size limit.
+    pub(crate) releases: releases::ReleaseSettings,
 }
 
 /// An error response: HTTP status plus a stable code.
@@ -130,6 +133,21 @@ pub(crate) fn check_text_size(bytes: usize) -> Result<(), Error> {
         ));
     }
     Ok(())
+}
+
+/// `path` as an absolute URL on the host the request came to (`Host`, and
+/// `X-Forwarded-Proto` from a TLS proxy, else `http`); `path` alone without a Host.
+pub(crate) fn absolute_url(headers: &HeaderMap, path: &str) -> String {
+    match headers.get(header::HOST).and_then(|h| h.to_str().ok()) {
+        Some(host) => {
+            let scheme = headers
+                .get("x-forwarded-proto")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("http");
+            format!("{scheme}://{host}{path}")
+        }
+        None => path.to_string(),
+    }
 }
 
 /// Unix time now, seconds.
@@ -489,8 +507,13 @@ fn router_with_state(conn: Connection, cfg: &Config) -> anyhow::Result<(Router, 
         },
         metrics: Arc::default(),
         metrics_token: cfg.metrics_token.as_deref().map(Arc::from),
+        releases: releases::ReleaseSettings {
+            pubkey: cfg.update_pubkey.clone().map(Arc::from),
+            max_bytes: cfg.release_max_bytes,
+        },
     };
     use softphone_proto::recording_routes as rec;
+    use softphone_proto::update_routes;
     let app = Router::new()
         .route(routes::HEALTH, get(health))
         .route(routes::READY, get(ready))
@@ -528,6 +551,11 @@ fn router_with_state(conn: Connection, cfg: &Config) -> anyhow::Result<(Router, 
         )
         .route(softphone_proto::signal::ROUTE, get(signal::upgrade))
         .route(softphone_proto::link_routes::LINKS, post(links::create))
+        .route(update_routes::RELEASE, put(releases::upload))
+        .route(update_routes::RELEASES, get(releases::list))
+        .route(update_routes::RELEASE_BY_ID, delete(releases::withdraw))
+        .route(update_routes::CHECK, get(releases::check))
+        .route(update_routes::ARTIFACT, get(releases::artifact))
         .route(
             softphone_proto::link_routes::LINK,
             axum::routing::delete(links::revoke),

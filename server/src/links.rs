@@ -106,16 +106,7 @@ pub async fn create(
         .await?;
     let token = sign(&state.url_key[..], &claims);
     let path = link_routes::JOIN_PAGE.replace("{token}", &token);
-    let url = match headers.get(header::HOST).and_then(|h| h.to_str().ok()) {
-        Some(host) => {
-            let scheme = headers
-                .get("x-forwarded-proto")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("http");
-            format!("{scheme}://{host}{path}")
-        }
-        None => path,
-    };
+    let url = crate::absolute_url(&headers, &path);
     tracing::info!(link = %claims.l, agent = %claims.a, single_use = single, "call link created");
     Ok(Json(CallLink {
         id: claims.l,

@@ -58,6 +58,9 @@ use utoipa::OpenApi;
         ChangesPage,
         RecordingInfo,
         SignedUrl,
+        ReleaseInfo,
+        UpdateChannel,
+        UpdateManifest,
         ClientMsg,
         ServerMsg,
         Presence,
@@ -348,6 +351,76 @@ fn operations() -> Vec<Op> {
             errors: &["401", "404", "429"],
         },
         Op {
+            method: HttpMethod::Put,
+            path: update_routes::RELEASE,
+            id: "upload_release".into(),
+            tag: "updates",
+            summary: "Upload a signed app release (admin): body = the artifact, header Update-Signature = its .sig content",
+            auth: true,
+            params: &[
+                ("channel", ParameterIn::Path, false),
+                ("target", ParameterIn::Path, false),
+                ("version", ParameterIn::Path, false),
+                ("file_name", ParameterIn::Query, false),
+                ("notes", ParameterIn::Query, false),
+            ],
+            body: None,
+            ok: ("201", Some("ReleaseInfo".into())),
+            errors: &["400", "401", "403", "409", "413", "422", "429"],
+        },
+        Op {
+            method: HttpMethod::Get,
+            path: update_routes::RELEASES,
+            id: "list_releases".into(),
+            tag: "updates",
+            summary: "The organisation's releases, newest upload first (admin)",
+            auth: true,
+            params: &[],
+            body: None,
+            ok: ("200", None),
+            errors: &["401", "403", "429"],
+        },
+        Op {
+            method: HttpMethod::Delete,
+            path: update_routes::RELEASE_BY_ID,
+            id: "withdraw_release".into(),
+            tag: "updates",
+            summary: "Withdraw a release: it is offered no more (admin)",
+            auth: true,
+            params: ID,
+            body: None,
+            ok: ("204", None),
+            errors: &["401", "403", "404", "429"],
+        },
+        Op {
+            method: HttpMethod::Get,
+            path: update_routes::CHECK,
+            id: "check_update".into(),
+            tag: "updates",
+            summary: "The newest release above current_version for target on the channel (tauri-plugin-updater's dynamic shape), or 204",
+            auth: true,
+            params: &[
+                ("target", ParameterIn::Path, false),
+                ("current_version", ParameterIn::Path, false),
+                ("channel", ParameterIn::Query, false),
+            ],
+            body: None,
+            ok: ("200", Some("UpdateManifest".into())),
+            errors: &["400", "401", "429"],
+        },
+        Op {
+            method: HttpMethod::Get,
+            path: update_routes::ARTIFACT,
+            id: "update_artifact".into(),
+            tag: "updates",
+            summary: "A release's artifact (application/octet-stream)",
+            auth: true,
+            params: ID,
+            body: None,
+            ok: ("200", None),
+            errors: &["401", "404", "429"],
+        },
+        Op {
             method: HttpMethod::Get,
             path: OPENAPI_ROUTE,
             id: "openapi".into(),
@@ -412,7 +485,9 @@ pub fn document() -> utoipa::openapi::OpenApi {
         for (name, place, is_uuid) in op.params {
             let mut schema = ObjectBuilder::new().schema_type(if *is_uuid {
                 Type::String
-            } else if place == &ParameterIn::Query && *name != "sig" && *name != "access_token" {
+            } else if place == &ParameterIn::Query
+                && !["sig", "access_token", "channel", "file_name", "notes"].contains(name)
+            {
                 Type::Integer
             } else {
                 Type::String

@@ -351,14 +351,17 @@ pub async fn patch_upload(
 
 /// Part size of a recording's multipart upload to object storage, bytes (S3's minimum
 /// is 5 MiB, and every part but the last must reach it).
-const MULTIPART_CHUNK: usize = 5 * 1024 * 1024;
+pub(crate) const MULTIPART_CHUNK: usize = 5 * 1024 * 1024;
 /// Parts in flight at once: with [`MULTIPART_CHUNK`] this bounds what one completion
 /// holds in memory (~2 x 5 MiB plus the read buffer).
 const MULTIPART_IN_FLIGHT: usize = 1;
 
 /// Streams the staged file into `w`, waiting for part capacity before each write, so a
 /// slow object store slows the copy instead of growing memory.
-async fn copy_to_store(path: &std::path::Path, w: &mut WriteMultipart) -> Result<(), Error> {
+pub(crate) async fn copy_to_store(
+    path: &std::path::Path,
+    w: &mut WriteMultipart,
+) -> Result<(), Error> {
     let mut f = tokio::fs::File::open(path).await.map_err(Error::internal)?;
     let mut buf = vec![0u8; 256 * 1024];
     loop {

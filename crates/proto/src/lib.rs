@@ -411,3 +411,108 @@ pub struct CallLink {
     /// Expiry, Unix ms.
     pub expires_at_ms: i64,
 }
+
+/// App updates: an admin uploads signed releases per channel and target; the app's
+/// updater (tauri-plugin-updater) asks for the newest one above its own version.
+pub mod update_routes {
+    /// `PUT` (admin): the body is the updater artifact (the `.deb`, `.rpm`,
+    /// `.app.tar.gz`, `.msi` or `-setup.exe` the Tauri bundler made), header
+    /// `Update-Signature` its `.sig` file's content (base64 of a minisign signature whose
+    /// trusted comment names the version, as `tauri signer sign` writes it), query
+    /// `file_name` (required) and `notes`. `{channel}`: `stable` or `beta`;
+    /// `{target}`: `{os}-{arch}-{bundle}` as the updater names it, e.g.
+    /// `linux-x86_64-deb`; `{version}`: semver. 201 [`crate::ReleaseInfo`]. Refused
+    /// with 422 `release.bad_signature` unless the signature verifies with the
+    /// server's `update_pubkey` and signs exactly `{version}`; 409 `release.exists`
+    /// for a version already uploaded to that channel and target.
+    pub const RELEASE: &str = "/api/v1/releases/{channel}/{target}/{version}";
+    /// `GET` (admin): the organisation's releases, newest upload first, as
+    /// [`crate::ReleaseInfo`]s.
+    pub const RELEASES: &str = "/api/v1/releases";
+    /// `DELETE` (admin): withdraws a release; it is offered no more (an update never
+    /// goes down a version: roll back by uploading a fixed, higher one).
+    pub const RELEASE_BY_ID: &str = "/api/v1/releases/{id}";
+    /// `GET ?channel=stable|beta` (any signed-in account): 204 when nothing newer
+    /// than `{current_version}` is released for `{target}` on the channel (`beta`
+    /// also sees `stable` releases), else 200 [`crate::UpdateManifest`].
+    pub const CHECK: &str = "/api/v1/updates/{target}/{current_version}";
+    /// `GET` (any signed-in account of the release's organisation): the artifact.
+    pub const ARTIFACT: &str = "/api/v1/update-artifacts/{id}";
+}
+
+/// The release channel an install follows.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UpdateChannel {
+    /// Releases for everyone (the default).
+    #[default]
+    Stable,
+    /// Early releases for a pilot group; it also receives every stable release.
+    Beta,
+}
+
+impl UpdateChannel {
+    /// `stable` or `beta`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UpdateChannel::Stable => "stable",
+            UpdateChannel::Beta => "beta",
+        }
+    }
+
+    /// Parses `stable` or `beta`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "stable" => Some(UpdateChannel::Stable),
+            "beta" => Some(UpdateChannel::Beta),
+            _ => None,
+        }
+    }
+}
+
+/// An uploaded release.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleaseInfo {
+    /// The release's id (its artifact is [`update_routes::ARTIFACT`]).
+    pub id: uuid::Uuid,
+    /// Its channel.
+    pub channel: UpdateChannel,
+    /// `{os}-{arch}-{bundle}`, e.g. `linux-x86_64-deb`.
+    pub target: String,
+    /// Semver, e.g. `0.2.0`.
+    pub version: String,
+    /// Release notes shown to the agent.
+    pub notes: String,
+    /// The artifact's file name, e.g. `Agent Softphone_0.2.0_amd64.deb`.
+    pub file_name: String,
+    /// Size, bytes.
+    pub bytes: u64,
+    /// SHA-256 of the artifact, lowercase hex.
+    pub sha256: String,
+    /// Upload time, Unix seconds.
+    pub created_at: i64,
+    /// When it was withdrawn, Unix seconds; a withdrawn release is offered no more.
+    pub withdrawn_at: Option<i64>,
+}
+
+/// An offered update, in the shape tauri-plugin-updater reads from a dynamic update
+/// server (<https://v2.tauri.app/plugin/updater/#dynamic-update-server>).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpdateManifest {
+    /// The offered version, semver.
+    pub version: String,
+    /// Release notes.
+    pub notes: String,
+    /// Upload time, RFC 3339.
+    pub pub_date: String,
+    /// Absolute URL of the artifact (needs the same bearer token as the check).
+    pub url: String,
+    /// The `.sig` file's content: base64 of the minisign signature of the artifact.
+    pub signature: String,
+}

@@ -2,7 +2,8 @@
 //! WebDriver test, the headless scenario and the footprint benchmark share: recorded
 //! human speech (alsa-utils' voices, joined with sox), Chromium's command line as a
 //! WebRTC peer, nginx terminating TLS in front of a test server ([`tls`]), and coturn as
-//! a TURN server with REST API credentials ([`turn`]).
+//! a TURN server with REST API credentials ([`turn`]), and update keys and
+//! signatures from the Tauri CLI ([`updates`]).
 //!
 //! Key design decision: std only. Every crate's tests can use it without pulling in the
 //! app's dependency tree, and the flags that keep Chromium quiet on a closed network
@@ -10,6 +11,7 @@
 
 pub mod tls;
 pub mod turn;
+pub mod updates;
 
 use std::io;
 use std::path::Path;

@@ -15,6 +15,7 @@ pub mod messages;
 pub mod notes;
 pub mod orgs;
 pub mod recordings;
+pub mod releases;
 pub mod tokens;
 pub mod uploads;
 pub mod users;
@@ -68,6 +69,7 @@ fn migration_list() -> Vec<M<'static>> {
         M::up(uploads::MIGRATION_2),
         M::up(lead_handoffs::MIGRATION_1),
         M::up(call_links::MIGRATION_1),
+        M::up(releases::MIGRATION_1),
     ]
 }
 
