@@ -189,6 +189,23 @@ code: string,
 message: string, });
 
 /**
+ * An update the server offers, as the window shows it.
+ */
+export type UpdateOffer = { 
+/**
+ * The offered version, semver.
+ */
+version: string, 
+/**
+ * This app's version.
+ */
+current_version: string, 
+/**
+ * Release notes.
+ */
+notes: string, };
+
+/**
  * One device as listed by `softphone devices` and the device picker.
  */
 export type DeviceInfo = { 
@@ -980,6 +997,8 @@ export interface Commands {
   recording_waveform: { args: { call: string; buckets: number }; ret: Waveform };
   play_recording: { args: { call: string; output: string | null; fromMs?: number | null }; ret: null };
   stop_playback: { args: Record<string, never>; ret: null };
+  check_update: { args: Record<string, never>; ret: UpdateOffer | null };
+  install_update: { args: Record<string, never>; ret: null };
 }
 
 /** Events the app emits, by name, with their payloads. */

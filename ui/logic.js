@@ -10,6 +10,7 @@
 /** @typedef {import("./bindings").RecordingState} RecordingState */
 /** @typedef {import("./bindings").Status} Status */
 /** @typedef {import("./bindings").UiError} UiError */
+/** @typedef {import("./bindings").UpdateOffer} UpdateOffer */
 
 /** "m:ss" for a duration in ms (negative counts as 0). @param {number} ms */
 export function fmtTime(ms) {
@@ -195,6 +196,8 @@ export function errorHelp(code) {
     "call.busy": "Finish the current call first.",
     "agent.unknown_target": "Type echo, a colleague's name, or a call link id.",
     "recording.not_local": "The recording is on the server only.",
+    "update.in_call": "It installs once you hang up.",
+    "update.bad_signature": "Nothing was installed. Tell your administrator.",
     network: "The server is unreachable: check the network or the server address. Your work is kept and syncs when it is back.",
   };
   if (exact[code]) return exact[code];
@@ -250,4 +253,36 @@ export function syncChildren(parent, items) {
     ops++;
   }
   return ops;
+}
+
+/** Update errors that only mean "this install does not update itself"; no banner. */
+const QUIET_UPDATE_CODES = ["update.no_key", "update.disabled", "update.not_packaged", "update.not_signed_in"];
+
+/**
+ * The update banner: hidden when nothing is offered; its install button waits for the
+ * call to end (the update restarts the app).
+ * @param {UpdateOffer | null} offer
+ * @param {boolean} inCall
+ * @returns {{hidden: boolean, text: string, canInstall: boolean, hint: string}}
+ */
+export function updateBanner(offer, inCall) {
+  if (!offer) return { hidden: true, text: "", canInstall: false, hint: "" };
+  const notes = offer.notes.trim() ? `: ${offer.notes.trim()}` : "";
+  return {
+    hidden: false,
+    text: `Version ${offer.version} is available (you have ${offer.current_version})${notes}`,
+    canInstall: !inCall,
+    hint: inCall ? "Installs after the call: the app restarts to update." : "The app restarts to update.",
+  };
+}
+
+/**
+ * Whether an update check's error is worth showing: not for an install that simply
+ * does not update itself (no key in the build, managed by the administrator, not
+ * installed from a package, signed out).
+ * @param {UiError | unknown} e
+ */
+export function updateErrorShown(e) {
+  const code = e && typeof e === "object" && "code" in e ? String(e.code) : "";
+  return !QUIET_UPDATE_CODES.includes(code);
 }

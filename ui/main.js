@@ -2,7 +2,8 @@
 // in logic.js (unit-tested with `node --test ui/tests/`); this file draws it.
 import {
   callLine, errorText, filterLeads, fmtTime, leadDetail, matchLeads, micWarnings, mosPoints,
-  qualityTitle, snippetParts, syncChildren, syncText, uploadFraction, uploadLabel,
+  qualityTitle, snippetParts, syncChildren, syncText, updateBanner, updateErrorShown,
+  uploadFraction, uploadLabel,
 } from "./logic.js";
 
 // Typed by env.d.ts over the generated bindings.d.ts: `tsc -p ui` checks every command
@@ -117,6 +118,11 @@ async function loadSignInDefaults() {
 
 function showAccount(a) {
   if (!a && $("signin").hidden) loadSignInDefaults();
+  if (a && !updateTimer) {
+    // After sign-in (the server's update route needs the session), then every 4 h.
+    checkForUpdate();
+    updateTimer = setInterval(checkForUpdate, 4 * 3600 * 1000);
+  }
   $("signin").hidden = !!a;
   $("work").hidden = !a;
   $("call").hidden = !a;
@@ -130,6 +136,44 @@ function showAccount(a) {
 async function refreshAccount() {
   showAccount(await invoke("account"));
 }
+
+// Updates: the server offers one, the agent installs it when no call runs (Rust
+// refuses during a call too, and keeps calls out while it installs).
+/** @type {import("./bindings").UpdateOffer | null} */
+let updateOffer = null;
+/** @type {ReturnType<typeof setInterval> | null} */
+let updateTimer = null;
+let callOn = false;
+
+function drawUpdate() {
+  const b = updateBanner(updateOffer, callOn);
+  $("update").hidden = b.hidden;
+  if (b.hidden) return;
+  setText($("update-text"), b.text);
+  setText($("update-hint"), b.hint);
+  /** @type {HTMLButtonElement} */ ($("update-install")).disabled = !b.canInstall;
+}
+
+async function checkForUpdate() {
+  try {
+    updateOffer = await invoke("check_update");
+  } catch (e) {
+    updateOffer = null;
+    if (updateErrorShown(e)) console.warn("update check:", errText(e));
+  }
+  drawUpdate();
+}
+
+$("update-install").addEventListener("click", async () => {
+  /** @type {HTMLButtonElement} */ ($("update-install")).disabled = true;
+  setText($("update-hint"), "Downloading and verifying…");
+  try {
+    await invoke("install_update"); // restarts the app when it succeeds
+  } catch (e) {
+    setText($("update-hint"), errText(e));
+    /** @type {HTMLButtonElement} */ ($("update-install")).disabled = callOn;
+  }
+});
 
 // The lead list: most recent activity first, with unread and pending counts; filters.
 let allLeads = []; // Lead records, for the search box
@@ -783,6 +827,8 @@ function drawLevels() {
 }
 
 function inCall(on) {
+  callOn = on;
+  drawUpdate();
   $("dialer").hidden = on;
   $("in-call").hidden = !on;
   if (!on) {

@@ -60,6 +60,8 @@ export interface Commands {
   recording_waveform: { args: { call: string; buckets: number }; ret: Waveform };
   play_recording: { args: { call: string; output: string | null; fromMs?: number | null }; ret: null };
   stop_playback: { args: Record<string, never>; ret: null };
+  check_update: { args: Record<string, never>; ret: UpdateOffer | null };
+  install_update: { args: Record<string, never>; ret: null };
 }
 
 /** Events the app emits, by name, with their payloads. */
@@ -93,6 +95,7 @@ export interface Events {
             commands::call::Levels,
             commands::call::IncomingCall,
             commands::timeline::PlaybackUpdate,
+            commands::update::UpdateOffer,
             // Devices and meters
             softphone_audio::DeviceInfo,
             softphone_audio::DeviceDirection,

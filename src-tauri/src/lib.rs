@@ -91,10 +91,14 @@ pub fn run() {
             }
         }))
         .plugin(tauri_plugin_notification::init())
+        // Checked, downloaded and verified from our own commands (commands::update);
+        // the plugin's JavaScript commands are not granted to the window.
+        .plugin(tauri_plugin_updater::Builder::new().build())
         .manage(commands::AppState::default())
         .manage(commands::account::AgentSlot::default())
         .manage(commands::call::CallSlot::default())
         .manage(commands::timeline::PlayerSlot::default())
+        .manage(commands::update::UpdateSlot::default())
         .setup(|app| {
             if let Err(e) = tray::build(app) {
                 tracing::warn!(error = %e, "no tray icon");
@@ -134,6 +138,8 @@ pub fn run() {
             commands::timeline::recording_waveform,
             commands::timeline::play_recording,
             commands::timeline::stop_playback,
+            commands::update::check_update,
+            commands::update::install_update,
         ])
         .run(tauri::generate_context!())
         .expect("error while running Agent Softphone");

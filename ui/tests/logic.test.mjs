@@ -3,7 +3,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
   callLine, errorText, filterLeads, fmtAgo, fmtTime, fold, leadDetail, matchLeads, micWarnings,
-  mosPoints, qualityTitle, snippetParts, syncChildren, syncText, uploadFraction, uploadLabel,
+  mosPoints, qualityTitle, snippetParts, syncChildren, syncText, updateBanner, updateErrorShown,
+  uploadFraction, uploadLabel,
 } from "../logic.js";
 
 test("durations read as m:ss", () => {
@@ -187,4 +188,25 @@ test("a redraw touches only the children that changed", () => {
   assert.deepEqual(p.kids.map((k) => k.name), ["older", "c", "b", "d"], "a reorder is followed");
   syncChildren(p, []);
   assert.deepEqual(p.kids, []);
+});
+
+test("an offered update installs only outside a call", () => {
+  assert.equal(updateBanner(null, false).hidden, true);
+  const offer = { version: "0.2.0", current_version: "0.1.0", notes: " Faster calls " };
+  const idle = updateBanner(offer, false);
+  assert.equal(idle.hidden, false);
+  assert.equal(idle.text, "Version 0.2.0 is available (you have 0.1.0): Faster calls");
+  assert.equal(idle.canInstall, true);
+  const busy = updateBanner(offer, true);
+  assert.equal(busy.canInstall, false);
+  assert.match(busy.hint, /after the call/);
+  assert.equal(updateBanner({ ...offer, notes: "" }, false).text, "Version 0.2.0 is available (you have 0.1.0)");
+});
+
+test("builds that do not update themselves stay quiet", () => {
+  for (const code of ["update.no_key", "update.disabled", "update.not_packaged", "update.not_signed_in"]) {
+    assert.equal(updateErrorShown({ code, message: "" }), false, code);
+  }
+  assert.equal(updateErrorShown({ code: "update.bad_signature", message: "" }), true);
+  assert.equal(updateErrorShown({ code: "update.unreachable", message: "" }), true);
 });

@@ -48,6 +48,15 @@ pub struct AdminConfig {
     #[serde(default)]
     #[cfg_attr(feature = "ts", ts(skip))]
     pub log_level: Option<String>,
+    /// `false` turns the app's own update checks off (when a device-management tool or
+    /// a signed apt/yum repository installs updates). `None`: on.
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(skip))]
+    pub updates: Option<bool>,
+    /// The release channel updates come from; `None`: `stable`.
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(skip))]
+    pub update_channel: Option<softphone_proto::UpdateChannel>,
 }
 
 /// [`AdminConfig::recording`].

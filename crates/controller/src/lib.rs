@@ -14,6 +14,7 @@ pub mod agent;
 pub mod diagnostics;
 pub mod logs;
 pub mod player;
+pub mod updates;
 
 use serde::Serialize;
 use softphone_audio::{

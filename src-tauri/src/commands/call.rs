@@ -42,7 +42,7 @@ impl CallSlot {
     /// Claims the slot for a new call, atomically: false when a call already runs (or
     /// is being set up). The claim holds until [`CallSlot::set`] or
     /// [`CallSlot::release`].
-    fn claim(&self) -> bool {
+    pub(crate) fn claim(&self) -> bool {
         let mut current = self.current.lock().expect("call lock");
         if current.is_some() {
             return false;
@@ -58,7 +58,7 @@ impl CallSlot {
     }
 
     /// Frees the slot (the call ended or never started).
-    fn release(&self) {
+    pub(crate) fn release(&self) {
         self.current.lock().expect("call lock").take();
     }
 

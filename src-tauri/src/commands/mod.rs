@@ -4,6 +4,7 @@
 pub mod account;
 pub mod call;
 pub mod timeline;
+pub mod update;
 
 use serde::Serialize;
 use softphone_controller::{
