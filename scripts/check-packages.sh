@@ -90,6 +90,11 @@ touch "$droot/var/lib/dpkg/status"
 dpkg --root="$droot" --force-depends --force-not-root -i "$deb" >/dev/null
 got="$("$droot/usr/bin/agent-softphone" --version)"
 [ "$got" = "agent-softphone $version" ] || fail "installed .deb says '$got'"
+# The bundler stamps the bundle type into the binary; the updater reads it to ask for a
+# .deb (target linux-x86_64-deb). Without the stamp the app cannot update itself
+# (update.not_packaged), as seen in other Tauri apps whose stamping failed.
+grep -aq __TAURI_BUNDLE_TYPE_VAR_DEB "$droot/usr/bin/agent-softphone" ||
+  fail "the .deb's binary does not know it is a .deb: its updater cannot update it"
 desktop="$droot/usr/share/applications/Agent Softphone.desktop"
 [ -f "$desktop" ] || desktop="$(ls "$droot"/usr/share/applications/*.desktop)"
 desktop-file-validate "$desktop"
@@ -109,6 +114,8 @@ rpm --root "$rroot" --initdb
 rpm --root "$rroot" -i --nodeps --noscripts --nosignature "$rpm"
 got="$("$rroot/usr/bin/agent-softphone" --version)"
 [ "$got" = "agent-softphone $version" ] || fail "installed .rpm says '$got'"
+grep -aq __TAURI_BUNDLE_TYPE_VAR_RPM "$rroot/usr/bin/agent-softphone" ||
+  fail "the .rpm's binary does not know it is an .rpm: its updater cannot update it"
 rpm --root "$rroot" -V agent-softphone --nodeps || fail "rpm -V: installed files differ"
 echo "installed, started ($got), verified"
 
