@@ -59,7 +59,7 @@ recording: RecordingPolicy | null,
 recording_bitrate_kbps: number | null, };
 
 /**
- * [`AdminConfig::recording`].
+ * Call recording under an administrator's policy.
  */
 export type RecordingPolicy = "off" | "on" | "forced";
 

@@ -18,6 +18,7 @@ mod limits;
 pub mod links;
 pub mod metrics;
 pub mod openapi;
+pub mod policy;
 pub mod recordings;
 pub mod records;
 pub mod releases;
@@ -551,6 +552,10 @@ fn router_with_state(conn: Connection, cfg: &Config) -> anyhow::Result<(Router, 
         )
         .route(softphone_proto::signal::ROUTE, get(signal::upgrade))
         .route(softphone_proto::link_routes::LINKS, post(links::create))
+        .route(
+            softphone_proto::policy_routes::ORG_POLICY,
+            get(policy::get).put(policy::put),
+        )
         .route(update_routes::RELEASE, put(releases::upload))
         .route(update_routes::RELEASES, get(releases::list))
         .route(update_routes::RELEASE_BY_ID, delete(releases::withdraw))

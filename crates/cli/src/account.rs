@@ -114,6 +114,9 @@ pub fn login(profile: &Path, server: &str, email: &str) -> Result<()> {
     runtime()?.block_on(async {
         let account = Account::sign_in(server, email, password).await?;
         account.remember(profile)?;
+        if let Err(e) = account.fetch_org_policy(profile).await {
+            eprintln!("warning: the organisation's policy was not fetched ({e}); sync asks again");
+        }
         println!(
             "logged in as {} at {}",
             account.settings.display_name, account.settings.server_url
@@ -183,10 +186,11 @@ pub fn upload(profile: &Path, file: &Path, call_id: &str) -> Result<()> {
     Ok(())
 }
 
-/// Sync options for `--prune`, under the admin policy's `local_recordings`.
-fn options(prune: bool) -> Result<SyncOptions> {
+/// Sync options for `--prune`, under the admin policy's `local_recordings` (the
+/// machine's file, then the organisation's policy cached in `profile`).
+fn options(profile: &Path, prune: bool) -> Result<SyncOptions> {
     use softphone_controller::admin::AdminConfig;
-    let policy = AdminConfig::load(&AdminConfig::system_path())?;
+    let policy = AdminConfig::load_effective(&AdminConfig::system_path(), Some(profile))?;
     Ok(SyncOptions {
         retention: policy.retention(prune)?,
         ..SyncOptions::default()
@@ -197,7 +201,7 @@ fn options(prune: bool) -> Result<SyncOptions> {
 /// and the pull worked.
 pub fn sync(profile: &Path, once: bool, json: bool, prune: bool) -> Result<()> {
     let mut agent = agent(profile)?;
-    agent.set_sync_options(options(prune)?);
+    agent.set_sync_options(options(profile, prune)?);
     let rt = runtime()?;
     if once {
         let round = rt.block_on(agent.sync_once())?;

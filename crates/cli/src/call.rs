@@ -73,12 +73,13 @@ pub struct CallArgs {
 }
 
 impl CallArgs {
-    /// The administrator's recording policy, checked before anything connects: a call
-    /// with `--record` under `recording: off`, or without it under `forced`, is refused.
-    /// Returns the recording bitrate per track the policy fixes, kbit/s.
-    fn check_policy(&self) -> Result<Option<u32>> {
+    /// The administrator's recording policy (the machine's file, then the
+    /// organisation's policy cached in `profile`), checked before anything connects: a
+    /// call with `--record` under `recording: off`, or without it under `forced`, is
+    /// refused. Returns the recording bitrate per track the policy fixes, kbit/s.
+    fn check_policy(&self, profile: Option<&Path>) -> Result<Option<u32>> {
         use softphone_controller::admin::{AdminConfig, PolicyError};
-        let policy = AdminConfig::load(&AdminConfig::system_path())?;
+        let policy = AdminConfig::load_effective(&AdminConfig::system_path(), profile)?;
         match policy.record_call(self.record.is_some()) {
             Ok(_) => {}
             Err(e @ PolicyError::RecordingForced) => bail!("{e}: add --record FILE"),
@@ -325,7 +326,7 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 /// `softphone call TARGET …`.
 pub fn call(target: &str, args: &CallArgs, profile: Option<&Path>) -> Result<()> {
     runtime()?.block_on(async {
-        let fixed_kbps = args.check_policy()?;
+        let fixed_kbps = args.check_policy(profile)?;
         let (account, agent) = account(args, profile).await?;
         let mut setup = args.setup(&account.settings.email, fixed_kbps)?;
         account.fill_ice_servers(&mut setup).await;
@@ -344,7 +345,7 @@ pub fn call(target: &str, args: &CallArgs, profile: Option<&Path>) -> Result<()>
 /// `softphone answer …`: waits for one incoming call (up to `wait` seconds) and answers it.
 pub fn answer(args: &CallArgs, wait: f64, profile: Option<&Path>) -> Result<()> {
     runtime()?.block_on(async {
-        let fixed_kbps = args.check_policy()?;
+        let fixed_kbps = args.check_policy(profile)?;
         let (account, agent) = account(args, profile).await?;
         let mut setup = args.setup(&account.settings.email, fixed_kbps)?;
         account.fill_ice_servers(&mut setup).await;

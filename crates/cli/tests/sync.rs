@@ -663,3 +663,79 @@ fn the_policy_decides_whether_uploaded_recordings_stay_on_the_machine() {
         .any(|c| matches!(c, Change::Call(c) if c.lead_id == lead_id && c.has_recording));
     assert!(recorded, "the server has the call's recording");
 }
+
+#[test]
+fn the_org_policy_applies_from_login_and_the_machine_file_wins() {
+    if !require_keyring() {
+        return;
+    }
+    let root = tempfile::tempdir().unwrap();
+    let server = Server::new(root.path());
+    let url = server.url();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut boss = Client::new(&url).unwrap();
+    rt.block_on(boss.login("boss@acme.test", "boss-password"))
+        .unwrap();
+    let forced = OrgPolicy {
+        recording: Some(RecordingPolicy::Forced),
+        recording_bitrate_kbps: Some(24),
+        ..Default::default()
+    };
+    rt.block_on(boss.set_org_policy(&forced)).unwrap();
+
+    let profile = root.path().join("profile");
+    let file = root.path().join("config.json"); // the machine's policy: none yet
+    let with_file = || {
+        let mut c = softphone();
+        c.env("SOFTPHONE_ADMIN_CONFIG", &file);
+        c
+    };
+    login_with(
+        with_file(),
+        &profile,
+        &url,
+        "alice@acme.test",
+        "alice-password",
+    );
+    let call = |args: &[&str]| {
+        let out = common::run(with_file().arg("--profile").arg(&profile).args(args));
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // The organisation forces recording: a call without it is refused before it starts.
+    let (ok, err) = call(&["call", "echo"]);
+    assert!(!ok);
+    assert!(
+        err.contains("your administrator requires every call to be recorded"),
+        "{err}"
+    );
+    // The machine's file sets recording too: it wins.
+    std::fs::write(&file, r#"{"recording": "off"}"#).unwrap();
+    let rec = root.path().join("call.opus");
+    let (ok, err) = call(&["call", "echo", "--record", rec.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(err.contains("turned call recording off"), "{err}");
+    assert!(!rec.exists());
+
+    // The admin lifts the policy; the next sync brings that to the machine.
+    rt.block_on(boss.set_org_policy(&OrgPolicy::default()))
+        .unwrap();
+    run_ok(
+        with_file()
+            .arg("--profile")
+            .arg(&profile)
+            .args(["sync", "--once"]),
+    );
+    assert_eq!(
+        softphone_controller::admin::read_org_policy(&profile),
+        Some(OrgPolicy::default())
+    );
+    // An agent cannot set it.
+    let mut alice = Client::new(&url).unwrap();
+    rt.block_on(alice.login("alice@acme.test", "alice-password"))
+        .unwrap();
+    let e = rt.block_on(alice.set_org_policy(&forced)).unwrap_err();
+    assert_eq!(e.code(), "auth.forbidden", "{e}");
+}

@@ -253,6 +253,24 @@ impl Client {
         Self::json(self.authed(Method::GET, routes::ICE_SERVERS)?).await
     }
 
+    /// `GET /api/v1/org/policy`: the organisation's policy for the app.
+    pub async fn org_policy(&self) -> Result<softphone_proto::OrgPolicy> {
+        Self::json(self.authed(Method::GET, softphone_proto::policy_routes::ORG_POLICY)?).await
+    }
+
+    /// `PUT /api/v1/org/policy` (admin): replaces the organisation's policy; answers the
+    /// stored one.
+    pub async fn set_org_policy(
+        &self,
+        policy: &softphone_proto::OrgPolicy,
+    ) -> Result<softphone_proto::OrgPolicy> {
+        Self::json(
+            self.authed(Method::PUT, softphone_proto::policy_routes::ORG_POLICY)?
+                .json(policy),
+        )
+        .await
+    }
+
     /// Idempotent upsert of any record by its client-generated id; answers the stored
     /// record (unchanged when this was a retry).
     pub async fn put<T: Resource>(&self, id: Uuid, body: &T::Upsert) -> Result<T> {

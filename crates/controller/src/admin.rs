@@ -59,29 +59,7 @@ pub struct AdminConfig {
     pub update_channel: Option<softphone_proto::UpdateChannel>,
 }
 
-/// [`AdminConfig::recording`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-#[serde(rename_all = "snake_case")]
-pub enum RecordingPolicy {
-    /// Calls are never recorded; the agent cannot turn recording on.
-    Off,
-    /// Calls are recorded unless the agent turns it off.
-    On,
-    /// Every call is recorded; the agent cannot turn it off.
-    Forced,
-}
-
-/// [`AdminConfig::local_recordings`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LocalRecordings {
-    /// Kept on this machine; the agent cannot have them deleted.
-    Keep,
-    /// Deleted once the server confirmed the upload (its SHA-256 matched), so
-    /// recordings do not pile up on shared or lost machines.
-    DeleteAfterUpload,
-}
+pub use softphone_proto::{LocalRecordings, RecordingPolicy};
 
 /// A choice the administrator's policy does not allow; `code()` gives a stable code.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -146,7 +124,66 @@ pub enum AdminConfigError {
     },
 }
 
+/// The organisation's policy as last fetched from the server, in the agent's profile
+/// folder (written at sign-in and by sync; read offline).
+pub const ORG_POLICY_FILE: &str = "org-policy.json";
+
+/// Keeps `org` in `profile` for [`AdminConfig::load_effective`] (written to a temporary
+/// file, then renamed, so a crash never leaves half a file).
+///
+/// Errors: the folder cannot be written.
+pub fn save_org_policy(profile: &Path, org: &softphone_proto::OrgPolicy) -> std::io::Result<()> {
+    std::fs::create_dir_all(profile)?;
+    let tmp = profile.join(format!("{ORG_POLICY_FILE}.tmp"));
+    std::fs::write(&tmp, serde_json::to_vec_pretty(org)?)?;
+    std::fs::rename(tmp, profile.join(ORG_POLICY_FILE))
+}
+
+/// The organisation's policy cached in `profile`; `None` when there is none. A file
+/// that does not parse or has a value out of range is ignored (logged): the next sync
+/// writes it again.
+pub fn read_org_policy(profile: &Path) -> Option<softphone_proto::OrgPolicy> {
+    let path = profile.join(ORG_POLICY_FILE);
+    let text = std::fs::read_to_string(&path).ok()?;
+    match serde_json::from_str::<softphone_proto::OrgPolicy>(&text)
+        .map_err(|e| e.to_string())
+        .and_then(|p| p.validate().map(|()| p))
+    {
+        Ok(p) => Some(p),
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "ignoring the cached org policy");
+            None
+        }
+    }
+}
+
 impl AdminConfig {
+    /// The machine's file at `path`, with the organisation's policy cached in `profile`
+    /// (when given and present) filling each key the file leaves unset: the file wins
+    /// key by key.
+    ///
+    /// Errors: as [`AdminConfig::load`].
+    pub fn load_effective(
+        path: &Path,
+        profile: Option<&Path>,
+    ) -> Result<AdminConfig, AdminConfigError> {
+        let local = Self::load(path)?;
+        Ok(match profile.and_then(read_org_policy) {
+            Some(org) => local.with_org(&org),
+            None => local,
+        })
+    }
+
+    /// `self` with `org`'s values where `self` sets none.
+    pub fn with_org(mut self, org: &softphone_proto::OrgPolicy) -> AdminConfig {
+        self.recording = self.recording.or(org.recording);
+        self.recording_bitrate_kbps = self.recording_bitrate_kbps.or(org.recording_bitrate_kbps);
+        self.local_recordings = self.local_recordings.or(org.local_recordings);
+        self.updates = self.updates.or(org.updates);
+        self.update_channel = self.update_channel.or(org.update_channel);
+        self
+    }
+
     /// Where an installer puts the file: `SOFTPHONE_ADMIN_CONFIG` when set, else
     /// `/etc/agent-softphone/config.json` (Linux), `/Library/Application
     /// Support/agent-softphone/config.json` (macOS), `%ProgramData%\agent-softphone\config.json`
@@ -333,6 +370,55 @@ mod tests {
         std::fs::write(&p, r#"{"recording": "sometimes"}"#).unwrap();
         let e = AdminConfig::load(&p).unwrap_err().to_string();
         assert!(e.contains("unknown variant `sometimes`"), "{e}");
+    }
+
+    #[test]
+    fn the_file_wins_over_the_org_policy_key_by_key() {
+        use softphone_proto::{OrgPolicy, UpdateChannel};
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("config.json");
+        let profile = dir.path().join("profile");
+        // No org policy cached: the file alone.
+        std::fs::write(&file, r#"{"recording": "off"}"#).unwrap();
+        let only = AdminConfig::load_effective(&file, Some(&profile)).unwrap();
+        assert_eq!(only.recording, Some(RecordingPolicy::Off));
+        assert_eq!(only.recording_bitrate_kbps, None);
+        let org = OrgPolicy {
+            recording: Some(RecordingPolicy::Forced),
+            recording_bitrate_kbps: Some(24),
+            local_recordings: Some(LocalRecordings::DeleteAfterUpload),
+            updates: Some(false),
+            update_channel: Some(UpdateChannel::Beta),
+        };
+        save_org_policy(&profile, &org).unwrap();
+        let both = AdminConfig::load_effective(&file, Some(&profile)).unwrap();
+        assert_eq!(
+            both.recording,
+            Some(RecordingPolicy::Off),
+            "the file's own key"
+        );
+        assert_eq!(both.recording_bitrate_kbps, Some(24));
+        assert_eq!(
+            both.local_recordings,
+            Some(LocalRecordings::DeleteAfterUpload)
+        );
+        assert_eq!(both.updates, Some(false));
+        assert_eq!(both.update_channel, Some(UpdateChannel::Beta));
+        // No file: the org policy alone; no profile: nothing of it.
+        let none = dir.path().join("missing.json");
+        let org_only = AdminConfig::load_effective(&none, Some(&profile)).unwrap();
+        assert_eq!(org_only.recording, Some(RecordingPolicy::Forced));
+        assert_eq!(
+            AdminConfig::load_effective(&none, None).unwrap(),
+            AdminConfig::default()
+        );
+        // A cached file out of range is ignored, not obeyed.
+        std::fs::write(
+            profile.join(ORG_POLICY_FILE),
+            r#"{"recording_bitrate_kbps": 1000}"#,
+        )
+        .unwrap();
+        assert_eq!(read_org_policy(&profile), None);
     }
 
     #[test]

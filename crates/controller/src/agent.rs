@@ -41,6 +41,9 @@ pub enum AgentError {
     /// Nothing happened within the time asked for.
     #[error("{0}")]
     Timeout(String),
+    /// The organisation's policy could not be applied.
+    #[error("org policy: {0}")]
+    OrgPolicy(String),
 }
 
 impl AgentError {
@@ -55,6 +58,7 @@ impl AgentError {
             AgentError::Signal(_) => "agent.signal",
             AgentError::UnknownTarget(_) => "agent.unknown_target",
             AgentError::Timeout(_) => "agent.timeout",
+            AgentError::OrgPolicy(_) => "agent.org_policy",
         }
     }
 }
@@ -119,6 +123,30 @@ impl Account {
     /// The API client (logged in).
     pub fn client(&self) -> &Client {
         &self.client
+    }
+
+    /// Fetches the organisation's policy (`GET /api/v1/org/policy`) and keeps it in
+    /// `profile` for [`crate::admin::AdminConfig::load_effective`], where the machine's
+    /// policy file wins key by key. A failure is logged and leaves the cached one.
+    ///
+    /// Errors: the server could not be asked, its policy is out of range, or the
+    /// profile cannot be written (`agent.org_policy`).
+    pub async fn fetch_org_policy(&self, profile: &Path) -> Result<softphone_proto::OrgPolicy> {
+        let policy = match self.client.org_policy().await {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not fetch the org policy; the cached one applies");
+                return Err(e.into());
+            }
+        };
+        if let Err(e) = policy.validate() {
+            tracing::warn!(error = %e, "the server's org policy is out of range; ignored");
+            return Err(AgentError::OrgPolicy(e));
+        }
+        crate::admin::save_org_policy(profile, &policy)
+            .map_err(|e| AgentError::OrgPolicy(e.to_string()))?;
+        tracing::info!(policy = ?policy, "org policy applied");
+        Ok(policy)
     }
 
     /// Fills `setup`'s ICE servers: the admin policy's when it sets some (they replace
@@ -515,7 +543,13 @@ pub struct Agent {
     store: Arc<Mutex<Store>>,
     sync_opts: SyncOptions,
     recovered: Vec<RecoveredCall>,
+    /// When the org policy was last fetched (sync fetches it at most every
+    /// [`ORG_POLICY_EVERY`]).
+    policy_fetched: Mutex<Option<Instant>>,
 }
+
+/// How often sync asks the server for the organisation's policy.
+pub const ORG_POLICY_EVERY: Duration = Duration::from_secs(300);
 
 impl Agent {
     /// Opens `profile` for `account`. When the local database was unreadable it is moved
@@ -529,6 +563,7 @@ impl Agent {
             store: Arc::new(Mutex::new(store)),
             sync_opts: SyncOptions::default(),
             recovered: vec![],
+            policy_fetched: Mutex::new(None),
         };
         agent.recovered = agent.recover_crashed_calls()?;
         for r in &agent.recovered {
@@ -774,6 +809,16 @@ impl Agent {
 
     /// One round: push everything pending (ignoring retry back-off), then pull.
     pub async fn sync_once(&self) -> Result<SyncRound> {
+        let due = self
+            .policy_fetched
+            .lock()
+            .map(|t| t.is_none_or(|t| t.elapsed() >= ORG_POLICY_EVERY))
+            .unwrap_or(true);
+        if due && self.account.fetch_org_policy(&self.profile).await.is_ok() {
+            if let Ok(mut t) = self.policy_fetched.lock() {
+                *t = Some(Instant::now());
+            }
+        }
         let syncer = self.syncer();
         let push = syncer.push(true).await;
         let pull = syncer.pull().await.map_err(|e| e.to_string());

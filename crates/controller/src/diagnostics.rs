@@ -47,6 +47,12 @@ pub fn report(app: &str, agent: Option<&Agent>, log_dir: Option<&Path>) -> Strin
             let _ = writeln!(r, "server: {}", s.server_url);
             let _ = writeln!(r, "user id: {}", s.user_id);
             let _ = writeln!(r, "profile: {}", a.profile().display());
+            let org = match crate::admin::read_org_policy(a.profile()) {
+                Some(p) if p == softphone_proto::OrgPolicy::default() => "none set".to_string(),
+                Some(p) => format!("{p:?}"),
+                None => "not fetched".to_string(),
+            };
+            let _ = writeln!(r, "org policy (the file above wins): {org}");
             match a.status() {
                 Ok(st) => {
                     let _ = writeln!(

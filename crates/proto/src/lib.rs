@@ -516,3 +516,74 @@ pub struct UpdateManifest {
     /// The `.sig` file's content: base64 of the minisign signature of the artifact.
     pub signature: String,
 }
+
+/// Call recording under an administrator's policy.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordingPolicy {
+    /// Calls are never recorded; the agent cannot turn recording on.
+    Off,
+    /// Calls are recorded unless the agent turns it off.
+    On,
+    /// Every call is recorded; the agent cannot turn it off.
+    Forced,
+}
+
+/// What happens to a call's recording on the agent's machine once the server has it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LocalRecordings {
+    /// Kept on this machine; the agent cannot have them deleted.
+    Keep,
+    /// Deleted once the server confirmed the upload (its SHA-256 matched), so
+    /// recordings do not pile up on shared or lost machines.
+    DeleteAfterUpload,
+}
+
+/// Org policy routes.
+pub mod policy_routes {
+    /// `GET` (any account): the organisation's [`crate::OrgPolicy`]; `PUT` (admin):
+    /// replaces it (422 `request.invalid` for a value out of range).
+    pub const ORG_POLICY: &str = "/api/v1/org/policy";
+}
+
+/// The policy an organisation's admin sets on the server for every agent's app: applied
+/// at sign-in and at each sync; on a machine whose policy file (the desktop's
+/// `config.json`) sets a key too, the file wins. Every key absent: the agent chooses.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrgPolicy {
+    /// Call recording.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording: Option<RecordingPolicy>,
+    /// Recording bitrate per track, kbit/s, 6-256.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording_bitrate_kbps: Option<u32>,
+    /// Local recordings once uploaded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_recordings: Option<LocalRecordings>,
+    /// `false`: the app never checks for updates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updates: Option<bool>,
+    /// The release channel of updates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update_channel: Option<UpdateChannel>,
+}
+
+impl OrgPolicy {
+    /// Checks the values' ranges.
+    ///
+    /// Errors: a message naming the value.
+    pub fn validate(&self) -> Result<(), String> {
+        if let Some(k) = self.recording_bitrate_kbps {
+            if !(6..=256).contains(&k) {
+                return Err(format!("recording_bitrate_kbps {k} is outside 6-256"));
+            }
+        }
+        Ok(())
+    }
+}

@@ -13,6 +13,7 @@ pub mod leads;
 pub mod message_status_events;
 pub mod messages;
 pub mod notes;
+pub mod org_policies;
 pub mod orgs;
 pub mod recordings;
 pub mod releases;
@@ -70,6 +71,7 @@ fn migration_list() -> Vec<M<'static>> {
         M::up(lead_handoffs::MIGRATION_1),
         M::up(call_links::MIGRATION_1),
         M::up(releases::MIGRATION_1),
+        M::up(org_policies::MIGRATION_1),
     ]
 }
 

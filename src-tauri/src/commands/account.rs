@@ -124,6 +124,9 @@ pub async fn sign_in(
     let account = Account::sign_in(&server, &email, &password).await?;
     let profile = profile()?;
     account.remember(&profile)?;
+    // The organisation's policy holds from the first call (a failure leaves the cached
+    // one; sync asks again).
+    let _ = account.fetch_org_policy(&profile).await;
     let mut agent = Agent::open(&profile, account)?.0;
     follow_policy(&mut agent)?;
     let agent = Arc::new(agent);

@@ -41,15 +41,20 @@ impl From<softphone_controller::admin::PolicyError> for UiError {
     }
 }
 
-/// The administrator's policy file, read when needed (it is small, and an admin who
-/// changes it expects the next call to follow).
+/// The administrator's policy: the machine's file, with the organisation's policy
+/// (fetched at sign-in and by sync, cached in the profile) filling what the file leaves
+/// unset. Read when needed (both are small, and an admin who changes either expects the
+/// next call to follow).
 ///
 /// Errors: `admin.config` when the file is unreadable or malformed.
 pub fn admin_policy() -> Result<softphone_controller::admin::AdminConfig, UiError> {
     use softphone_controller::admin::AdminConfig;
-    AdminConfig::load(&AdminConfig::system_path()).map_err(|e| UiError {
-        code: "admin.config".into(),
-        message: e.to_string(),
+    let profile = softphone_controller::agent::default_profile();
+    AdminConfig::load_effective(&AdminConfig::system_path(), profile.as_deref()).map_err(|e| {
+        UiError {
+            code: "admin.config".into(),
+            message: e.to_string(),
+        }
     })
 }
 
