@@ -200,8 +200,10 @@ fn options(profile: &Path, prune: bool) -> Result<SyncOptions> {
 /// `softphone sync [--once]`. With `--once`: exit 0 only when nothing is left to push
 /// and the pull worked.
 pub fn sync(profile: &Path, once: bool, json: bool, prune: bool) -> Result<()> {
+    // The policy first: a refused --prune is refused before anything is opened.
+    let opts = options(profile, prune)?;
     let mut agent = agent(profile)?;
-    agent.set_sync_options(options(profile, prune)?);
+    agent.set_sync_options(opts);
     let rt = runtime()?;
     if once {
         let round = rt.block_on(agent.sync_once())?;

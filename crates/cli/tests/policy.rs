@@ -62,6 +62,14 @@ fn recording_against_the_policy_is_refused_before_the_call() {
         "{err}"
     );
 
+    std::fs::write(&policy, r#"{"local_recordings": {"keep_days": 30}}"#).unwrap();
+    let (ok, err) = with_policy(&policy, &["sync", "--once", "--prune"]);
+    assert!(!ok);
+    assert!(
+        err.contains("your administrator keeps call recordings on this machine for 30 days"),
+        "{err}"
+    );
+
     std::fs::write(
         &policy,
         r#"{"recording": "forced", "recording_bitrate_kbps": 2}"#,

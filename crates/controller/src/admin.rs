@@ -79,6 +79,9 @@ pub enum PolicyError {
     /// Other ICE servers asked for than the policy's.
     #[error("your administrator set the STUN/TURN servers")]
     IceServersFixed,
+    /// Deleting uploaded recordings asked for while the policy keeps them N days.
+    #[error("your administrator keeps call recordings on this machine for {0} days")]
+    RecordingsKeptDays(u32),
 }
 
 impl PolicyError {
@@ -91,6 +94,7 @@ impl PolicyError {
             PolicyError::BitrateFixed(_) => "policy.bitrate_fixed",
             PolicyError::RecordingsKept => "policy.recordings_kept",
             PolicyError::IceServersFixed => "policy.ice_servers_fixed",
+            PolicyError::RecordingsKeptDays(_) => "policy.recordings_kept",
         }
     }
 }
@@ -235,6 +239,13 @@ impl AdminConfig {
                 )));
             }
         }
+        if let Some(LocalRecordings::KeepDays(d)) = cfg.local_recordings {
+            if !(1..=3650).contains(&d) {
+                return Err(invalid(format!(
+                    "local_recordings keep_days {d} is outside 1-3650"
+                )));
+            }
+        }
         if let Some(f) = &cfg.log_level {
             if tracing_subscriber::EnvFilter::try_new(f).is_err() {
                 return Err(invalid(format!("log_level {f:?} is not a log filter")));
@@ -287,7 +298,8 @@ impl AdminConfig {
     /// What sync does with a local recording once the server has it, given whether the
     /// agent asked to delete it (`prune`).
     ///
-    /// Errors: [`PolicyError::RecordingsKept`] when asking to delete under `keep`.
+    /// Errors: [`PolicyError::RecordingsKept`] when asking to delete under `keep`,
+    /// [`PolicyError::RecordingsKeptDays`] under `keep_days`.
     pub fn retention(
         &self,
         prune: bool,
@@ -295,6 +307,8 @@ impl AdminConfig {
         use softphone_store::recordings::Retention;
         match (self.local_recordings, prune) {
             (Some(LocalRecordings::Keep), true) => Err(PolicyError::RecordingsKept),
+            (Some(LocalRecordings::KeepDays(d)), true) => Err(PolicyError::RecordingsKeptDays(d)),
+            (Some(LocalRecordings::KeepDays(d)), false) => Ok(Retention::KeepDays(d)),
             (Some(LocalRecordings::DeleteAfterUpload), _) | (None, true) => Ok(Retention::Prune),
             _ => Ok(Retention::Keep),
         }
@@ -367,6 +381,14 @@ mod tests {
         std::fs::write(&p, r#"{"log_level": "debug,,=x=y"}"#).unwrap();
         let e = AdminConfig::load(&p).unwrap_err().to_string();
         assert!(e.contains("not a log filter"), "{e}");
+        std::fs::write(&p, r#"{"local_recordings": {"keep_days": 30}}"#).unwrap();
+        assert_eq!(
+            AdminConfig::load(&p).unwrap().local_recordings,
+            Some(LocalRecordings::KeepDays(30))
+        );
+        std::fs::write(&p, r#"{"local_recordings": {"keep_days": 0}}"#).unwrap();
+        let e = AdminConfig::load(&p).unwrap_err().to_string();
+        assert!(e.contains("keep_days 0 is outside 1-3650"), "{e}");
         std::fs::write(&p, r#"{"recording": "sometimes"}"#).unwrap();
         let e = AdminConfig::load(&p).unwrap_err().to_string();
         assert!(e.contains("unknown variant `sometimes`"), "{e}");
@@ -464,6 +486,15 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(delete.retention(false), Ok(Retention::Prune));
+        let month = AdminConfig {
+            local_recordings: Some(LocalRecordings::KeepDays(30)),
+            ..Default::default()
+        };
+        assert_eq!(month.retention(false), Ok(Retention::KeepDays(30)));
+        assert_eq!(
+            month.retention(true),
+            Err(PolicyError::RecordingsKeptDays(30))
+        );
         let relay = softphone_proto::IceServer {
             urls: vec!["turn:relay.example.com:3478".into()],
             username: "agents".into(),

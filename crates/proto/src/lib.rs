@@ -541,6 +541,9 @@ pub enum LocalRecordings {
     /// Deleted once the server confirmed the upload (its SHA-256 matched), so
     /// recordings do not pile up on shared or lost machines.
     DeleteAfterUpload,
+    /// Kept this many days after the call (1-3650), then deleted once the server has
+    /// it; JSON `{"keep_days": 30}`.
+    KeepDays(u32),
 }
 
 /// Org policy routes.
@@ -582,6 +585,11 @@ impl OrgPolicy {
         if let Some(k) = self.recording_bitrate_kbps {
             if !(6..=256).contains(&k) {
                 return Err(format!("recording_bitrate_kbps {k} is outside 6-256"));
+            }
+        }
+        if let Some(LocalRecordings::KeepDays(d)) = self.local_recordings {
+            if !(1..=3650).contains(&d) {
+                return Err(format!("local_recordings keep_days {d} is outside 1-3650"));
             }
         }
         Ok(())

@@ -29,6 +29,20 @@ pub enum Retention {
     Keep,
     /// Delete the file after the server confirmed the sha256.
     Prune,
+    /// Keep the file this many days after the call (counted from when it was
+    /// registered for upload), then delete it once the server has it; sync sweeps
+    /// ([`Store::expire_uploaded_recordings`]).
+    KeepDays(u32),
+}
+
+impl Retention {
+    /// Seconds an uploaded file stays, when the rule is [`Retention::KeepDays`].
+    pub fn keep_secs(self) -> Option<i64> {
+        match self {
+            Retention::KeepDays(d) => Some(i64::from(d) * 86_400),
+            _ => None,
+        }
+    }
 }
 
 /// A local recording.
@@ -147,14 +161,55 @@ impl Store {
             "UPDATE recordings SET state = 'uploaded', uploaded_bytes = bytes WHERE call_id = ?1",
             [call_id.to_string()],
         )?;
-        if retention == Retention::Prune {
-            match std::fs::remove_file(&r.path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(e.into()),
+        match retention {
+            Retention::Prune => remove_if_there(&r.path)?,
+            Retention::KeepDays(_) => {
+                if let Some(keep) = retention.keep_secs() {
+                    self.expire_uploaded_recordings(keep, now())?;
+                }
             }
+            Retention::Keep => {}
         }
         Ok(())
+    }
+
+    /// Deletes the files of uploaded recordings registered at least `keep_secs` before
+    /// `now` (Unix seconds); recordings not yet on the server are never touched. The
+    /// rows stay (the call's timeline shows the recording as on the server). Answers
+    /// how many files went.
+    ///
+    /// Errors: a file that exists but cannot be deleted.
+    pub fn expire_uploaded_recordings(&mut self, keep_secs: i64, now: i64) -> Result<usize> {
+        let mut st = self
+            .conn
+            .prepare("SELECT path FROM recordings WHERE state = 'uploaded' AND created_at <= ?1")?;
+        let paths: Vec<String> = st
+            .query_map([now.saturating_sub(keep_secs)], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut gone = 0;
+        for p in paths {
+            let p = PathBuf::from(p);
+            if p.exists() {
+                remove_if_there(&p)?;
+                gone += 1;
+            }
+        }
+        if gone > 0 {
+            tracing::info!(
+                files = gone,
+                keep_secs,
+                "expired uploaded recordings deleted"
+            );
+        }
+        Ok(gone)
+    }
+}
+
+fn remove_if_there(path: &Path) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -181,4 +236,49 @@ pub(crate) fn salvage_from(src: &Connection, dst: &Connection) -> Result<usize> 
         n += 1;
     }
     Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uploaded_recordings_go_after_their_days_and_pending_ones_never() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut store, _) = Store::open(&dir.path().join("profile")).unwrap();
+        let day = 86_400;
+        let mut add = |name: &str, age_days: i64| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, b"OggS...").unwrap();
+            let id = Uuid::now_v7();
+            store.add_recording(id, &path, 1000, 2).unwrap();
+            store
+                .conn
+                .execute(
+                    "UPDATE recordings SET created_at = ?2 WHERE call_id = ?1",
+                    params![id.to_string(), now() - age_days * day],
+                )
+                .unwrap();
+            (id, path)
+        };
+        let (old_up, old_up_path) = add("old-uploaded.opus", 31);
+        let (new_up, new_up_path) = add("new-uploaded.opus", 2);
+        let (_old_pending, old_pending_path) = add("old-pending.opus", 90);
+        drop(add);
+        // Uploaded under "keep 30 days": the 31-day-old file goes at once, the other stays.
+        store.set_uploaded(old_up, Retention::KeepDays(30)).unwrap();
+        store.set_uploaded(new_up, Retention::KeepDays(30)).unwrap();
+        assert!(!old_up_path.exists());
+        assert!(new_up_path.exists());
+        assert!(old_pending_path.exists(), "not on the server yet: kept");
+        // 29 days later the second one is due too; the pending one still stays.
+        let later = now() + 29 * day;
+        assert_eq!(
+            store.expire_uploaded_recordings(30 * day, later).unwrap(),
+            1
+        );
+        assert!(!new_up_path.exists());
+        assert!(old_pending_path.exists());
+        assert_eq!(store.recordings().unwrap().len(), 3, "the rows stay");
+    }
 }

@@ -254,6 +254,12 @@ impl Syncer {
     /// once (a manual "sync now"); otherwise the pass stops at a head not yet due.
     pub async fn push(&self, now_regardless: bool) -> PushReport {
         let mut report = PushReport::default();
+        if let Some(keep) = self.opts.retention.keep_secs() {
+            // Files past their days go even when nothing new was uploaded.
+            if let Err(e) = self.store().expire_uploaded_recordings(keep, crate::now()) {
+                tracing::warn!(error = %e, "could not delete expired recordings");
+            }
+        }
         loop {
             let head = match self.store().outbox_head() {
                 Ok(Some(h)) => h,
