@@ -264,7 +264,6 @@ mod tests {
         let (old_up, old_up_path) = add("old-uploaded.opus", 31);
         let (new_up, new_up_path) = add("new-uploaded.opus", 2);
         let (_old_pending, old_pending_path) = add("old-pending.opus", 90);
-        drop(add);
         // Uploaded under "keep 30 days": the 31-day-old file goes at once, the other stays.
         store.set_uploaded(old_up, Retention::KeepDays(30)).unwrap();
         store.set_uploaded(new_up, Retention::KeepDays(30)).unwrap();
