@@ -57,8 +57,9 @@ pub fn run() {
         std::env::var("RUST_LOG").unwrap_or_else(|_| "warn,agent_softphone_lib=info".into());
     // The admin policy's `log_level` wins over SOFTPHONE_LOG; an unreadable policy file
     // is reported on the sign-in screen (`sign_in_defaults`).
-    let admin = softphone_controller::admin::AdminConfig::load(
+    let admin = softphone_controller::admin::AdminConfig::load_effective(
         &softphone_controller::admin::AdminConfig::system_path(),
+        None,
     );
     let mut logs = softphone_controller::logs::LogConfig {
         dir: softphone_controller::logs::default_dir(),

@@ -189,7 +189,7 @@ fn main() -> ExitCode {
     softphone_controller::tune_allocator();
     let cli = Cli::parse();
     let admin_path = softphone_controller::admin::AdminConfig::system_path();
-    let admin = match softphone_controller::admin::AdminConfig::load(&admin_path) {
+    let admin = match softphone_controller::admin::AdminConfig::load_effective(&admin_path, None) {
         Ok(admin) => admin,
         Err(e) => {
             eprintln!("error: admin policy: {e}");

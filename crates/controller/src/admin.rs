@@ -128,6 +128,49 @@ pub enum AdminConfigError {
     },
 }
 
+/// The registry key (under `HKEY_LOCAL_MACHINE`) an MSI's public properties or a Group
+/// Policy write the policy to on Windows (`packaging/windows/policy.wxs`).
+pub const WINDOWS_POLICY_KEY: &str = r"SOFTWARE\Policies\Agent Softphone";
+
+/// The managed preferences a configuration profile installs on macOS
+/// (`packaging/macos/agent-softphone.mobileconfig`).
+pub const MACOS_MANAGED_PREFERENCES: &str =
+    "/Library/Managed Preferences/com.agentsoftphone.desktop.plist";
+
+/// [`AdminConfig::managed`] on Windows: the values under [`WINDOWS_POLICY_KEY`].
+#[cfg(windows)]
+fn windows_managed() -> Result<Option<AdminConfig>, AdminConfigError> {
+    let Ok(key) = windows_registry::LOCAL_MACHINE.open(WINDOWS_POLICY_KEY) else {
+        return Ok(None);
+    };
+    let Ok(values) = key.values() else {
+        return Ok(None);
+    };
+    let pairs: Vec<(String, String)> = values
+        .filter_map(|(name, v)| {
+            let text = match v.ty() {
+                windows_registry::Type::U32 => u32::try_from(v).ok()?.to_string(),
+                _ => String::try_from(v).ok()?,
+            };
+            Some((name, text))
+        })
+        .collect();
+    AdminConfig::from_policy_values(&pairs).map(Some)
+}
+
+/// [`AdminConfig::managed`] on macOS: [`MACOS_MANAGED_PREFERENCES`].
+#[cfg(target_os = "macos")]
+fn macos_managed() -> Result<Option<AdminConfig>, AdminConfigError> {
+    match std::fs::read(MACOS_MANAGED_PREFERENCES) {
+        Ok(bytes) => AdminConfig::from_managed_preferences(&bytes).map(Some),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(AdminConfigError::Io {
+            path: MACOS_MANAGED_PREFERENCES.into(),
+            source,
+        }),
+    }
+}
+
 /// The organisation's policy as last fetched from the server, in the agent's profile
 /// folder (written at sign-in and by sync; read offline).
 pub const ORG_POLICY_FILE: &str = "org-policy.json";
@@ -162,16 +205,20 @@ pub fn read_org_policy(profile: &Path) -> Option<softphone_proto::OrgPolicy> {
 }
 
 impl AdminConfig {
-    /// The machine's file at `path`, with the organisation's policy cached in `profile`
-    /// (when given and present) filling each key the file leaves unset: the file wins
-    /// key by key.
+    /// The machine's policy (the file at `path`, under the OS's managed policy,
+    /// [`Self::managed`]), with the organisation's policy cached in `profile` (when given
+    /// and present) filling each key the machine leaves unset: the machine wins key by
+    /// key.
     ///
     /// Errors: as [`AdminConfig::load`].
     pub fn load_effective(
         path: &Path,
         profile: Option<&Path>,
     ) -> Result<AdminConfig, AdminConfigError> {
-        let local = Self::load(path)?;
+        let mut local = Self::load(path)?;
+        if let Some(managed) = Self::managed()? {
+            local = local.under(managed);
+        }
         Ok(match profile.and_then(read_org_policy) {
             Some(org) => local.with_org(&org),
             None => local,
@@ -222,36 +269,152 @@ impl AdminConfig {
                 })
             }
         };
-        let mut cfg: AdminConfig =
+        let cfg: AdminConfig =
             serde_json::from_str(&text).map_err(|source| AdminConfigError::Json {
                 path: path.into(),
                 source,
             })?;
-        cfg.lock_server_url &= cfg.server_url.is_some();
+        cfg.checked(path)
+    }
+
+    /// `self` with its values checked (`source` names where they came from in errors),
+    /// and `lock_server_url` only where a server is set.
+    fn checked(mut self, source: &Path) -> Result<AdminConfig, AdminConfigError> {
+        self.lock_server_url &= self.server_url.is_some();
         let invalid = |message: String| AdminConfigError::Invalid {
-            path: path.into(),
+            path: source.into(),
             message,
         };
-        if let Some(k) = cfg.recording_bitrate_kbps {
+        if let Some(k) = self.recording_bitrate_kbps {
             if !(6..=256).contains(&k) {
                 return Err(invalid(format!(
                     "recording_bitrate_kbps {k} is outside 6-256"
                 )));
             }
         }
-        if let Some(LocalRecordings::KeepDays(d)) = cfg.local_recordings {
+        if let Some(LocalRecordings::KeepDays(d)) = self.local_recordings {
             if !(1..=3650).contains(&d) {
                 return Err(invalid(format!(
                     "local_recordings keep_days {d} is outside 1-3650"
                 )));
             }
         }
-        if let Some(f) = &cfg.log_level {
+        if let Some(f) = &self.log_level {
             if tracing_subscriber::EnvFilter::try_new(f).is_err() {
                 return Err(invalid(format!("log_level {f:?} is not a log filter")));
             }
         }
-        Ok(cfg)
+        Ok(self)
+    }
+
+    /// The policy an MSI's public properties wrote to the registry
+    /// ([`WINDOWS_POLICY_KEY`], `packaging/windows/policy.wxs`), given its values as
+    /// (name, text) pairs: the names are this file's keys; `lock_server_url`,
+    /// `allow_insecure_http` and `updates` take `1`/`0` (or `true`/`false`),
+    /// `local_recordings` takes `keep`, `delete_after_upload` or a number of days,
+    /// `ice_servers` takes the JSON array; empty values are skipped.
+    ///
+    /// Errors: an unknown name, a value of the wrong kind or out of range.
+    pub fn from_policy_values(
+        values: &[(String, String)],
+    ) -> Result<AdminConfig, AdminConfigError> {
+        let source = Path::new(WINDOWS_POLICY_KEY);
+        let invalid = |message: String| AdminConfigError::Invalid {
+            path: source.into(),
+            message,
+        };
+        let mut map = serde_json::Map::new();
+        for (name, text) in values {
+            let text = text.trim();
+            if text.is_empty() {
+                continue;
+            }
+            let value = match name.as_str() {
+                "lock_server_url" | "allow_insecure_http" | "updates" => {
+                    match text.to_ascii_lowercase().as_str() {
+                        "1" | "true" | "yes" => serde_json::Value::Bool(true),
+                        "0" | "false" | "no" => serde_json::Value::Bool(false),
+                        _ => return Err(invalid(format!("{name} must be 1 or 0, not {text:?}"))),
+                    }
+                }
+                "recording_bitrate_kbps" => serde_json::Value::from(
+                    text.parse::<u32>()
+                        .map_err(|_| invalid(format!("{name} must be a number, not {text:?}")))?,
+                ),
+                "local_recordings" => match text.parse::<u32>() {
+                    Ok(days) => serde_json::json!({ "keep_days": days }),
+                    Err(_) => serde_json::Value::from(text),
+                },
+                "ice_servers" => serde_json::from_str(text)
+                    .map_err(|e| invalid(format!("ice_servers is not a JSON array: {e}")))?,
+                _ => serde_json::Value::from(text),
+            };
+            map.insert(name.clone(), value);
+        }
+        let cfg: AdminConfig = serde_json::from_value(serde_json::Value::Object(map))
+            .map_err(|e| invalid(e.to_string()))?;
+        cfg.checked(source)
+    }
+
+    /// The policy a configuration profile installed as managed preferences (macOS;
+    /// [`MACOS_MANAGED_PREFERENCES`], from a payload like
+    /// `packaging/macos/agent-softphone.mobileconfig`): a property list with this
+    /// file's keys; the profile's own `Payload…` keys are ignored.
+    ///
+    /// Errors: not a property list, an unknown key, a value out of range.
+    pub fn from_managed_preferences(plist_bytes: &[u8]) -> Result<AdminConfig, AdminConfigError> {
+        let source = Path::new(MACOS_MANAGED_PREFERENCES);
+        let invalid = |message: String| AdminConfigError::Invalid {
+            path: source.into(),
+            message,
+        };
+        let dict: plist::Dictionary =
+            plist::from_bytes(plist_bytes).map_err(|e| invalid(e.to_string()))?;
+        let mut json = serde_json::to_value(&dict).map_err(|e| invalid(e.to_string()))?;
+        if let Some(m) = json.as_object_mut() {
+            m.retain(|k, _| !k.starts_with("Payload"));
+        }
+        let cfg: AdminConfig = serde_json::from_value(json).map_err(|e| invalid(e.to_string()))?;
+        cfg.checked(source)
+    }
+
+    /// The operating system's managed policy, when there is one: the registry values an
+    /// MSI or a Group Policy set on Windows, the configuration profile's managed
+    /// preferences on macOS; none on Linux (the file is the only source there).
+    ///
+    /// Errors: as [`Self::from_policy_values`] and [`Self::from_managed_preferences`].
+    pub fn managed() -> Result<Option<AdminConfig>, AdminConfigError> {
+        #[cfg(windows)]
+        return windows_managed();
+        #[cfg(target_os = "macos")]
+        return macos_managed();
+        #[cfg(not(any(windows, target_os = "macos")))]
+        Ok(None)
+    }
+
+    /// `self` (the file) under `managed` (the OS's managed policy): each key `managed`
+    /// sets wins; `lock_server_url` and `allow_insecure_http` hold when either sets them.
+    pub fn under(self, managed: AdminConfig) -> AdminConfig {
+        let server_url = managed.server_url.or(self.server_url);
+        AdminConfig {
+            lock_server_url: (managed.lock_server_url || self.lock_server_url)
+                && server_url.is_some(),
+            server_url,
+            allow_insecure_http: managed.allow_insecure_http || self.allow_insecure_http,
+            recording: managed.recording.or(self.recording),
+            recording_bitrate_kbps: managed
+                .recording_bitrate_kbps
+                .or(self.recording_bitrate_kbps),
+            ice_servers: if managed.ice_servers.is_empty() {
+                self.ice_servers
+            } else {
+                managed.ice_servers
+            },
+            local_recordings: managed.local_recordings.or(self.local_recordings),
+            log_level: managed.log_level.or(self.log_level),
+            updates: managed.updates.or(self.updates),
+            update_channel: managed.update_channel.or(self.update_channel),
+        }
     }
 
     /// The log file's filter: `log_level` when the policy sets it, else
@@ -392,6 +555,137 @@ mod tests {
         std::fs::write(&p, r#"{"recording": "sometimes"}"#).unwrap();
         let e = AdminConfig::load(&p).unwrap_err().to_string();
         assert!(e.contains("unknown variant `sometimes`"), "{e}");
+    }
+
+    /// The repository's file `rel` (from the workspace root).
+    fn repo_file(rel: &str) -> String {
+        std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../..")
+                .join(rel),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn the_macos_profile_example_is_a_valid_policy() {
+        // What macOS writes to Managed Preferences: the payload's dictionary.
+        let profile: plist::Dictionary =
+            plist::from_bytes(repo_file("packaging/macos/agent-softphone.mobileconfig").as_bytes())
+                .unwrap();
+        let payload = profile["PayloadContent"].as_array().unwrap()[0].clone();
+        assert_eq!(
+            payload.as_dictionary().unwrap()["PayloadType"].as_string(),
+            Some("com.agentsoftphone.desktop")
+        );
+        let mut bytes = Vec::new();
+        plist::to_writer_xml(&mut bytes, &payload).unwrap();
+        let c = AdminConfig::from_managed_preferences(&bytes).unwrap();
+        assert_eq!(
+            c.server_url.as_deref(),
+            Some("https://softphone.example.com")
+        );
+        assert!(c.lock_server_url);
+        assert_eq!(c.recording, Some(RecordingPolicy::Forced));
+        assert_eq!(c.recording_bitrate_kbps, Some(24));
+        assert_eq!(c.local_recordings, Some(LocalRecordings::KeepDays(30)));
+        assert_eq!(c.updates, Some(true));
+        // A typo in a profile is refused like one in config.json.
+        let mut typo = payload.as_dictionary().unwrap().clone();
+        typo.insert("recordng".into(), plist::Value::String("off".into()));
+        let mut bytes = Vec::new();
+        plist::to_writer_xml(&mut bytes, &typo).unwrap();
+        let e = AdminConfig::from_managed_preferences(&bytes)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("recordng") && e.contains("Managed Preferences"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn every_msi_property_lands_where_the_app_reads_it() {
+        let wxs = repo_file("packaging/windows/policy.wxs");
+        let value = regex::Regex::new(
+            r#"<Component Id="\w+" Guid="\*">\s*<Condition>(\w+)</Condition>\s*<RegistryValue Root="HKLM" Key="([^"]+)" Name="(\w+)" Type="string" Value="\[(\w+)\]" KeyPath="yes" />"#,
+        )
+        .unwrap();
+        let search = regex::Regex::new(
+            r#"<Property Id="(\w+)" Secure="yes">\s*<RegistrySearch Id="\w+" Root="HKLM" Key="([^"]+)" Name="(\w+)" Type="raw" />"#,
+        )
+        .unwrap();
+        let written: Vec<_> = value.captures_iter(&wxs).collect();
+        let remembered: Vec<_> = search.captures_iter(&wxs).collect();
+        assert_eq!(written.len(), 9, "one component per property");
+        assert_eq!(
+            remembered.len(),
+            written.len(),
+            "each is read back on upgrade"
+        );
+        // What an admin would pass, e.g. SERVER_URL=https://... LOCK_SERVER_URL=1.
+        let sample = |prop: &str| match prop {
+            "SERVER_URL" => "https://softphone.example.com",
+            "LOCK_SERVER_URL" | "UPDATES" => "1",
+            "ALLOW_INSECURE_HTTP" => "0",
+            "RECORDING" => "forced",
+            "RECORDING_BITRATE_KBPS" => "24",
+            "LOCAL_RECORDINGS" => "30",
+            "LOG_LEVEL" => "debug",
+            "UPDATE_CHANNEL" => "beta",
+            other => panic!("no sample for {other}"),
+        };
+        let mut pairs = Vec::new();
+        for (w, r) in written.iter().zip(&remembered) {
+            let (cond, key, name, prop) = (&w[1], &w[2], &w[3], &w[4]);
+            assert_eq!(cond, prop, "written only when given");
+            assert_eq!(key, WINDOWS_POLICY_KEY);
+            assert_eq!(
+                (&r[1], &r[2], &r[3]),
+                (prop, key, name),
+                "read back from the same value"
+            );
+            pairs.push((name.to_string(), sample(prop).to_string()));
+        }
+        let c = AdminConfig::from_policy_values(&pairs).unwrap();
+        assert_eq!(
+            c.server_url.as_deref(),
+            Some("https://softphone.example.com")
+        );
+        assert!(c.lock_server_url && !c.allow_insecure_http);
+        assert_eq!(c.recording, Some(RecordingPolicy::Forced));
+        assert_eq!(c.recording_bitrate_kbps, Some(24));
+        assert_eq!(c.local_recordings, Some(LocalRecordings::KeepDays(30)));
+        assert_eq!(c.log_level.as_deref(), Some("debug"));
+        assert_eq!(
+            (c.updates, c.update_channel),
+            (Some(true), Some(softphone_proto::UpdateChannel::Beta))
+        );
+        // Bad values are refused with the source named.
+        let bad = [("recording_bitrate_kbps".to_string(), "lots".to_string())];
+        let e = AdminConfig::from_policy_values(&bad)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("must be a number") && e.contains("Policies"),
+            "{e}"
+        );
+        let bad = [("lock_server_url".to_string(), "maybe".to_string())];
+        assert!(AdminConfig::from_policy_values(&bad).is_err());
+        // The managed policy wins over config.json key by key.
+        let file = AdminConfig {
+            server_url: Some("https://old.example.com".into()),
+            recording: Some(RecordingPolicy::On),
+            log_level: Some("info".into()),
+            ..Default::default()
+        };
+        let merged = file.under(c);
+        assert_eq!(
+            merged.server_url.as_deref(),
+            Some("https://softphone.example.com")
+        );
+        assert_eq!(merged.recording, Some(RecordingPolicy::Forced));
+        assert_eq!(merged.log_level.as_deref(), Some("debug"));
     }
 
     #[test]
