@@ -206,6 +206,32 @@ current_version: string,
 notes: string, };
 
 /**
+ * A browser call link. While the prospect has the page open, the agent dials `id`
+ * like a colleague's user id.
+ */
+export type CallLink = { 
+/**
+ * The link's id: the dial target.
+ */
+id: string, 
+/**
+ * The page to send to the prospect (absolute when the request had a Host header).
+ */
+url: string, 
+/**
+ * Expiry, Unix ms.
+ */
+expires_at_ms: number, 
+/**
+ * The lead it is for.
+ */
+lead_id: string | null, 
+/**
+ * Good for one answered call.
+ */
+single_use: boolean, };
+
+/**
  * One device as listed by `softphone devices` and the device picker.
  */
 export type DeviceInfo = { 
@@ -998,6 +1024,9 @@ export interface Commands {
   play_recording: { args: { call: string; output: string | null; fromMs?: number | null }; ret: null };
   stop_playback: { args: Record<string, never>; ret: null };
   check_update: { args: Record<string, never>; ret: UpdateOffer | null };
+  create_link: { args: { lead: string | null; singleUse: boolean }; ret: CallLink };
+  links: { args: Record<string, never>; ret: CallLink[] };
+  revoke_link: { args: { id: string }; ret: null };
   install_update: { args: Record<string, never>; ret: null };
 }
 

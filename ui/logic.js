@@ -11,6 +11,7 @@
 /** @typedef {import("./bindings").Status} Status */
 /** @typedef {import("./bindings").UiError} UiError */
 /** @typedef {import("./bindings").UpdateOffer} UpdateOffer */
+/** @typedef {import("./bindings").CallLink} CallLink */
 
 /** "m:ss" for a duration in ms (negative counts as 0). @param {number} ms */
 export function fmtTime(ms) {
@@ -285,4 +286,17 @@ export function updateBanner(offer, inCall) {
 export function updateErrorShown(e) {
   const code = e && typeof e === "object" && "code" in e ? String(e.code) : "";
   return !QUIET_UPDATE_CODES.includes(code);
+}
+
+/**
+ * One line about a call link: whom it is for, how long it stays open, single use.
+ * @param {CallLink} link
+ * @param {string | null} leadName the lead's name when the link is for a known lead
+ * @param {number} now Unix ms
+ */
+export function linkLabel(link, leadName, now) {
+  const left = Math.max(0, Math.floor((link.expires_at_ms - now) / 60_000));
+  const span = left >= 60 ? `${Math.floor(left / 60)} h ${left % 60} min` : `${left} min`;
+  const who = leadName ? `For ${leadName}` : "No lead";
+  return `${who} · open ${span} more${link.single_use ? " · one call" : ""}`;
 }

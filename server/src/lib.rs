@@ -551,7 +551,10 @@ fn router_with_state(conn: Connection, cfg: &Config) -> anyhow::Result<(Router, 
             put(records::put::<Call>).get(records::get_one::<Call>),
         )
         .route(softphone_proto::signal::ROUTE, get(signal::upgrade))
-        .route(softphone_proto::link_routes::LINKS, post(links::create))
+        .route(
+            softphone_proto::link_routes::LINKS,
+            post(links::create).get(links::list),
+        )
         .route(
             softphone_proto::policy_routes::ORG_POLICY,
             get(policy::get).put(policy::put),

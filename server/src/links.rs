@@ -104,15 +104,59 @@ pub async fn create(
                 .map_err(Error::internal)
         })
         .await?;
-    let token = sign(&state.url_key[..], &claims);
-    let path = link_routes::JOIN_PAGE.replace("{token}", &token);
-    let url = crate::absolute_url(&headers, &path);
+    let url = link_url(&state, &headers, &claims);
     tracing::info!(link = %claims.l, agent = %claims.a, single_use = single, "call link created");
     Ok(Json(CallLink {
         id: claims.l,
         url,
         expires_at_ms: claims.e,
+        lead_id: lead,
+        single_use: single,
     }))
+}
+
+/// The page's URL for `claims` (the token is rebuilt from them: it is a signature, not
+/// a stored secret).
+fn link_url(state: &AppState, headers: &HeaderMap, claims: &Claims) -> String {
+    let token = sign(&state.url_key[..], claims);
+    crate::absolute_url(headers, &link_routes::JOIN_PAGE.replace("{token}", &token))
+}
+
+/// Most links one listing returns.
+const LIST_LIMIT: usize = 100;
+
+/// `GET /api/v1/links`: the caller's links that can still be opened (not expired,
+/// revoked or spent), newest first, at most 100.
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+) -> Result<Json<Vec<CallLink>>, Error> {
+    let agent = caller.user.id;
+    let rows = state
+        .with_read(move |c| {
+            db::call_links::live_for_agent(c, agent, now_ms(), LIST_LIMIT).map_err(Error::internal)
+        })
+        .await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|r| {
+                let claims = Claims {
+                    l: r.id,
+                    o: r.org_id,
+                    a: agent,
+                    e: r.expires_at_ms,
+                };
+                CallLink {
+                    id: r.id,
+                    url: link_url(&state, &headers, &claims),
+                    expires_at_ms: r.expires_at_ms,
+                    lead_id: r.lead_id,
+                    single_use: r.single_use,
+                }
+            })
+            .collect(),
+    ))
 }
 
 /// `DELETE /api/v1/links/{id}`: the agent who made the link, or an admin of its

@@ -342,6 +342,18 @@ fn operations() -> Vec<Op> {
             errors: &["400", "401", "415", "422", "429"],
         },
         Op {
+            method: HttpMethod::Get,
+            path: link_routes::LINKS,
+            id: "list_links".into(),
+            tag: "calls",
+            summary: "The caller's call links that can still be opened, newest first (at most 100)",
+            auth: true,
+            params: &[],
+            body: None,
+            ok: ("200", None),
+            errors: &["401", "429"],
+        },
+        Op {
             method: HttpMethod::Delete,
             path: link_routes::LINK,
             id: "revoke_link".into(),

@@ -61,6 +61,9 @@ export interface Commands {
   play_recording: { args: { call: string; output: string | null; fromMs?: number | null }; ret: null };
   stop_playback: { args: Record<string, never>; ret: null };
   check_update: { args: Record<string, never>; ret: UpdateOffer | null };
+  create_link: { args: { lead: string | null; singleUse: boolean }; ret: CallLink };
+  links: { args: Record<string, never>; ret: CallLink[] };
+  revoke_link: { args: { id: string }; ret: null };
   install_update: { args: Record<string, never>; ret: null };
 }
 
@@ -96,6 +99,7 @@ export interface Events {
             commands::call::IncomingCall,
             commands::timeline::PlaybackUpdate,
             commands::update::UpdateOffer,
+            softphone_proto::CallLink,
             // Devices and meters
             softphone_audio::DeviceInfo,
             softphone_audio::DeviceDirection,

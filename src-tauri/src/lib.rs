@@ -140,6 +140,9 @@ pub fn run() {
             commands::timeline::play_recording,
             commands::timeline::stop_playback,
             commands::update::check_update,
+            commands::links::create_link,
+            commands::links::links,
+            commands::links::revoke_link,
             commands::update::install_update,
         ])
         .run(tauri::generate_context!())

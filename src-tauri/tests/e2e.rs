@@ -3,7 +3,7 @@
 //! Steps: sign in; a colleague calls (ringtone on the speaker, answer, hear him, hang
 //! up); an echo call (mic meter in silence, speech and mute; keypad; hang up); the call
 //! and its recording in the timeline; a note written with the server down, pending,
-//! then synced once; search.
+//! then synced once; a call link made, listed and revoked; search.
 //!
 //! Real parts only: the app binary cargo built for this test (assets embedded) in a
 //! real WebKitGTK window under a private Xvfb, driven by `tauri-driver` (npm
@@ -556,6 +556,33 @@ async fn drive(
     );
     assert!(!logged.contains(email) && !report.contains(email));
     shots.at(c, "#copy-diagnostics", "diagnostics").await?;
+
+    // Call links: one made for the open lead shows with its page URL and, revoked,
+    // is gone from the app and from the server.
+    let open_lead = attr(c, "#leads button[aria-current='true']", "data-lead").await?;
+    click(c, "#links-box summary").await?;
+    find(c, "#link-new").await?.click().await?;
+    wait_count(c, "#links li", 1, 10).await?;
+    let link_url = c
+        .execute(
+            "return document.querySelector('#links li input').value",
+            vec![],
+        )
+        .await?;
+    let link_url = link_url.as_str().unwrap_or_default().to_string();
+    assert!(link_url.starts_with(&format!("{url}/join/")), "{link_url}");
+    let label = wait_text(c, "#links li .link-label", 5, |t| t.contains("one call")).await?;
+    assert!(label.starts_with("For "), "{label}");
+    let agent = Account::sign_in(url, email, softphone_server::demo::PASSWORD).await?;
+    let live = agent.links().await?;
+    assert_eq!(live.len(), 1);
+    assert_eq!(live[0].url, link_url);
+    assert_eq!(live[0].lead_id.map(|l| l.to_string()), Some(open_lead));
+    shots.at(c, "#links-box", "call-links").await?;
+    find(c, "#links li button.revoke").await?.click().await?;
+    wait_count(c, "#links li", 0, 10).await?;
+    assert!(agent.links().await?.is_empty(), "revoked on the server");
+    click(c, "#links-box summary").await?;
 
     // 6. Search, from another lead: the note's words find it and bring its lead back.
     let open = "#leads button[aria-current='true']";

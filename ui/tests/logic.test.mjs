@@ -3,8 +3,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
   callLine, errorText, filterLeads, fmtAgo, fmtTime, fold, leadDetail, matchLeads, micWarnings,
-  mosPoints, qualityTitle, snippetParts, syncChildren, syncText, updateBanner, updateErrorShown,
-  uploadFraction, uploadLabel,
+  linkLabel, mosPoints, qualityTitle, snippetParts, syncChildren, syncText, updateBanner,
+  updateErrorShown, uploadFraction, uploadLabel,
 } from "../logic.js";
 
 test("durations read as m:ss", () => {
@@ -209,4 +209,12 @@ test("builds that do not update themselves stay quiet", () => {
   }
   assert.equal(updateErrorShown({ code: "update.bad_signature", message: "" }), true);
   assert.equal(updateErrorShown({ code: "update.unreachable", message: "" }), true);
+});
+
+test("a call link says whom it is for and how long it stays open", () => {
+  const now = 1_000_000;
+  const link = { id: "l", url: "u", expires_at_ms: now + 125 * 60_000, lead_id: "a", single_use: true };
+  assert.equal(linkLabel(link, "Ana", now), "For Ana · open 2 h 5 min more · one call");
+  assert.equal(linkLabel({ ...link, single_use: false, expires_at_ms: now + 59 * 60_000 }, null, now), "No lead · open 59 min more");
+  assert.equal(linkLabel({ ...link, expires_at_ms: now - 1 }, "Ana", now), "For Ana · open 0 min more · one call");
 });

@@ -280,3 +280,71 @@ pub fn status(profile: &Path, json: bool) -> Result<()> {
     }
     Ok(())
 }
+
+fn print_link(l: &softphone_proto::CallLink) {
+    let left_s = (l.expires_at_ms - now_unix_ms()).max(0) / 1000;
+    println!(
+        "{}  {}  expires in {}h{:02}m{}{}",
+        l.id,
+        l.url,
+        left_s / 3600,
+        (left_s % 3600) / 60,
+        if l.single_use { "  single-use" } else { "" },
+        l.lead_id.map(|x| format!("  lead {x}")).unwrap_or_default()
+    );
+}
+
+fn now_unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// `softphone link new [--lead ID] [--single-use] [--ttl SECS] [--json]`.
+pub fn link_new(
+    profile: &Path,
+    lead: Option<&str>,
+    single_use: bool,
+    ttl: Option<i64>,
+    json: bool,
+) -> Result<()> {
+    let lead_id = lead
+        .map(|l| Uuid::parse_str(l).with_context(|| format!("--lead {l} is not a UUID")))
+        .transpose()?;
+    let (_, client) = logged_in(profile)?;
+    let link = runtime()?.block_on(client.create_link(&softphone_proto::CreateLink {
+        lead_id,
+        ttl_secs: ttl,
+        single_use,
+    }))?;
+    if json {
+        println!("{}", serde_json::to_string(&link)?);
+    } else {
+        print_link(&link);
+    }
+    Ok(())
+}
+
+/// `softphone link list [--json]`.
+pub fn link_list(profile: &Path, json: bool) -> Result<()> {
+    let (_, client) = logged_in(profile)?;
+    let links = runtime()?.block_on(client.links())?;
+    if json {
+        println!("{}", serde_json::to_string(&links)?);
+    } else {
+        for l in &links {
+            print_link(l);
+        }
+    }
+    Ok(())
+}
+
+/// `softphone link revoke ID`.
+pub fn link_revoke(profile: &Path, id: &str) -> Result<()> {
+    let id = Uuid::parse_str(id).with_context(|| format!("{id} is not a link id"))?;
+    let (_, client) = logged_in(profile)?;
+    runtime()?.block_on(client.revoke_link(id))?;
+    println!("revoked {id}");
+    Ok(())
+}

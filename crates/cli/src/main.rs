@@ -155,6 +155,12 @@ enum Command {
         #[command(flatten)]
         args: call::CallArgs,
     },
+    /// Browser call links for prospects: `link new` prints a page URL to send them;
+    /// while their page is open, `softphone call LINK_ID` rings it.
+    Link {
+        #[command(subcommand)]
+        action: LinkAction,
+    },
     /// Wait for one incoming call and answer it.
     Answer {
         /// Give up after this many seconds without a call.
@@ -162,6 +168,35 @@ enum Command {
         wait: f64,
         #[command(flatten)]
         args: call::CallArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum LinkAction {
+    /// A new link: prints its id and the page URL.
+    New {
+        /// The lead it is for (kept on the call record).
+        #[arg(long)]
+        lead: Option<String>,
+        /// Good for one answered call.
+        #[arg(long)]
+        single_use: bool,
+        /// Lifetime, seconds (default: the server's, 2 h; at most the admin's maximum).
+        #[arg(long)]
+        ttl: Option<i64>,
+        /// Print the link as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Your links that can still be opened, newest first.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a link: its page is disconnected at once and cannot be opened again.
+    Revoke {
+        /// The link id.
+        id: String,
     },
 }
 
@@ -253,6 +288,19 @@ fn run(cmd: Command, profile: Option<PathBuf>) -> Result<()> {
         Command::Call { target, args } => {
             let p = account::profile_dir(profile).ok();
             call::call(&target, &args, p.as_deref())
+        }
+        Command::Link { action } => {
+            let profile = account::profile_dir(profile)?;
+            match action {
+                LinkAction::New {
+                    lead,
+                    single_use,
+                    ttl,
+                    json,
+                } => account::link_new(&profile, lead.as_deref(), single_use, ttl, json),
+                LinkAction::List { json } => account::link_list(&profile, json),
+                LinkAction::Revoke { id } => account::link_revoke(&profile, &id),
+            }
         }
         Command::Answer { wait, args } => {
             let p = account::profile_dir(profile).ok();

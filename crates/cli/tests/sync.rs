@@ -739,3 +739,71 @@ fn the_org_policy_applies_from_login_and_the_machine_file_wins() {
     let e = rt.block_on(alice.set_org_policy(&forced)).unwrap_err();
     assert_eq!(e.code(), "auth.forbidden", "{e}");
 }
+
+#[test]
+fn call_links_are_made_listed_and_revoked_from_the_cli() {
+    if !require_keyring() {
+        return;
+    }
+    let root = tempfile::tempdir().unwrap();
+    let server = Server::new(root.path());
+    let url = server.url();
+    let profile = root.path().join("profile");
+    login(&profile, &url, "alice@acme.test", "alice-password");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (_, token) = softphone_store::credentials::load(&profile).unwrap();
+    let alice = Client::new(&url).unwrap().with_token(token);
+    let lead = new_lead(&rt, &alice, "Link Prospect", None, None);
+    let cli = |args: &[&str]| run_ok(softphone().arg("--profile").arg(&profile).args(args));
+
+    let made: CallLink = serde_json::from_str(&cli(&[
+        "link",
+        "new",
+        "--lead",
+        &lead.to_string(),
+        "--single-use",
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(made.lead_id, Some(lead));
+    assert!(made.single_use);
+    assert!(
+        made.url.starts_with(&format!("{url}/join/")),
+        "{}",
+        made.url
+    );
+    // The HTTP status of the prospect's page (curl, as a browser would fetch it).
+    let page = |u: &str| {
+        let out = Command::new("curl")
+            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", u])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).parse::<u16>().unwrap()
+    };
+    assert_eq!(page(&made.url), 200, "the prospect's page opens");
+    let other: CallLink =
+        serde_json::from_str(&cli(&["link", "new", "--ttl", "600", "--json"])).unwrap();
+    let listed: Vec<CallLink> = serde_json::from_str(&cli(&["link", "list", "--json"])).unwrap();
+    assert_eq!(
+        listed.iter().map(|l| l.id).collect::<Vec<_>>(),
+        [other.id, made.id],
+        "newest first"
+    );
+    assert_eq!(listed[1].url, made.url, "the listed URL is the one sent");
+    assert!(cli(&["link", "revoke", &made.id.to_string()]).contains("revoked"));
+    let listed: Vec<CallLink> = serde_json::from_str(&cli(&["link", "list", "--json"])).unwrap();
+    assert_eq!(listed.iter().map(|l| l.id).collect::<Vec<_>>(), [other.id]);
+    assert_ne!(
+        page(&made.url),
+        200,
+        "a revoked link's page no longer opens"
+    );
+    let out = common::run(softphone().arg("--profile").arg(&profile).args([
+        "link",
+        "new",
+        "--lead",
+        "not-a-uuid",
+    ]));
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a UUID"));
+}

@@ -330,6 +330,12 @@ impl Client {
         .await
     }
 
+    /// The caller's call links that can still be opened (`GET /api/v1/links`), newest
+    /// first.
+    pub async fn links(&self) -> Result<Vec<softphone_proto::CallLink>> {
+        Self::json(self.authed(Method::GET, softphone_proto::link_routes::LINKS)?).await
+    }
+
     /// Revokes a call link (`DELETE /api/v1/links/{id}`): its page is disconnected and
     /// cannot join again.
     pub async fn revoke_link(&self, id: Uuid) -> Result<()> {

@@ -190,14 +190,18 @@ impl Account {
 
     /// A browser call link for a prospect (optionally tied to a lead). The prospect
     /// opens `link.url`; the agent then dials `link.id`.
-    pub async fn create_link(&self, lead: Option<Uuid>) -> Result<CallLink> {
-        Ok(self
-            .client
-            .create_link(&CreateLink {
-                lead_id: lead,
-                ..CreateLink::default()
-            })
-            .await?)
+    pub async fn create_link(&self, req: &CreateLink) -> Result<CallLink> {
+        Ok(self.client.create_link(req).await?)
+    }
+
+    /// This agent's call links that can still be opened, newest first.
+    pub async fn links(&self) -> Result<Vec<CallLink>> {
+        Ok(self.client.links().await?)
+    }
+
+    /// Revokes one of this agent's call links; an open page is disconnected at once.
+    pub async fn revoke_link(&self, id: Uuid) -> Result<()> {
+        Ok(self.client.revoke_link(id).await?)
     }
 }
 

@@ -366,7 +366,8 @@ pub const MAX_TEXT_BYTES: usize = 64 * 1024;
 
 /// Browser call links: a prospect joins the agent's call from a web page.
 pub mod link_routes {
-    /// `POST` [`crate::CreateLink`] → [`crate::CallLink`] (agent).
+    /// `POST` [`crate::CreateLink`] → [`crate::CallLink`] (agent); `GET` → the caller's
+    /// links that can still be opened, newest first (at most 100).
     pub const LINKS: &str = "/api/v1/links";
     /// `DELETE`: revokes a link (the agent who made it, or an admin of its
     /// organisation); an open page is disconnected at once.
@@ -410,6 +411,12 @@ pub struct CallLink {
     pub url: String,
     /// Expiry, Unix ms.
     pub expires_at_ms: i64,
+    /// The lead it is for.
+    #[serde(default)]
+    pub lead_id: Option<uuid::Uuid>,
+    /// Good for one answered call.
+    #[serde(default)]
+    pub single_use: bool,
 }
 
 /// App updates: an admin uploads signed releases per channel and target; the app's

@@ -323,7 +323,12 @@ async fn run(opts: &Opts) -> Result<Summary> {
 
     // 3. The prospect opens the call link in headless Chromium.
     let account = agent.account().clone();
-    let link = account.create_link(Some(lead.id)).await?;
+    let link = account
+        .create_link(&softphone_proto::CreateLink {
+            lead_id: Some(lead.id),
+            ..Default::default()
+        })
+        .await?;
     let sink_module = run_tool(std::process::Command::new("pactl").args([
         "load-module",
         "module-null-sink",

@@ -116,3 +116,44 @@ pub fn mark_used(c: &Connection, id: Uuid, now: i64) -> rusqlite::Result<()> {
     )?;
     Ok(())
 }
+
+/// A live link of an agent's, for listing.
+#[derive(Debug, Clone)]
+pub struct LiveLink {
+    /// The link id.
+    pub id: Uuid,
+    /// Organisation.
+    pub org_id: Uuid,
+    /// The lead it is for.
+    pub lead_id: Option<Uuid>,
+    /// Expiry, Unix ms.
+    pub expires_at_ms: i64,
+    /// Good for one answered call.
+    pub single_use: bool,
+}
+
+/// `agent`'s links that can still be opened at `now_ms` (not expired, revoked or
+/// spent), newest first, at most `limit`.
+pub fn live_for_agent(
+    c: &Connection,
+    agent: Uuid,
+    now_ms: i64,
+    limit: usize,
+) -> rusqlite::Result<Vec<LiveLink>> {
+    let mut s = c.prepare(
+        "SELECT id, org_id, lead_id, expires_at_ms, single_use FROM call_links
+         WHERE agent_id = ?1 AND expires_at_ms > ?2 AND revoked_at IS NULL
+           AND NOT (single_use = 1 AND used_at IS NOT NULL)
+         ORDER BY created_at DESC, id DESC LIMIT ?3",
+    )?;
+    let rows = s.query_map(params![agent.to_string(), now_ms, limit as i64], |r| {
+        Ok(LiveLink {
+            id: uuid_at(r, 0)?,
+            org_id: uuid_at(r, 1)?,
+            lead_id: super::opt_uuid_at(r, 2)?,
+            expires_at_ms: r.get(3)?,
+            single_use: r.get::<_, i64>(4)? != 0,
+        })
+    })?;
+    rows.collect()
+}

@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod call;
+pub mod links;
 pub mod timeline;
 pub mod update;
 
