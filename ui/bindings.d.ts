@@ -110,6 +110,11 @@ input: string | null,
 output: string | null, };
 
 /**
+ * What the window asks of the call in progress.
+ */
+export type CallAction = "accept" | "reject" | "mute" | "unmute" | "hold" | "resume" | "hangup" | "dtmf";
+
+/**
  * What the UI shows when a call ends.
  */
 export type CallEnded = { 
@@ -1015,7 +1020,7 @@ export interface Commands {
   sync_now: { args: Record<string, never>; ret: SyncRound };
   diagnostics: { args: Record<string, never>; ret: string };
   start_call: { args: { request: DialRequest }; ret: string };
-  call_command: { args: { command: "accept" | "reject" | "mute" | "unmute" | "hold" | "resume" | "hangup" | "dtmf"; digit?: string }; ret: null };
+  call_command: { args: { command: CallAction; digit?: string }; ret: null };
   set_call_prefs: { args: { prefs: CallPrefs }; ret: null };
   set_presence: { args: { status: Presence }; ret: null };
   meters_visible: { args: { visible: boolean }; ret: null };

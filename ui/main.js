@@ -948,6 +948,10 @@ listen("call-event", (ev) => {
     // CallState is internally tagged: {state: "ringing_out"}, {state: "ended", reason: …}.
     const st = e.state.state;
     setText($("call-state"), st.replace(/_/g, " "));
+    if (held !== (st === "on_hold")) {
+      held = st === "on_hold";
+      drawHold();
+    }
     if (st !== "ringing_in" && !$("incoming").hidden && st !== "ended") {
       $("incoming").hidden = true;
       inCall(true);
@@ -1003,12 +1007,18 @@ listen("call-ended", (ev) => {
   refreshWork().catch(() => {});
 });
 
+/**
+ * Sends a command to the call; false (and the error shown) when it was refused.
+ * @param {import("./bindings").CallAction} command
+ */
 async function callCommand(command) {
   try {
     await invoke("call_command", { command });
+    return true;
   } catch (e) {
     setText($("call-error"), errText(e));
     $("call-error").hidden = false;
+    return false;
   }
 }
 
@@ -1128,18 +1138,24 @@ for (const id of ["bitrate"]) {
 }
 for (const id of ["input-device", "output-device", "record", "bitrate"]) $(id).addEventListener("change", sendPrefs);
 
-$("mute").addEventListener("click", () => {
-  muted = !muted;
+// The buttons show what the call did, not what was asked: mute once Rust took the
+// command, hold once the call's state says on_hold (a refused command changes nothing).
+function drawMute() {
   $("mute").setAttribute("aria-pressed", String(muted));
   setText($("mute"), muted ? "Unmute" : "Mute");
-  callCommand(muted ? "mute" : "unmute");
-});
-$("hold").addEventListener("click", () => {
-  held = !held;
+}
+function drawHold() {
   $("hold").setAttribute("aria-pressed", String(held));
   setText($("hold"), held ? "Resume" : "Hold");
-  callCommand(held ? "hold" : "resume");
+}
+$("mute").addEventListener("click", async () => {
+  const want = !muted;
+  if (await callCommand(want ? "mute" : "unmute")) {
+    muted = want;
+    drawMute();
+  }
 });
+$("hold").addEventListener("click", () => callCommand(held ? "resume" : "hold"));
 $("hangup").addEventListener("click", () => callCommand("hangup"));
 $("keypad-toggle").addEventListener("click", () => {
   const open = $("keypad").hidden;

@@ -52,7 +52,7 @@ export interface Commands {
   sync_now: { args: Record<string, never>; ret: SyncRound };
   diagnostics: { args: Record<string, never>; ret: string };
   start_call: { args: { request: DialRequest }; ret: string };
-  call_command: { args: { command: "accept" | "reject" | "mute" | "unmute" | "hold" | "resume" | "hangup" | "dtmf"; digit?: string }; ret: null };
+  call_command: { args: { command: CallAction; digit?: string }; ret: null };
   set_call_prefs: { args: { prefs: CallPrefs }; ret: null };
   set_presence: { args: { status: Presence }; ret: null };
   meters_visible: { args: { visible: boolean }; ret: null };
@@ -94,6 +94,7 @@ export interface Events {
             controller::admin::RecordingPolicy,
             commands::call::CallPrefs,
             commands::call::DialRequest,
+            commands::call::CallAction,
             commands::call::CallEnded,
             commands::call::Levels,
             commands::call::IncomingCall,

@@ -407,7 +407,16 @@ async fn drive(
         "the speech ended before the muted stretch was measured"
     );
     find(c, "#mute").await?.click().await?;
+    wait_text(c, "#mute", 5, |t| t == "Mute").await?;
     drop(talk);
+
+    // Hold: the button follows the call's state (on hold, then connected again).
+    find(c, "#hold").await?.click().await?;
+    wait_text(c, "#call-state", 10, |t| t.eq_ignore_ascii_case("on hold")).await?;
+    wait_text(c, "#hold", 5, |t| t == "Resume").await?;
+    find(c, "#hold").await?.click().await?;
+    wait_text(c, "#call-state", 10, |t| t.eq_ignore_ascii_case("connected")).await?;
+    wait_text(c, "#hold", 5, |t| t == "Hold").await?;
 
     // DTMF from the keypad: sent digits are echoed under it.
     find(c, "#keypad-toggle").await?.click().await?;

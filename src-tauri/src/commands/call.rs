@@ -510,30 +510,54 @@ pub fn set_call_prefs(calls: State<'_, CallSlot>, prefs: CallPrefs) -> Result<()
     Ok(())
 }
 
-/// Sends one command to the call in progress: `accept` or `reject` (ringing in), `mute`,
-/// `unmute`, `hold`, `resume`, `hangup`, or `dtmf` with `digit` (0-9, *, #, A-D;
-/// RFC 4733).
+/// What the window asks of the call in progress.
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallAction {
+    /// Answer the ringing call.
+    Accept,
+    /// Decline the ringing call.
+    Reject,
+    /// Stop sending the microphone.
+    Mute,
+    /// Send the microphone again.
+    Unmute,
+    /// Put the call on hold.
+    Hold,
+    /// Take it off hold.
+    Resume,
+    /// End the call.
+    Hangup,
+    /// Send `digit` as an RFC 4733 telephone event.
+    Dtmf,
+}
+
+/// Sends one command to the call in progress; `digit` (0-9, *, #, A-D) goes with
+/// `dtmf`. Resolves once the call has it: the window shows mute as done then, and hold
+/// when the call's state says `on_hold`.
 ///
-/// Errors: `call.none` without a call, `controller.invalid` for an unknown command.
+/// Errors: `call.none` without a call, `controller.invalid` for `dtmf` without a
+/// digit.
 #[tauri::command]
 pub async fn call_command(
     calls: State<'_, CallSlot>,
-    command: String,
+    command: CallAction,
     digit: Option<char>,
 ) -> Result<(), UiError> {
-    let cmd = match (command.as_str(), digit) {
-        ("accept", _) => Command::Accept,
-        ("reject", _) => Command::Reject,
-        ("mute", _) => Command::Mute(true),
-        ("unmute", _) => Command::Mute(false),
-        ("hold", _) => Command::Hold(true),
-        ("resume", _) => Command::Hold(false),
-        ("hangup", _) => Command::Hangup,
-        ("dtmf", Some(d)) => Command::Dtmf(d),
-        _ => {
+    let cmd = match (command, digit) {
+        (CallAction::Accept, _) => Command::Accept,
+        (CallAction::Reject, _) => Command::Reject,
+        (CallAction::Mute, _) => Command::Mute(true),
+        (CallAction::Unmute, _) => Command::Mute(false),
+        (CallAction::Hold, _) => Command::Hold(true),
+        (CallAction::Resume, _) => Command::Hold(false),
+        (CallAction::Hangup, _) => Command::Hangup,
+        (CallAction::Dtmf, Some(d)) => Command::Dtmf(d),
+        (CallAction::Dtmf, None) => {
             return Err(UiError {
                 code: "controller.invalid".into(),
-                message: format!("unknown call command `{command}`"),
+                message: "dtmf needs a digit".into(),
             })
         }
     };
