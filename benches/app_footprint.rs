@@ -400,7 +400,13 @@ async fn main() -> Result<()> {
     // The anchor: Chromium showing the server's browser call page, idle, same display.
     let agent = Agent::resume(&signed_in)?;
     let lead = agent.leads()?.first().ok_or("no leads")?.id;
-    let link = agent.account().create_link(Some(lead)).await?;
+    let link = agent
+        .account()
+        .create_link(&softphone_proto::CreateLink {
+            lead_id: Some(lead),
+            ..Default::default()
+        })
+        .await?;
     let profile_dir = tmp.path().join("chromium");
     let chromium = spawn(
         Command::new("/usr/bin/chromium")

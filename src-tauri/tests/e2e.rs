@@ -415,7 +415,10 @@ async fn drive(
     wait_text(c, "#call-state", 10, |t| t.eq_ignore_ascii_case("on hold")).await?;
     wait_text(c, "#hold", 5, |t| t == "Resume").await?;
     find(c, "#hold").await?.click().await?;
-    wait_text(c, "#call-state", 10, |t| t.eq_ignore_ascii_case("connected")).await?;
+    wait_text(c, "#call-state", 10, |t| {
+        t.eq_ignore_ascii_case("connected")
+    })
+    .await?;
     wait_text(c, "#hold", 5, |t| t == "Hold").await?;
 
     // DTMF from the keypad: sent digits are echoed under it.
