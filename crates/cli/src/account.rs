@@ -282,7 +282,7 @@ pub fn status(profile: &Path, json: bool) -> Result<()> {
 }
 
 fn print_link(l: &softphone_proto::CallLink) {
-    let left_s = (l.expires_at_ms - now_unix_ms()).max(0) / 1000;
+    let left_s = (l.expires_at_ms - softphone_store::now_ms()).max(0) / 1000;
     println!(
         "{}  {}  expires in {}h{:02}m{}{}",
         l.id,
@@ -292,13 +292,6 @@ fn print_link(l: &softphone_proto::CallLink) {
         if l.single_use { "  single-use" } else { "" },
         l.lead_id.map(|x| format!("  lead {x}")).unwrap_or_default()
     );
-}
-
-fn now_unix_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 /// `softphone link new [--lead ID] [--single-use] [--ttl SECS] [--json]`.

@@ -12,7 +12,7 @@ use softphone_proto::signal::{Presence, ServerMsg};
 use softphone_proto::{Call, CallDirection, CallLink, CallUpsert, Change, CreateLink, Lead, Note};
 use softphone_store::credentials::{self, CredentialError, Settings};
 use softphone_store::sync::{PullReport, PushReport, Status, SyncOptions, Syncer};
-use softphone_store::{Store, StoreError};
+use softphone_store::{now_ms, Store, StoreError};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -512,12 +512,6 @@ fn process_alive(pid: u32, started_at_ms: i64) -> bool {
         let _ = pid;
         now_ms() - started_at_ms < 4 * 3600 * 1000
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// Repairs a journalled recording: `PATH.part` (the recorder was killed mid-write) or

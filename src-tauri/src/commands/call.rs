@@ -457,20 +457,16 @@ fn alert(app: &AppHandle, from: &str) {
 }
 
 /// Sets the agent's presence: `available`, `busy` or `wrap_up` (calls to a busy or
-/// wrapping-up agent fail with `busy`). Kept for reconnects.
-///
-/// Errors: `controller.invalid` for another value.
+/// wrapping-up agent fail with `busy`). Kept for reconnects. Another value is refused
+/// by Tauri before this runs (the argument is a typed `Presence`).
 #[tauri::command]
-pub fn set_presence(calls: State<'_, CallSlot>, status: String) -> Result<(), UiError> {
-    let p = parse_presence(&status).ok_or_else(|| UiError {
-        code: "controller.invalid".into(),
-        message: format!("unknown presence `{status}`: available, busy or wrap_up"),
-    })?;
-    apply_presence(&calls, p);
+pub fn set_presence(calls: State<'_, CallSlot>, status: Presence) -> Result<(), UiError> {
+    apply_presence(&calls, status);
     Ok(())
 }
 
-/// `available`, `busy`, `wrap_up` (the wire names) to a presence.
+/// `available`, `busy`, `wrap_up` (the wire names, as the tray's menu ids carry them)
+/// to a presence.
 pub(crate) fn parse_presence(status: &str) -> Option<Presence> {
     match status {
         "available" => Some(Presence::Available),
