@@ -12,7 +12,7 @@ use softphone_call::{
     PeerConfig, RecordSpec,
 };
 use softphone_controller::agent::{ended_normally, save_call, Account, Agent, LiveCall, SavedCall};
-use softphone_recorder::{RecorderConfig, RecordingMeta};
+use softphone_recorder::RecorderConfig;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -119,15 +119,13 @@ impl CallArgs {
             },
             record: self.record.as_ref().map(|p| RecordSpec {
                 path: p.clone(),
-                meta: RecordingMeta {
-                    call_id: String::new(), // set by the controller
-                    lead_id: self.lead.map(|l| l.to_string()),
-                    start_time: humantime::format_rfc3339_seconds(std::time::SystemTime::now())
-                        .to_string(),
-                    left: format!("agent:{agent}"),
-                    right: "remote".into(),
-                    extra: vec![],
-                },
+                // The call id is set by the call engine.
+                meta: softphone_controller::new_meta(
+                    Some(String::new()),
+                    self.lead.map(|l| l.to_string()),
+                    &format!("agent:{agent}"),
+                    "remote",
+                ),
                 config: RecorderConfig {
                     bitrate_per_channel: fixed_kbps
                         .map_or(RecorderConfig::live_call().bitrate_per_channel, |k| {

@@ -10,7 +10,7 @@
 
 use softphone_call::{AudioIn, AudioOut, CallEvent, CallSetup, CallState, Command, RecordSpec};
 use softphone_controller::agent::{Account, Agent};
-use softphone_recorder::{RecorderConfig, RecordingMeta};
+use softphone_recorder::RecorderConfig;
 use std::io::BufRead;
 use std::time::{Duration, Instant};
 
@@ -44,15 +44,12 @@ async fn one_call(agent: &Agent, devices: bool, n: usize) -> Result<(), String> 
         },
         record: Some(RecordSpec {
             path: dir.join(format!("{call_id}.opus")),
-            meta: RecordingMeta {
-                call_id: call_id.to_string(),
-                lead_id: None,
-                start_time: humantime::format_rfc3339_seconds(std::time::SystemTime::now())
-                    .to_string(),
-                left: "agent".into(),
-                right: "remote".into(),
-                extra: vec![],
-            },
+            meta: softphone_controller::new_meta(
+                Some(call_id.to_string()),
+                None,
+                "agent",
+                "remote",
+            ),
             config: RecorderConfig::live_call(),
         }),
         ..CallSetup::default()

@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use softphone_call::{AudioIn, AudioOut, CallEvent, CallSetup, CallState, Command, RecordSpec};
 use softphone_controller::agent::{Account, Agent, SavedCall};
 use softphone_proto::{Change, Lead};
-use softphone_recorder::{RecorderConfig, RecordingMeta};
+use softphone_recorder::RecorderConfig;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
@@ -381,15 +381,12 @@ async fn run(opts: &Opts) -> Result<Summary> {
         output: AudioOut::Device(None),
         record: Some(RecordSpec {
             path: recording.clone(),
-            meta: RecordingMeta {
-                call_id: String::new(),
-                lead_id: Some(lead.id.to_string()),
-                start_time: humantime::format_rfc3339_seconds(std::time::SystemTime::now())
-                    .to_string(),
-                left: format!("agent:{email}"),
-                right: "prospect".into(),
-                extra: vec![],
-            },
+            meta: softphone_controller::new_meta(
+                Some(String::new()),
+                Some(lead.id.to_string()),
+                &format!("agent:{email}"),
+                "prospect",
+            ),
             config: RecorderConfig::live_call(),
         }),
         ..CallSetup::default()
