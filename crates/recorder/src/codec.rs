@@ -1,5 +1,7 @@
 //! Safe wrappers over libopus's multistream encoder and decoder (via `opusic-sys`,
-//! the bindings under the `opus` crate, which has no multistream API).
+//! the bindings under the `opus` crate). `opus` 0.4.0 has `MSEncoder`/`MSDecoder`, but
+//! the encoder there takes no `ctl`: no bitrate, complexity, in-band FEC, signal type,
+//! reset or lookahead (the OpusHead pre-skip), all of which the recorder sets.
 //!
 //! One stream with mapping `[0]` produces ordinary single-stream Opus packets, so the
 //! same wrapper encodes the mono WhatsApp export and the two-stream recording.
