@@ -63,6 +63,7 @@ impl Server {
         let conn = softphone_server::db::open(&data).unwrap();
         for (email, name, role, pw) in [
             ("alice@acme.test", "Alice", Role::Agent, "alice-password"),
+            ("bob@acme.test", "Bob", Role::Agent, "bob-password"),
             ("boss@acme.test", "Boss", Role::Admin, "boss-password"),
         ] {
             softphone_server::add_user(&conn, "Acme", email, name, role, pw).unwrap();
@@ -806,4 +807,102 @@ fn call_links_are_made_listed_and_revoked_from_the_cli() {
     ]));
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not a UUID"));
+}
+
+/// A call between two colleagues, each recording it with a lead of their own: both call
+/// records and both recordings reach the server. (Both sides know the call's id; the
+/// callee's record used to take it too, and the server refused the second record and
+/// its recording as someone else's.)
+#[test]
+fn both_colleagues_keep_their_own_record_and_recording_of_one_call() {
+    if !require_keyring() {
+        return;
+    }
+    let root = tempfile::tempdir().unwrap();
+    let server = Server::new(root.path());
+    let url = server.url();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (pa, pb) = (root.path().join("alice"), root.path().join("bob"));
+    login(&pa, &url, "alice@acme.test", "alice-password");
+    login(&pb, &url, "bob@acme.test", "bob-password");
+    let client_of = |p: &Path| {
+        let (_, token) = softphone_store::credentials::load(p).unwrap();
+        Client::new(&url).unwrap().with_token(token)
+    };
+    let (alice, bob) = (client_of(&pa), client_of(&pb));
+    let lead_a = new_lead(&rt, &alice, "Alice's Prospect", None, None);
+    let lead_b = new_lead(&rt, &bob, "Bob's Prospect", None, None);
+    let speech = common::fixtures().join("alsa.wav");
+    // The call options of one side: its lead, its recording, speech in, audio out.
+    let options = |lead: Uuid, name: &str| -> Vec<std::ffi::OsString> {
+        vec![
+            "--lead".into(),
+            lead.to_string().into(),
+            "--record".into(),
+            root.path().join(format!("{name}.opus")).into(),
+            "--input-wav".into(),
+            speech.clone().into(),
+            "--output-wav".into(),
+            root.path().join(format!("{name}-heard.wav")).into(),
+            "--media-addr".into(),
+            "127.0.0.1:0".into(),
+        ]
+    };
+    let answering = softphone()
+        .arg("--profile")
+        .arg(&pb)
+        .args(["answer", "--wait", "30"])
+        .args(options(lead_b, "bob"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    let out = softphone()
+        .arg("--profile")
+        .arg(&pa)
+        .args(["call", "Bob", "--seconds", "4"])
+        .args(options(lead_a, "alice"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "alice's call: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let answered = answering.wait_with_output().unwrap();
+    assert!(
+        answered.status.success(),
+        "bob's answer: {}",
+        String::from_utf8_lossy(&answered.stderr)
+    );
+    for p in [&pa, &pb] {
+        run_ok(softphone().arg("--profile").arg(p).args(["sync", "--once"]));
+    }
+    let mut boss = Client::new(&url).unwrap();
+    rt.block_on(boss.login("boss@acme.test", "boss-password"))
+        .unwrap();
+    let page = rt.block_on(boss.changes(0, 1000)).unwrap();
+    let calls: Vec<Call> = page
+        .changes
+        .into_iter()
+        .filter_map(|c| match c {
+            Change::Call(c) => Some(c),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(calls.len(), 2, "{calls:#?}");
+    let of = |lead: Uuid| calls.iter().find(|c| c.lead_id == lead).unwrap();
+    let (a, b) = (of(lead_a), of(lead_b));
+    assert_eq!(a.direction, CallDirection::Outbound);
+    assert_eq!(b.direction, CallDirection::Inbound);
+    assert_ne!(a.id, b.id);
+    assert!(a.has_recording && b.has_recording, "{a:?} {b:?}");
+    for c in [a, b] {
+        let (u, _) = rt.block_on(boss.recording_url(c.id, 60)).unwrap();
+        let bytes = rt.block_on(boss.download(&u, None)).unwrap();
+        let file = root.path().join(format!("{}.opus", c.id));
+        std::fs::write(&file, &bytes).unwrap();
+        common::assert_opusinfo_clean(&file);
+    }
 }

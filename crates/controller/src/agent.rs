@@ -481,7 +481,8 @@ pub enum SavedCall {
 /// A call that never ended cleanly, as [`Agent::open`] found and recovered it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecoveredCall {
-    /// The call.
+    /// This agent's record of the call ([`record_id`]: the call's id for an outgoing
+    /// call).
     pub call_id: Uuid,
     /// Its lead: a call record (end reason `crashed`) was queued.
     pub lead_id: Option<Uuid>,
@@ -615,14 +616,14 @@ impl Agent {
                 continue;
             }
             let mut store = self.store();
-            let saved =
-                store.get::<Call>(e.call_id)?.is_some() || store.recording(e.call_id)?.is_some();
+            let id = record_id(e.call_id, e.outgoing, self.account.settings.user_id);
+            let saved = store.get::<Call>(id)?.is_some() || store.recording(id)?.is_some();
             if saved {
                 store.unjournal_call(e.call_id)?;
                 continue;
             }
             let mut r = RecoveredCall {
-                call_id: e.call_id,
+                call_id: id,
                 lead_id: e.lead_id,
                 recording: None,
                 duration_ms: None,
@@ -657,7 +658,7 @@ impl Agent {
                     quality: None,
                 };
                 let call = Call {
-                    id: e.call_id,
+                    id,
                     lead_id: lead,
                     direction: upsert.direction,
                     agent_id: self.account.settings.user_id,
@@ -673,10 +674,10 @@ impl Agent {
                     version: 0,
                     updated_at: 0,
                 };
-                store.queue::<Call>(e.call_id, Some(lead), &call, &upsert)?;
+                store.queue::<Call>(id, Some(lead), &call, &upsert)?;
             }
             if let Some(s) = &summary {
-                store.add_recording(e.call_id, &s.path, s.duration_ms, 2)?;
+                store.add_recording(id, &s.path, s.duration_ms, 2)?;
                 r.recording = Some(s.path.clone());
                 r.duration_ms = Some(s.duration_ms);
             }
@@ -869,6 +870,28 @@ pub struct RecordingState {
     pub uploaded: bool,
 }
 
+/// The id of this agent's own record of call `call_id` (its call record and its
+/// recording's upload). Both sides of a call between colleagues know the call's id and
+/// each may record it with a lead of their own, so the two records need two ids: the
+/// caller's record takes the call's id, the callee's one derived from it and the
+/// callee's user id. Deterministic, so recovery after a crash finds the same record;
+/// the first 8 bytes (a UUIDv7's timestamp) are kept, so it sorts with the call.
+pub fn record_id(call_id: Uuid, outgoing: bool, user: Uuid) -> Uuid {
+    if outgoing {
+        return call_id;
+    }
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(b"agent-softphone: the callee's record of a call");
+    h.update(call_id.as_bytes());
+    h.update(user.as_bytes());
+    let digest = h.finalize();
+    let mut b = *call_id.as_bytes();
+    b[8..].copy_from_slice(&digest[..8]);
+    b[8] = (b[8] & 0x3f) | 0x80; // RFC 9562 variant
+    Uuid::from_bytes(b)
+}
+
 /// [`Agent::save_call`] for callers that may have no profile (a one-off CLI call).
 pub fn save_call(
     agent: Option<&Agent>,
@@ -878,8 +901,13 @@ pub fn save_call(
     match (agent, lead) {
         (Some(agent), Some(lead)) => {
             let upsert = call_upsert(report, lead);
+            let id = record_id(
+                report.call_id,
+                upsert.direction == CallDirection::Outbound,
+                agent.account.settings.user_id,
+            );
             let call = Call {
-                id: report.call_id,
+                id,
                 lead_id: lead,
                 direction: upsert.direction,
                 agent_id: agent.account.settings.user_id,
@@ -896,9 +924,9 @@ pub fn save_call(
                 updated_at: 0,
             };
             let mut store = agent.store();
-            store.queue::<Call>(report.call_id, Some(lead), &call, &upsert)?;
+            store.queue::<Call>(id, Some(lead), &call, &upsert)?;
             if let Some(r) = &report.recording {
-                store.add_recording(report.call_id, &r.path, r.duration_ms, 2)?;
+                store.add_recording(id, &r.path, r.duration_ms, 2)?;
             }
             // Saved: no longer a call to recover.
             store.unjournal_call(report.call_id)?;
@@ -950,4 +978,31 @@ fn call_upsert(report: &CallReport, lead: Uuid) -> CallUpsert {
 /// worth reporting.
 pub fn ended_normally(reason: &EndReason) -> bool {
     matches!(reason, EndReason::LocalHangup | EndReason::RemoteHangup)
+}
+
+#[cfg(test)]
+mod record_id_tests {
+    use super::*;
+
+    #[test]
+    fn each_side_of_a_call_has_its_own_stable_record_id() {
+        let call = Uuid::now_v7();
+        let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+        assert_eq!(
+            record_id(call, true, a),
+            call,
+            "the caller's record is the call's id"
+        );
+        let callee = record_id(call, false, b);
+        assert_ne!(callee, call);
+        assert_eq!(callee, record_id(call, false, b), "stable across restarts");
+        assert_ne!(callee, record_id(call, false, a), "per callee");
+        assert_eq!(callee.get_version_num(), 7);
+        assert_eq!(callee.get_variant(), uuid::Variant::RFC4122);
+        assert_eq!(
+            callee.as_bytes()[..6],
+            call.as_bytes()[..6],
+            "same timestamp"
+        );
+    }
 }
