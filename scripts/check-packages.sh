@@ -95,6 +95,8 @@ got="$("$droot/usr/bin/agent-softphone" --version)"
 # (update.not_packaged), as seen in other Tauri apps whose stamping failed.
 grep -aq __TAURI_BUNDLE_TYPE_VAR_DEB "$droot/usr/bin/agent-softphone" ||
   fail "the .deb's binary does not know it is a .deb: its updater cannot update it"
+target="$("$droot/usr/bin/agent-softphone" --update-target)"
+[ "$target" = "linux-x86_64-deb" ] || fail "the installed .deb asks for updates as '$target'"
 desktop="$droot/usr/share/applications/Agent Softphone.desktop"
 [ -f "$desktop" ] || desktop="$(ls "$droot"/usr/share/applications/*.desktop)"
 desktop-file-validate "$desktop"
@@ -116,6 +118,8 @@ got="$("$rroot/usr/bin/agent-softphone" --version)"
 [ "$got" = "agent-softphone $version" ] || fail "installed .rpm says '$got'"
 grep -aq __TAURI_BUNDLE_TYPE_VAR_RPM "$rroot/usr/bin/agent-softphone" ||
   fail "the .rpm's binary does not know it is an .rpm: its updater cannot update it"
+target="$("$rroot/usr/bin/agent-softphone" --update-target)"
+[ "$target" = "linux-x86_64-rpm" ] || fail "the installed .rpm asks for updates as '$target'"
 rpm --root "$rroot" -V agent-softphone --nodeps || fail "rpm -V: installed files differ"
 echo "installed, started ($got), verified"
 

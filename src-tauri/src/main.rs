@@ -11,10 +11,20 @@ fn main() {
                 println!("agent-softphone {}", env!("CARGO_PKG_VERSION"));
                 return;
             }
+            // What the updater asks the server for, e.g. `linux-x86_64-deb`; `none` for
+            // a binary not installed from a package, which never updates itself.
+            "--update-target" => {
+                println!(
+                    "{}",
+                    agent_softphone_lib::commands::update::install_target()
+                        .unwrap_or_else(|| "none".into())
+                );
+                return;
+            }
             "--help" | "-h" => {
                 println!(
                     "agent-softphone {}: the Agent Softphone desktop app.\n\
-                     Usage: agent-softphone [--version | --help]\n\
+                     Usage: agent-softphone [--version | --update-target | --help]\n\
                      Environment: SOFTPHONE_PROFILE (profile folder), SOFTPHONE_ADMIN_CONFIG\n\
                      (admin policy file), SOFTPHONE_LOG_DIR / SOFTPHONE_LOG (log file folder\n\
                      and filter), RUST_LOG (stderr filter).",

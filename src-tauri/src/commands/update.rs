@@ -110,6 +110,15 @@ pub async fn download(update: &Update) -> Result<Vec<u8>, UpdateError> {
         .map_err(plugin_error)
 }
 
+/// The updater's name for this install, `{os}-{arch}-{bundle}` (e.g.
+/// `linux-x86_64-deb`): the plugin's `target()` gives `{os}-{arch}` only, and the
+/// bundle is the type the bundler stamped into the binary. `None` for a binary not
+/// installed from a package (a cargo build), which must not replace itself.
+pub fn install_target() -> Option<String> {
+    let bundle = tauri::utils::platform::bundle_type()?;
+    Some(format!("{}-{bundle}", tauri_plugin_updater::target()?))
+}
+
 /// The source for this install: the build's key, the updater's name for how the app
 /// was installed, and the signed-in agent's server and session.
 fn source(agents: &AgentSlot) -> Result<UpdateSource, UiError> {
@@ -118,7 +127,7 @@ fn source(agents: &AgentSlot) -> Result<UpdateSource, UiError> {
     Ok(UpdateSource::new(
         &policy,
         BUILD_PUBKEY,
-        tauri_plugin_updater::target().filter(|t| !t.ends_with("-unknown")),
+        install_target(),
         agent.account().client(),
     )?)
 }
@@ -196,6 +205,13 @@ pub async fn install_update(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cargo_build_names_no_install_target() {
+        // Test binaries are not stamped by the bundler: they must never update
+        // themselves (the .deb/.rpm stamp is asserted by scripts/check-packages.sh).
+        assert_eq!(install_target(), None);
+    }
 
     #[test]
     fn no_install_while_a_call_holds_the_line_and_no_call_while_installing() {
