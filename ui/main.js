@@ -692,6 +692,7 @@ $("signin-form").addEventListener("submit", async (ev) => {
       server: $("server").value, email: $("email").value, password: $("password").value,
     }));
     $("password").value = "";
+    await refreshPolicy();
     await refreshWork();
   } catch (e) {
     setText($("signin-error"), errText(e));
@@ -754,6 +755,20 @@ async function syncNow() {
   }
   await refreshAccount();
   await refreshWork();
+  await refreshPolicy();
+}
+
+/**
+ * The policy again (sign-in and sync bring the organisation's from the server), and
+ * the call preferences re-sent under it.
+ */
+async function refreshPolicy() {
+  try {
+    applyRecordingPolicy(await invoke("sign_in_defaults"));
+    sendPrefs();
+  } catch {
+    // An unreadable policy file is shown on the sign-in screen.
+  }
 }
 listen("sync-changed", () => {
   refreshAccount().catch(() => {});
@@ -1097,11 +1112,13 @@ function resetCallPanel() {
  */
 function applyRecordingPolicy(d) {
   const notes = [];
-  if (d.recording === "off" || d.recording === "forced") {
+  const fixed = d.recording === "off" || d.recording === "forced";
+  /** @type {HTMLInputElement} */ ($("record")).disabled = fixed;
+  if (fixed) {
     $("record").checked = d.recording === "forced";
-    $("record").disabled = true;
     notes.push(d.recording === "forced" ? "Every call is recorded" : "Calls are not recorded");
   }
+  /** @type {HTMLSelectElement} */ ($("bitrate")).disabled = d.recording_bitrate_kbps != null;
   if (d.recording_bitrate_kbps != null) {
     const v = String(d.recording_bitrate_kbps);
     const sel = /** @type {HTMLSelectElement} */ ($("bitrate"));

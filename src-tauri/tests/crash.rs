@@ -1,4 +1,5 @@
-//! The desktop app killed in the middle of a recorded call (SIGKILL: no hang-up, no
+//! The organisation's policy from the server applies in the app from sign-in, and
+//! the desktop app killed in the middle of a recorded call (SIGKILL: no hang-up, no
 //! finish, no save) loses neither the call nor its recording: at its next start it
 //! repairs the cut recording, makes the call record (end reason `crashed`, its real
 //! duration, its lead) and syncs both, so the server holds a recording that plays.
@@ -89,6 +90,16 @@ async fn an_app_killed_in_a_recorded_call_keeps_the_call_and_its_recording() -> 
     let server = start_server(&data, "127.0.0.1:0".parse()?).await?;
     let url = format!("http://{}", server.addr);
     let (email, _, _) = softphone_server::demo::ACCOUNTS[2];
+    // The organisation's policy on the server fixes the recording quality; the app
+    // applies it from sign-in.
+    let (admin_email, _, _) = softphone_server::demo::ACCOUNTS[0];
+    let boss = Account::sign_in(&url, admin_email, softphone_server::demo::PASSWORD).await?;
+    boss.client()
+        .set_org_policy(&softphone_proto::OrgPolicy {
+            recording_bitrate_kbps: Some(24),
+            ..Default::default()
+        })
+        .await?;
     let (_xvfb, display) = start_xvfb()?;
     let profile = tmp.path().join("profile");
     let admin = tmp.path().join("admin-config.json");
@@ -121,6 +132,15 @@ async fn an_app_killed_in_a_recorded_call_keeps_the_call_and_its_recording() -> 
         .click()
         .await?;
     wait_count(&c, "#leads li", 10, 20).await?;
+    let policy = wait_text(&c, "#record-policy", 10, |t| t.contains("24 kbit/s")).await?;
+    assert!(policy.contains("set by your administrator"), "{policy}");
+    let fixed = c
+        .execute(
+            "return [document.getElementById('bitrate').value, document.getElementById('bitrate').disabled]",
+            vec![],
+        )
+        .await?;
+    assert_eq!(fixed, serde_json::json!(["24", true]));
     let lead: uuid::Uuid = attr(&c, "#leads li:nth-child(1) button", "data-lead")
         .await?
         .parse()?;
