@@ -171,8 +171,25 @@ pub fn search(
 #[tauri::command]
 pub fn diagnostics(slot: State<'_, AgentSlot>) -> String {
     let agent = slot.get().ok();
+    let policy = super::admin_policy().unwrap_or_default();
+    let program = format!(
+        "agent-softphone {} (updates: target {}, key {}, channel {}, {})",
+        env!("CARGO_PKG_VERSION"),
+        super::update::install_target().unwrap_or_else(|| "none".into()),
+        if super::update::BUILD_PUBKEY.is_some_and(|k| !k.trim().is_empty()) {
+            "built in"
+        } else {
+            "none"
+        },
+        policy.update_channel.unwrap_or_default().as_str(),
+        if policy.updates == Some(false) {
+            "off by policy"
+        } else {
+            "on"
+        },
+    );
     softphone_controller::diagnostics::report(
-        concat!("agent-softphone ", env!("CARGO_PKG_VERSION")),
+        &program,
         agent.as_deref(),
         super::LOG_DIR.get().and_then(|d| d.as_deref()),
     )
