@@ -12,6 +12,7 @@ pub mod config;
 pub mod db;
 pub mod demo;
 pub mod echo;
+pub mod error;
 pub mod extract;
 pub mod ice;
 mod limits;
@@ -29,12 +30,11 @@ pub mod trace;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use rusqlite::Connection;
 use softphone_proto::{
-    routes, ApiError, Call, Contact, Conversation, Health, LoginRequest, LoginResponse, Message,
+    routes, Call, Contact, Conversation, Health, LoginRequest, LoginResponse, Message,
     MessageStatusEvent, Resource, Role, UserInfo,
 };
 use std::net::SocketAddr;
@@ -43,6 +43,7 @@ use std::sync::{Arc, Mutex};
 use uuid::Uuid;
 
 pub use config::Config;
+pub use error::Error;
 
 /// Shared handler state.
 #[derive(Clone)]
@@ -81,43 +82,6 @@ pub struct AppState {
     pub(crate) metrics_token: Option<Arc<str>>,
     /// Release uploads: the key they must be signed with, and their size limit.
     pub(crate) releases: releases::ReleaseSettings,
-}
-
-/// An error response: HTTP status plus a stable code.
-#[derive(Debug)]
-pub struct Error {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
-}
-
-impl Error {
-    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            message: message.into(),
-        }
-    }
-
-    pub(crate) fn internal(e: impl std::fmt::Display) -> Self {
-        tracing::error!(error = %e, "internal error");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "internal server error",
-        )
-    }
-}
-
-impl IntoResponse for Error {
-    fn into_response(self) -> Response {
-        let body = ApiError {
-            code: self.code.to_string(),
-            message: self.message,
-        };
-        (self.status, Json(body)).into_response()
-    }
 }
 
 /// 413 `body.too_large` when a note's or message's text is over

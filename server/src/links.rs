@@ -175,7 +175,7 @@ pub async fn revoke(
                 .filter(|r| {
                     r.org_id == user.org_id && (r.agent_id == user.id || user.role == Role::Admin)
                 })
-                .ok_or_else(crate::sync::not_found)?;
+                .ok_or_else(crate::error::not_found)?;
             db::call_links::revoke(c, id, crate::now()).map_err(Error::internal)
         })
         .await?;

@@ -6,7 +6,6 @@ use crate::db::org_policies;
 use crate::extract::JsonBody;
 use crate::{now, AppState, Caller, Error};
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::Json;
 use softphone_proto::{OrgPolicy, Role};
 
@@ -27,14 +26,11 @@ pub async fn put(
     JsonBody(p): JsonBody<OrgPolicy>,
 ) -> Result<Json<OrgPolicy>, Error> {
     if caller.user.role != Role::Admin {
-        return Err(Error::new(
-            StatusCode::FORBIDDEN,
-            "auth.forbidden",
+        return Err(crate::error::forbidden(
             "only an admin sets the organisation's policy",
         ));
     }
-    p.validate()
-        .map_err(|m| Error::new(StatusCode::UNPROCESSABLE_ENTITY, "request.invalid", m))?;
+    p.validate().map_err(crate::error::invalid)?;
     let (org, by, stored) = (caller.user.org_id, caller.user.id, p.clone());
     state
         .with_db(move |c| org_policies::put(c, org, &stored, by, now()).map_err(Error::internal))

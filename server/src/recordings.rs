@@ -32,13 +32,7 @@ fn err(status: StatusCode, code: &'static str, msg: impl Into<String>) -> Error 
     Error::new(status, code, msg)
 }
 
-fn not_found() -> Error {
-    err(
-        StatusCode::NOT_FOUND,
-        "not_found",
-        "no such upload or recording",
-    )
-}
+use crate::error::not_found;
 
 fn may_access(user: &UserInfo, org_id: Uuid, owner: Uuid) -> bool {
     org_id == user.org_id && (owner == user.id || user.role == Role::Admin)

@@ -9,15 +9,21 @@
 //! than a migration.
 
 use crate::db::{activity, changes, leads};
+use crate::error::{invalid, not_found, tx_err};
 use crate::extract::{JsonBody, Path};
-use crate::sync::{can_see_lead, invalid, not_found, tx_err};
 use crate::{now, AppState, Caller, Error};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use rusqlite::{Connection, OptionalExtension};
-use softphone_proto::{Change, Resource, UserInfo};
+use softphone_proto::{Change, Lead, Resource, Role, UserInfo};
 use uuid::Uuid;
+
+/// Whether `user` sees a lead of organisation `org_id`: admins see their organisation's
+/// leads, agents those assigned to them.
+pub(crate) fn can_see_lead(user: &UserInfo, org_id: Uuid, lead: &Lead) -> bool {
+    org_id == user.org_id && (user.role == Role::Admin || lead.assigned_user_id == Some(user.id))
+}
 
 /// What a record table adds to the shared write path.
 pub trait Stored: Resource {

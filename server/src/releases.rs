@@ -96,11 +96,7 @@ fn bad_request(m: impl Into<String>) -> Error {
 
 fn admin_only(caller: &Caller) -> Result<(), Error> {
     if caller.user.role != Role::Admin {
-        return Err(invalid(
-            StatusCode::FORBIDDEN,
-            "auth.forbidden",
-            "only an admin manages releases",
-        ));
+        return Err(crate::error::forbidden("only an admin manages releases"));
     }
     Ok(())
 }
@@ -355,7 +351,7 @@ pub async fn withdraw(
         )
         .await?;
     if !done {
-        return Err(crate::sync::not_found());
+        return Err(crate::error::not_found());
     }
     tracing::info!(release = %id, "release withdrawn");
     Ok(StatusCode::NO_CONTENT)
@@ -431,7 +427,7 @@ pub async fn artifact(
         .with_read(move |c| releases::get(c, id).map_err(Error::internal))
         .await?
         .filter(|r| r.org_id == org && r.info.withdrawn_at.is_none())
-        .ok_or_else(crate::sync::not_found)?;
+        .ok_or_else(crate::error::not_found)?;
     let stream = state
         .store
         .get(&r.object_key.as_str().into())

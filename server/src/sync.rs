@@ -13,7 +13,6 @@ use crate::extract::{JsonBody, Path, Query};
 use crate::records;
 use crate::{now, AppState, Caller, Error};
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::Json;
 use rusqlite::Connection;
 use serde::Deserialize;
@@ -23,21 +22,8 @@ use softphone_proto::{
 };
 use uuid::Uuid;
 
-pub(crate) fn not_found() -> Error {
-    Error::new(StatusCode::NOT_FOUND, "not_found", "no such item")
-}
-
-pub(crate) fn invalid(msg: impl Into<String>) -> Error {
-    Error::new(StatusCode::UNPROCESSABLE_ENTITY, "request.invalid", msg)
-}
-
-pub(crate) fn can_see_lead(user: &UserInfo, org_id: Uuid, lead: &Lead) -> bool {
-    org_id == user.org_id && (user.role == Role::Admin || lead.assigned_user_id == Some(user.id))
-}
-
-pub(crate) fn tx_err(e: rusqlite::Error) -> Error {
-    Error::internal(e)
-}
+pub(crate) use crate::error::{invalid, not_found, tx_err};
+use crate::records::can_see_lead;
 
 /// `PUT /api/v1/leads/{id}`.
 pub async fn put_lead(
@@ -55,9 +41,7 @@ pub async fn put_lead(
         match u.assigned_user_id {
             None => u.assigned_user_id = Some(user.id),
             Some(a) if a != user.id => {
-                return Err(Error::new(
-                    StatusCode::FORBIDDEN,
-                    "auth.forbidden",
+                return Err(crate::error::forbidden(
                     "agents can only assign leads to themselves",
                 ))
             }

@@ -2,8 +2,8 @@
 //! set here when the record is written after the upload, and by the upload when it
 //! completes after the record.
 
+use crate::error::tx_err;
 use crate::records::{BuildCtx, Stored};
-use crate::sync::tx_err;
 use crate::Error;
 use rusqlite::Connection;
 use softphone_proto::{Call, CallUpsert, Change};

@@ -1,7 +1,7 @@
 //! `conversations`: a thread with a lead on one channel.
 
+use crate::error::{invalid, not_found, tx_err};
 use crate::records::{self, BuildCtx, Stored};
-use crate::sync::{invalid, not_found, tx_err};
 use crate::Error;
 use rusqlite::Connection;
 use softphone_proto::{Change, Contact, Conversation, ConversationUpsert};

@@ -3,8 +3,8 @@
 //! `read_at`; the events themselves stay out of the changes feed (the message carries
 //! the result).
 
+use crate::error::{not_found, tx_err};
 use crate::records::{self, BuildCtx, Stored};
-use crate::sync::{not_found, tx_err};
 use crate::Error;
 use rusqlite::Connection;
 use softphone_proto::{

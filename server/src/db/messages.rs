@@ -1,8 +1,8 @@
 //! `messages`: every message of a conversation, with the provider id (`wamid.…`) unique
 //! per organisation so a webhook delivered twice stores one message.
 
+use crate::error::{not_found, tx_err};
 use crate::records::{self, BuildCtx, Stored};
-use crate::sync::{not_found, tx_err};
 use crate::Error;
 use rusqlite::Connection;
 use softphone_proto::{Change, Conversation, Direction, Message, MessageStatus, MessageUpsert};
