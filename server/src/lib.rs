@@ -24,6 +24,7 @@ pub mod recordings;
 pub mod records;
 pub mod releases;
 pub mod signal;
+pub mod socket;
 pub mod sync;
 pub mod trace;
 
@@ -71,7 +72,7 @@ pub struct AppState {
     /// Slots for Argon2 verification ([`hash_slots`]).
     pub(crate) hashing: Arc<tokio::sync::Semaphore>,
     /// Signaling socket keepalive.
-    pub(crate) keepalive: signal::Keepalive,
+    pub(crate) keepalive: socket::Keepalive,
     /// Recordings being verified and copied to object storage at once (2).
     pub(crate) completions: Arc<tokio::sync::Semaphore>,
     /// Call link lifetimes.
@@ -466,7 +467,7 @@ fn router_with_state(conn: Connection, cfg: &Config) -> anyhow::Result<(Router, 
             default_ttl_secs: cfg.link_default_ttl_secs,
             max_ttl_secs: cfg.link_max_ttl_secs,
         },
-        keepalive: signal::Keepalive {
+        keepalive: socket::Keepalive {
             ping: std::time::Duration::from_millis(cfg.signal_ping_ms),
             idle: std::time::Duration::from_millis(cfg.signal_idle_ms),
         },
@@ -514,7 +515,7 @@ fn router_with_state(conn: Connection, cfg: &Config) -> anyhow::Result<(Router, 
             Call::ROUTE,
             put(records::put::<Call>).get(records::get_one::<Call>),
         )
-        .route(softphone_proto::signal::ROUTE, get(signal::upgrade))
+        .route(softphone_proto::signal::ROUTE, get(socket::upgrade))
         .route(
             softphone_proto::link_routes::LINKS,
             post(links::create).get(links::list),

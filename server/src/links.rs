@@ -299,7 +299,7 @@ pub async fn upgrade(
         .read_buffer_size(4 * 1024)
         .write_buffer_size(4 * 1024)
         .max_message_size(signal::MAX_SDP_BYTES + 4 * 1024)
-        .on_upgrade(move |socket| signal::run_guest(state, socket, guest, c.a)))
+        .on_upgrade(move |socket| crate::socket::run_guest(state, socket, guest, c.a)))
 }
 
 /// Link settings from the configuration.
