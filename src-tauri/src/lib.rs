@@ -96,7 +96,7 @@ pub fn run() {
         // the plugin's JavaScript commands are not granted to the window.
         .plugin(tauri_plugin_updater::Builder::new().build())
         .manage(commands::AppState::default())
-        .manage(commands::account::AgentSlot::default())
+        .manage(commands::AgentSlot::default())
         .manage(commands::call::CallSlot::default())
         .manage(commands::timeline::PlayerSlot::default())
         .manage(commands::update::UpdateSlot::default())

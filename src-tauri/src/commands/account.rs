@@ -1,13 +1,13 @@
 //! Account, leads, notes and sync: the signed-in agent of `softphone-controller`
 //! (`agent::Agent`) seen from the webview.
 
-use super::UiError;
+use super::{AgentSlot, UiError};
 use serde::Serialize;
 use softphone_controller::admin::AdminConfig;
 use softphone_controller::agent::{default_profile, Account, Agent, AgentError, SyncRound};
 use softphone_proto::Note;
 use softphone_store::lead_reads::LeadOverview;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use tauri::{AppHandle, Emitter, Manager, State};
 use tauri_plugin_notification::NotificationExt;
 use uuid::Uuid;
@@ -18,23 +18,6 @@ impl From<AgentError> for UiError {
             code: e.code().to_string(),
             message: e.to_string(),
         }
-    }
-}
-
-/// The signed-in agent, once there is one.
-#[derive(Default)]
-pub struct AgentSlot(Mutex<Option<Arc<Agent>>>);
-
-impl AgentSlot {
-    pub(crate) fn get(&self) -> Result<Arc<Agent>, UiError> {
-        self.0
-            .lock()
-            .expect("agent lock")
-            .clone()
-            .ok_or_else(|| UiError {
-                code: "auth.not_signed_in".into(),
-                message: "not signed in".into(),
-            })
     }
 }
 

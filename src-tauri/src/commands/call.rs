@@ -7,7 +7,7 @@
 //! `call-levels` (`{mic, remote}` meter readings, at most 20/s), `call-ended` (a summary) and `sync-changed` once the
 //! call record and recording have been offered to the server.
 
-use super::account::AgentSlot;
+use super::AgentSlot;
 use super::UiError;
 use serde::{Deserialize, Serialize};
 use softphone_audio::MeterReading;

@@ -2,7 +2,7 @@
 //! its URL to the prospect, sees the links still open, calls one whose page is open,
 //! and revokes one (its page is disconnected at once).
 
-use super::account::AgentSlot;
+use super::AgentSlot;
 use super::UiError;
 use softphone_proto::{CallLink, CreateLink};
 use tauri::State;

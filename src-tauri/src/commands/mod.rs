@@ -8,10 +8,11 @@ pub mod timeline;
 pub mod update;
 
 use serde::Serialize;
+use softphone_controller::agent::Agent;
 use softphone_controller::{
     start_capture, CaptureRequest, ControllerError, Event, InputSpec, SessionHandle,
 };
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use tauri::{AppHandle, Emitter, State};
 
 /// Error shape the UI receives.
@@ -62,6 +63,24 @@ pub fn admin_policy() -> Result<softphone_controller::admin::AdminConfig, UiErro
 impl From<softphone_audio::AudioError> for UiError {
     fn from(e: softphone_audio::AudioError) -> Self {
         ControllerError::from(e).into()
+    }
+}
+
+/// The signed-in agent, once there is one (every command module reads it; kept here
+/// so the modules do not import each other for it).
+#[derive(Default)]
+pub struct AgentSlot(pub(crate) Mutex<Option<Arc<Agent>>>);
+
+impl AgentSlot {
+    pub(crate) fn get(&self) -> Result<Arc<Agent>, UiError> {
+        self.0
+            .lock()
+            .expect("agent lock")
+            .clone()
+            .ok_or_else(|| UiError {
+                code: "auth.not_signed_in".into(),
+                message: "not signed in".into(),
+            })
     }
 }
 

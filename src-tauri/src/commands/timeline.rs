@@ -4,7 +4,7 @@
 //! Events: `playback` (`PlaybackEvent` with the `call_id`): position every 100 ms, then
 //! `finished` (or `error` first).
 
-use super::account::AgentSlot;
+use super::AgentSlot;
 use super::UiError;
 use serde::Serialize;
 use softphone_controller::agent::TimelineEntry;

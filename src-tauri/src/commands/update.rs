@@ -2,8 +2,8 @@
 //! downloads and verifies with the build's key; installing waits for the call to end
 //! and keeps calls out until it is done.
 
-use super::account::AgentSlot;
 use super::call::CallSlot;
+use super::AgentSlot;
 use super::UiError;
 use serde::Serialize;
 use softphone_controller::updates::{UpdateError, UpdateSource};
