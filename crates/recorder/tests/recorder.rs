@@ -10,23 +10,7 @@ fn tone(n: usize, hz: f32, amp: f32) -> Vec<f32> {
         .collect()
 }
 
-fn energy_db(x: &[f32]) -> f64 {
-    let e: f64 =
-        x.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>() / x.len().max(1) as f64;
-    10.0 * (e + 1e-20).log10()
-}
-
-fn correlation(a: &[f32], b: &[f32]) -> f64 {
-    let n = a.len().min(b.len());
-    let (mut ab, mut aa, mut bb) = (0f64, 0f64, 0f64);
-    for i in 0..n {
-        let (x, y) = (f64::from(a[i]), f64::from(b[i]));
-        ab += x * y;
-        aa += x * x;
-        bb += y * y;
-    }
-    ab / (aa * bb).sqrt().max(1e-20)
-}
+use softphone_testkit::speech::{correlation, energy_db};
 
 /// Best correlation of `got[start+lag..]` with `want[start..]` for |lag| <= 10 samples
 /// (libopus's SILK path delays ~3 samples less than its reported lookahead).

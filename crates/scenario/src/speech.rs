@@ -1,48 +1,21 @@
 //! Speech comparison for the scenario's checks: was this speech heard in that audio?
-//! Normalised cross-correlation, searched coarsely on 8x decimated signals and then
-//! exactly, because every real-time receiver stretches and shifts audio a little.
+//! The correlation search is testkit's (`softphone_testkit::speech`), shared with the
+//! CLI's and the recorder's tests; this module adds the scenario's chunked judgement.
 
 use std::path::Path;
 
 /// Samples per second of everything compared here.
 pub const RATE: usize = 48_000;
 
-/// Mean power of `x`, dBFS (−200 for silence).
-pub fn energy_db(x: &[f32]) -> f64 {
-    let e = x.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>() / x.len().max(1) as f64;
-    10.0 * (e + 1e-20).log10()
-}
-
-fn correlation(a: &[f32], b: &[f32]) -> f64 {
-    let (mut ab, mut aa, mut bb) = (0f64, 0f64, 0f64);
-    for (&x, &y) in a.iter().zip(b) {
-        let (x, y) = (f64::from(x), f64::from(y));
-        ab += x * y;
-        aa += x * x;
-        bb += y * y;
-    }
-    ab / (aa * bb).sqrt().max(1e-20)
-}
+use softphone_testkit::speech::align;
+pub use softphone_testkit::speech::energy_db;
 
 /// The best correlation of `needle` anywhere in `hay` (0 when `hay` is shorter).
 pub fn best_match(hay: &[f32], needle: &[f32]) -> f64 {
     if hay.len() < needle.len() || needle.is_empty() {
         return 0.0;
     }
-    let dec =
-        |x: &[f32]| -> Vec<f32> { x.chunks(8).map(|c| c.iter().sum::<f32>() / 8.0).collect() };
-    let (h, n) = (dec(hay), dec(needle));
-    let mut coarse = (0usize, f64::MIN);
-    for off in 0..=(h.len() - n.len()) {
-        let c = correlation(&h[off..off + n.len()], &n);
-        if c > coarse.1 {
-            coarse = (off, c);
-        }
-    }
-    let centre = coarse.0 * 8;
-    (centre.saturating_sub(16)..=(centre + 16).min(hay.len() - needle.len()))
-        .map(|off| correlation(&hay[off..off + needle.len()], needle))
-        .fold(f64::MIN, f64::max)
+    align(hay, needle).1
 }
 
 /// Chunk length of [`heard`]: 250 ms. A receiver's jitter buffer drops or adds 20 ms

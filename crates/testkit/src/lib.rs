@@ -9,6 +9,7 @@
 //! app's dependency tree, and the flags that keep Chromium quiet on a closed network
 //! live in one place instead of drifting apart in four.
 
+pub mod speech;
 pub mod tls;
 pub mod turn;
 pub mod updates;

@@ -155,53 +155,9 @@ pub fn pesq(reference: &Path, degraded: &Path, channel: Option<usize>) -> f64 {
     run_ok(&mut cmd).trim().parse().unwrap()
 }
 
-pub fn energy_db(x: &[f32]) -> f64 {
-    let e: f64 =
-        x.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>() / x.len().max(1) as f64;
-    10.0 * (e + 1e-20).log10()
-}
-
-pub fn correlation(a: &[f32], b: &[f32]) -> f64 {
-    let n = a.len().min(b.len());
-    let (mut ab, mut aa, mut bb) = (0f64, 0f64, 0f64);
-    for i in 0..n {
-        let (x, y) = (f64::from(a[i]), f64::from(b[i]));
-        ab += x * y;
-        aa += x * x;
-        bb += y * y;
-    }
-    ab / (aa * bb).sqrt().max(1e-20)
-}
-
-/// Finds where `needle` starts inside `hay` (coarse search on 8x decimated signals,
-/// then exact), and returns (offset, correlation at that offset over needle's length).
-pub fn align(hay: &[f32], needle: &[f32]) -> (usize, f64) {
-    assert!(
-        hay.len() >= needle.len(),
-        "captured {} samples, need at least {}",
-        hay.len(),
-        needle.len()
-    );
-    let dec =
-        |x: &[f32]| -> Vec<f32> { x.chunks(8).map(|c| c.iter().sum::<f32>() / 8.0).collect() };
-    let (h, n) = (dec(hay), dec(needle));
-    let mut best = (0usize, f64::MIN);
-    for off in 0..=(h.len() - n.len()) {
-        let c = correlation(&h[off..off + n.len()], &n);
-        if c > best.1 {
-            best = (off, c);
-        }
-    }
-    let centre = best.0 * 8;
-    let mut fine = (centre, f64::MIN);
-    for off in centre.saturating_sub(16)..=(centre + 16).min(hay.len() - needle.len()) {
-        let c = correlation(&hay[off..off + needle.len()], needle);
-        if c > fine.1 {
-            fine = (off, c);
-        }
-    }
-    fine
-}
+// Not every test binary uses every helper.
+#[allow(unused_imports)]
+pub use softphone_testkit::speech::{align, correlation, energy_db};
 
 /// Correlations of each 250 ms chunk of speech in `needle` with `hay`, following the
 /// audio from `offset` (where `needle` starts in `hay`): each chunk is searched within
