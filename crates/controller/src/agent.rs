@@ -502,6 +502,18 @@ fn process_alive(pid: u32, started_at_ms: i64) -> bool {
     #[cfg(unix)]
     {
         let _ = started_at_ms;
+        // A killed process stays a zombie until its parent reaps it, and signal 0 still
+        // reaches a zombie: on Linux its state letter says it is dead.
+        #[cfg(target_os = "linux")]
+        if let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            // "PID (COMM) STATE ...": COMM may hold spaces and parentheses.
+            let state = stat
+                .rfind(')')
+                .and_then(|i| stat[i + 1..].trim_start().chars().next());
+            if matches!(state, Some('Z' | 'X')) {
+                return false;
+            }
+        }
         // Signal 0 checks existence; EPERM means it exists under another user.
         let r = unsafe { libc::kill(pid as libc::pid_t, 0) };
         r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
@@ -978,6 +990,38 @@ fn call_upsert(report: &CallReport, lead: Uuid) -> CallUpsert {
 /// worth reporting.
 pub fn ended_normally(reason: &EndReason) -> bool {
     matches!(reason, EndReason::LocalHangup | EndReason::RemoteHangup)
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod liveness_tests {
+    use super::*;
+
+    #[test]
+    fn a_killed_process_not_yet_reaped_is_dead() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        assert!(process_alive(pid, now_ms()));
+        // SAFETY: kill(2) on our own child.
+        unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+        // Not waited for: a zombie until reaped, which signal 0 still reaches.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z"))
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "never became a zombie"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(
+            !process_alive(pid, now_ms()),
+            "a zombie is not a running call"
+        );
+        child.wait().unwrap();
+    }
 }
 
 #[cfg(test)]
