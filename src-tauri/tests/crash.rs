@@ -205,7 +205,25 @@ async fn an_app_killed_in_a_recorded_call_keeps_the_call_and_its_recording() -> 
             break call;
         }
         if std::time::Instant::now() > deadline {
-            return Err("no call record with its recording on the server after 60 s".into());
+            // What the restarted app saw: its log, and whether the call is still in the
+            // journal (recovery skipped it) or in the outbox (recovered, not pushed).
+            let mut why = String::new();
+            if let Ok(files) = softphone_controller::logs::files(&tmp.path().join("logs-2")) {
+                for f in files {
+                    why.push_str(&std::fs::read_to_string(f).unwrap_or_default());
+                }
+            }
+            if let Ok((store, _)) = softphone_store::Store::open(&profile) {
+                why.push_str(&format!(
+                    "\njournal: {:?}\nstatus: {:?}",
+                    store.journal().map(|j| j.len()),
+                    store.status()
+                ));
+            }
+            return Err(format!(
+                "no call record with its recording on the server after 60 s\n{why}"
+            )
+            .into());
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
