@@ -237,12 +237,7 @@ async fn main() -> Result<()> {
         .prefix("softphone-footprint-")
         .tempdir()?;
     let voice = speech(tmp.path())?;
-    let data = tmp.path().join("server");
-    {
-        let conn = softphone_server::db::open(&data)?;
-        softphone_server::demo::seed(&conn)?;
-    }
-    let server = start_server(&data, "127.0.0.1:0".parse()?).await?;
+    let (server, _data) = demo_server(tmp.path()).await?;
     let url = format!("http://{}", server.addr);
     let (email, _, _) = softphone_server::demo::ACCOUNTS[1];
     let (_xvfb, display) = start_xvfb()?;

@@ -803,13 +803,7 @@ $("copy-diagnostics").addEventListener("click", async () => {
   }
   box.hidden = false;
   box.select();
-  let copied = false;
-  try {
-    await navigator.clipboard.writeText(box.value);
-    copied = true;
-  } catch {
-    copied = document.execCommand("copy");
-  }
+  const copied = (await copyText(box.value)) || document.execCommand("copy");
   setText($("diagnostics-result"), copied
     ? "Copied: paste it into your support ticket. Phone numbers, e-mails and tokens are removed."
     : "Select the report below and copy it (Ctrl+C) into your support ticket.");

@@ -86,12 +86,8 @@ fn valid_target(t: &str) -> bool {
         && bundle.is_none_or(|b| BUNDLES.contains(&b))
 }
 
-fn invalid(status: StatusCode, code: &'static str, m: impl Into<String>) -> Error {
-    Error::new(status, code, m)
-}
-
 fn bad_request(m: impl Into<String>) -> Error {
-    invalid(StatusCode::BAD_REQUEST, "request.invalid", m)
+    Error::new(StatusCode::BAD_REQUEST, "request.invalid", m)
 }
 
 fn admin_only(caller: &Caller) -> Result<(), Error> {
@@ -130,7 +126,7 @@ pub async fn upload(
 ) -> Result<(StatusCode, Json<ReleaseInfo>), Error> {
     admin_only(&caller)?;
     let Some(key_b64) = state.releases.pubkey.clone() else {
-        return Err(invalid(
+        return Err(Error::new(
             StatusCode::CONFLICT,
             "release.no_key",
             "the server has no update_pubkey: set it to the public key the app is built with",
@@ -165,14 +161,15 @@ pub async fn upload(
         .get("update-signature")
         .and_then(|v| v.to_str().ok())
         .ok_or_else(|| {
-            invalid(
+            Error::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "release.no_signature",
                 "send the artifact's .sig file content in Update-Signature",
             )
         })?
         .to_string();
-    let bad_sig = |m: String| invalid(StatusCode::UNPROCESSABLE_ENTITY, "release.bad_signature", m);
+    let bad_sig =
+        |m: String| Error::new(StatusCode::UNPROCESSABLE_ENTITY, "release.bad_signature", m);
     let signature = parse_signature(&sig_b64).map_err(bad_sig)?;
     match signed_version(signature.trusted_comment()) {
         Some(v) if v.trim_start_matches('v') == version => {}
@@ -195,7 +192,7 @@ pub async fn upload(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     let too_large = || {
-        invalid(
+        Error::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "body.too_large",
             format!("a release may be at most {max} bytes (release_max_bytes)"),
@@ -298,7 +295,7 @@ pub async fn upload(
 }
 
 fn release_exists(channel: UpdateChannel, target: &str, version: &str) -> Error {
-    invalid(
+    Error::new(
         StatusCode::CONFLICT,
         "release.exists",
         format!(

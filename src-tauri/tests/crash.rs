@@ -70,24 +70,12 @@ fn opusinfo(file: &Path) -> Result<(u32, f64)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_app_killed_in_a_recorded_call_keeps_the_call_and_its_recording() -> Result<()> {
-    if std::env::var_os("PULSE_SERVER").is_none()
-        || std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none()
-    {
-        return Err(
-            "needs the private PulseAudio and D-Bus/gnome-keyring session: run scripts/test-all.sh"
-                .into(),
-        );
-    }
+    require_session()?;
     let tmp = tempfile::Builder::new()
         .prefix("softphone-crash-")
         .tempdir()?;
     let voice = speech(tmp.path())?;
-    let data = tmp.path().join("server");
-    {
-        let conn = softphone_server::db::open(&data)?;
-        softphone_server::demo::seed(&conn)?;
-    }
-    let server = start_server(&data, "127.0.0.1:0".parse()?).await?;
+    let (server, _data) = demo_server(tmp.path()).await?;
     let url = format!("http://{}", server.addr);
     let (email, _, _) = softphone_server::demo::ACCOUNTS[2];
     // The organisation's policy on the server fixes the recording quality; the app

@@ -113,14 +113,7 @@ impl Shots {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_signs_in_calls_echo_and_keeps_notes_through_an_outage() -> Result<()> {
-    if std::env::var_os("PULSE_SERVER").is_none()
-        || std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none()
-    {
-        return Err(
-            "needs the private PulseAudio and D-Bus/gnome-keyring session: run scripts/test-all.sh"
-                .into(),
-        );
-    }
+    require_session()?;
     let tmp = tempfile::Builder::new()
         .prefix("softphone-e2e-")
         .tempdir()?;
@@ -132,12 +125,7 @@ async fn an_agent_signs_in_calls_echo_and_keeps_notes_through_an_outage() -> Res
     let voice = speech(tmp.path())?;
 
     // The server with demo data.
-    let data = tmp.path().join("server");
-    {
-        let conn = softphone_server::db::open(&data)?;
-        softphone_server::demo::seed(&conn)?;
-    }
-    let server = start_server(&data, "127.0.0.1:0".parse()?).await?;
+    let (server, data) = demo_server(tmp.path()).await?;
     let addr = server.addr;
     let url = format!("http://{addr}");
     let (email, _, _) = softphone_server::demo::ACCOUNTS[1];

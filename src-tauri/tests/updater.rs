@@ -8,8 +8,9 @@
 //! each refused with their reason; "no update" is a 204.
 
 use agent_softphone_lib::commands::update::{check, download};
+use softphone_controller::agent::Account;
 use softphone_controller::updates::{endpoint, UpdateError, UpdateSource};
-use softphone_proto::{update_routes, LoginRequest, LoginResponse, Role, UpdateChannel};
+use softphone_proto::{update_routes, Role, UpdateChannel};
 use softphone_testkit::updates::Signer;
 use std::path::{Path, PathBuf};
 use tauri::test::{mock_builder, mock_context, noop_assets, MockRuntime};
@@ -35,20 +36,10 @@ fn app() -> tauri::App<MockRuntime> {
         .unwrap()
 }
 
+/// `Bearer …` for a signed-in account.
 async fn bearer(url: &str, email: &str, password: &str) -> String {
-    let r: LoginResponse = reqwest::Client::new()
-        .post(format!("{url}{}", softphone_proto::routes::LOGIN))
-        .json(&LoginRequest {
-            email: email.into(),
-            password: password.into(),
-        })
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    format!("Bearer {}", r.token)
+    let account = Account::sign_in(url, email, password).await.unwrap();
+    format!("Bearer {}", account.client().token().unwrap())
 }
 
 /// Signs a `len`-byte artifact for `version` and uploads it as the admin.

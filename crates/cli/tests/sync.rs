@@ -155,6 +155,12 @@ fn login_with(mut cmd: Command, profile: &Path, url: &str, email: &str, pw: &str
     );
 }
 
+/// A client with the session `softphone login` kept for `profile` (from the keyring).
+fn profile_client(url: &str, profile: &Path) -> Client {
+    let (_, token) = softphone_store::credentials::load(profile).unwrap();
+    Client::new(url).unwrap().with_token(token)
+}
+
 /// Creates a lead (unassigned) through `alice`; its id.
 fn new_lead(
     rt: &tokio::runtime::Runtime,
@@ -272,8 +278,7 @@ fn kill_loop_keeps_every_note_and_recording_exactly_once() {
     let profile = root.path().join("profile");
     login(&profile, &url, "alice@acme.test", "alice-password");
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let (_, token) = softphone_store::credentials::load(&profile).unwrap();
-    let alice = Client::new(&url).unwrap().with_token(token);
+    let alice = profile_client(&url, &profile);
     let lead_id = new_lead(&rt, &alice, "Fault Loop Ltd", None, None);
 
     let mut rng = rand::rng();
@@ -412,8 +417,7 @@ fn a_call_killed_mid_way_is_recorded_and_synced_at_the_next_start() {
     let profile = root.path().join("profile");
     login(&profile, &url, "alice@acme.test", "alice-password");
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let (_, token) = softphone_store::credentials::load(&profile).unwrap();
-    let alice = Client::new(&url).unwrap().with_token(token);
+    let alice = profile_client(&url, &profile);
     let lead_id = new_lead(&rt, &alice, "Crash Test Ltd", None, None);
 
     // A recorded echo call with a lead, written somewhere of the agent's choosing.
@@ -615,9 +619,8 @@ fn the_policy_decides_whether_uploaded_recordings_stay_on_the_machine() {
     let profile = root.path().join("profile");
     let policy = root.path().join("policy.json");
     login(&profile, &url, "alice@acme.test", "alice-password");
-    let (_, token) = softphone_store::credentials::load(&profile).unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let alice = Client::new(&url).unwrap().with_token(token);
+    let alice = profile_client(&url, &profile);
     let lead_id = new_lead(&rt, &alice, "Policy Test Ltd", None, None);
     let rec = root.path().join("call.opus");
     let under = |json: &str| {
@@ -752,8 +755,7 @@ fn call_links_are_made_listed_and_revoked_from_the_cli() {
     let profile = root.path().join("profile");
     login(&profile, &url, "alice@acme.test", "alice-password");
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let (_, token) = softphone_store::credentials::load(&profile).unwrap();
-    let alice = Client::new(&url).unwrap().with_token(token);
+    let alice = profile_client(&url, &profile);
     let lead = new_lead(&rt, &alice, "Link Prospect", None, None);
     let cli = |args: &[&str]| run_ok(softphone().arg("--profile").arg(&profile).args(args));
 
@@ -825,11 +827,7 @@ fn both_colleagues_keep_their_own_record_and_recording_of_one_call() {
     let (pa, pb) = (root.path().join("alice"), root.path().join("bob"));
     login(&pa, &url, "alice@acme.test", "alice-password");
     login(&pb, &url, "bob@acme.test", "bob-password");
-    let client_of = |p: &Path| {
-        let (_, token) = softphone_store::credentials::load(p).unwrap();
-        Client::new(&url).unwrap().with_token(token)
-    };
-    let (alice, bob) = (client_of(&pa), client_of(&pb));
+    let (alice, bob) = (profile_client(&url, &pa), profile_client(&url, &pb));
     let lead_a = new_lead(&rt, &alice, "Alice's Prospect", None, None);
     let lead_b = new_lead(&rt, &bob, "Bob's Prospect", None, None);
     let speech = common::fixtures().join("alsa.wav");

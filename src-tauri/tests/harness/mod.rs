@@ -109,6 +109,32 @@ pub fn speech(dir: &Path) -> Result<PathBuf> {
     Ok(out)
 }
 
+/// The real server with the demo data in `dir/server` (the folder is returned, for a
+/// restart on the same address) on 127.0.0.1:0.
+pub async fn demo_server(dir: &Path) -> Result<(softphone_server::Running, PathBuf)> {
+    let data = dir.join("server");
+    {
+        let conn = softphone_server::db::open(&data)?;
+        softphone_server::demo::seed(&conn)?;
+    }
+    let server = start_server(&data, "127.0.0.1:0".parse()?).await?;
+    Ok((server, data))
+}
+
+/// Fails unless the test runs in the private PulseAudio and D-Bus/gnome-keyring session
+/// that `scripts/test-all.sh` starts.
+pub fn require_session() -> Result<()> {
+    if std::env::var_os("PULSE_SERVER").is_none()
+        || std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none()
+    {
+        return Err(
+            "needs the private PulseAudio and D-Bus/gnome-keyring session: run scripts/test-all.sh"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
 pub async fn start_server(data: &Path, listen: SocketAddr) -> Result<softphone_server::Running> {
     let mut cfg = softphone_server::Config::new(data.to_path_buf());
     cfg.listen = listen;
