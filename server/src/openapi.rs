@@ -309,6 +309,7 @@ fn operations() -> Vec<Op> {
             summary: "The audio (audio/ogg) by signed URL, with single-range Range support",
             auth: false,
             params: &[
+                ("org_id", ParameterIn::Path, true),
                 ("call_id", ParameterIn::Path, true),
                 ("exp", ParameterIn::Query, false),
                 ("sig", ParameterIn::Query, false),

@@ -145,17 +145,8 @@ pub async fn create_upload(
     let quota = state.upload_quota;
     let upload = state
         .with_db(move |c| {
-            // When the call record is already here, it must be one the uploader can see:
-            // nobody attaches a recording to another organisation's or agent's call.
-            if let Some(call) =
-                crate::records::get::<softphone_proto::Call>(c, call_id).map_err(Error::internal)?
-            {
-                if call.org_id != user.org_id {
-                    return Err(not_found());
-                }
-                crate::records::check_lead(c, &user, call.lead_id)?;
-            }
-            if let Some(existing) = uploads::by_call(c, call_id).map_err(Error::internal)? {
+            check_call(c, &user, call_id)?;
+            if let Some(existing) = uploads::by_call(c, user.org_id, call_id).map_err(Error::internal)? {
                 if !may_access(&user, existing.org_id, existing.user_id) {
                     return Err(not_found());
                 }
@@ -206,6 +197,30 @@ pub async fn create_upload(
         HeaderValue::from_str(&location).map_err(Error::internal)?,
     );
     Ok(resp)
+}
+
+/// A recording belongs to a call record the uploader may attach it to: one of their
+/// organisation, on a lead they can see, and their own call (or they are an admin).
+/// The clients push the call record before its recording (the outbox is ordered), so
+/// a missing record means an id the uploader has no call under: 409
+/// `upload.no_call`, which the app parks with that reason and keeps the file.
+fn check_call(c: &rusqlite::Connection, user: &UserInfo, call_id: Uuid) -> Result<(), Error> {
+    let no_call = || {
+        err(
+            StatusCode::CONFLICT,
+            "upload.no_call",
+            format!("no call record {call_id} of yours is on the server: push the call first"),
+        )
+    };
+    let call = crate::records::get::<softphone_proto::Call>(c, call_id)
+        .map_err(Error::internal)?
+        .filter(|row| row.org_id == user.org_id)
+        .ok_or_else(no_call)?;
+    crate::records::check_lead(c, user, call.lead_id).map_err(|_| no_call())?;
+    if call.record.agent_id != user.id && user.role != Role::Admin {
+        return Err(no_call());
+    }
+    Ok(())
 }
 
 async fn load_upload(
@@ -288,9 +303,9 @@ pub async fn patch_upload(
     }
     if u.offset == u.length {
         // Every byte arrived earlier; finish the job if a crash cut completion short.
-        let call_id = u.call_id;
+        let (org, call_id) = (u.org_id, u.call_id);
         let stored = state
-            .with_db(move |c| recordings::get(c, call_id).map_err(Error::internal))
+            .with_db(move |c| recordings::get(c, org, call_id).map_err(Error::internal))
             .await?
             .is_some();
         if !stored {
@@ -464,8 +479,9 @@ async fn load_recording(
     user: &UserInfo,
     call_id: Uuid,
 ) -> Result<RecordingInfo, Error> {
+    let org = user.org_id;
     let r = state
-        .with_db(move |c| recordings::get(c, call_id).map_err(Error::internal))
+        .with_db(move |c| recordings::get(c, org, call_id).map_err(Error::internal))
         .await?
         .ok_or_else(not_found)?;
     if !may_access(user, r.org_id, r.info.user_id) {
@@ -498,8 +514,8 @@ pub async fn delete_recording(
     let seq = state
         .with_db(move |c| {
             let tx = c.unchecked_transaction().map_err(Error::internal)?;
-            recordings::delete(&tx, call_id).map_err(Error::internal)?;
-            if let Some(u) = uploads::by_call(&tx, call_id).map_err(Error::internal)? {
+            recordings::delete(&tx, org, call_id).map_err(Error::internal)?;
+            if let Some(u) = uploads::by_call(&tx, org, call_id).map_err(Error::internal)? {
                 uploads::delete(&tx, u.id).map_err(Error::internal)?;
             }
             let seq = set_has_recording(&tx, org, actor, call_id, false)?;
@@ -536,9 +552,9 @@ pub struct TtlQuery {
     ttl_secs: Option<i64>,
 }
 
-fn signature(key: &[u8], call_id: Uuid, exp: i64) -> Hmac<Sha256> {
+fn signature(key: &[u8], org_id: Uuid, call_id: Uuid, exp: i64) -> Hmac<Sha256> {
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("any key length");
-    mac.update(format!("{call_id}.{exp}").as_bytes());
+    mac.update(format!("{org_id}.{call_id}.{exp}").as_bytes());
     mac
 }
 
@@ -558,15 +574,18 @@ pub async fn sign_url(
         ));
     }
     load_recording(&state, &caller.user, call_id).await?;
+    let org = caller.user.org_id;
     let exp = now() + ttl;
     let sig = hex::encode(
-        signature(&state.url_key[..], call_id, exp)
+        signature(&state.url_key[..], org, call_id, exp)
             .finalize()
             .into_bytes(),
     );
     let url = format!(
         "{}?exp={exp}&sig={sig}",
-        recording_routes::MEDIA.replace("{call_id}", &call_id.to_string())
+        recording_routes::MEDIA
+            .replace("{org_id}", &org.to_string())
+            .replace("{call_id}", &call_id.to_string())
     );
     Ok(Json(SignedUrl {
         url,
@@ -581,16 +600,16 @@ pub struct MediaQuery {
     sig: String,
 }
 
-/// `GET /media/recordings/{call_id}?exp=&sig=` with single-range `Range` support.
+/// `GET /media/recordings/{org_id}/{call_id}?exp=&sig=` with single-range `Range` support.
 pub async fn media(
     State(state): State<AppState>,
-    Path(call_id): Path<Uuid>,
+    Path((org, call_id)): Path<(Uuid, Uuid)>,
     Query(q): Query<MediaQuery>,
     headers: HeaderMap,
 ) -> Result<Response, Error> {
     let forbidden = |code, m: &str| err(StatusCode::FORBIDDEN, code, m.to_string());
     let sig = hex::decode(&q.sig).map_err(|_| forbidden("media.bad_signature", "bad signature"))?;
-    signature(&state.url_key[..], call_id, q.exp)
+    signature(&state.url_key[..], org, call_id, q.exp)
         .verify_slice(&sig)
         .map_err(|_| forbidden("media.bad_signature", "bad signature"))?;
     if q.exp <= now() {
@@ -600,7 +619,7 @@ pub async fn media(
         ));
     }
     let info = state
-        .with_db(move |c| recordings::get(c, call_id).map_err(Error::internal))
+        .with_db(move |c| recordings::get(c, org, call_id).map_err(Error::internal))
         .await?
         .ok_or_else(not_found)?
         .info;

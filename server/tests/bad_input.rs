@@ -325,9 +325,10 @@ async fn feed_pages_are_bounded_in_bytes_and_uploads_by_a_quota() {
     assert_eq!(notes, 100, "every note arrives, once");
 
     // Unfinished uploads: three at once, the fourth waits.
+    let lead = common::new_lead(&alice, "Quota").await;
     for i in 0..4 {
         let meta = softphone_client::UploadMeta {
-            call_id: Uuid::now_v7(),
+            call_id: common::new_call(&alice, lead).await,
             sha256: "0".repeat(64),
             duration_ms: 1000,
             channels: 2,

@@ -23,17 +23,17 @@ async fn interrupted_upload_resumes_after_restart_then_plays_expires_and_deletes
     let tmp = tempfile::tempdir().unwrap();
     let file = tmp.path().join("call.opus");
     std::fs::write(&file, &bytes).unwrap();
-    let call_id = Uuid::now_v7();
+
+    // First attempt: 2 MB arrive, then the server goes away.
+    let server = boot(&data, 3600).await;
+    let alice = client(&server.url(), "alice@acme.test").await;
+    let call_id = common::call_with_lead(&alice).await;
     let meta = UploadMeta {
         call_id,
         sha256: sha(&bytes),
         duration_ms: 120_000,
         channels: 2,
     };
-
-    // First attempt: 2 MB arrive, then the server goes away.
-    let server = boot(&data, 3600).await;
-    let alice = client(&server.url(), "alice@acme.test").await;
     let (location, offset) = alice
         .upload_create(bytes.len() as u64, &meta)
         .await
@@ -118,7 +118,7 @@ async fn a_wrong_sha256_is_refused_and_nothing_is_kept() {
     let tmp = tempfile::tempdir().unwrap();
     let file = tmp.path().join("call.opus");
     std::fs::write(&file, vec![1u8; 100_000]).unwrap();
-    let call_id = Uuid::now_v7();
+    let call_id = common::call_with_lead(&alice).await;
     let meta = UploadMeta {
         call_id,
         sha256: sha(b"something else"),
@@ -177,13 +177,13 @@ async fn another_organisation_cannot_attach_a_recording_to_our_call() {
         channels: 2,
     };
     // Another organisation, and a colleague who cannot see the lead, are refused as if
-    // the call did not exist.
+    // the call did not exist: neither has a call record of theirs under this id.
     for stranger in [&eve, &bob] {
         let e = stranger
             .upload_recording(&file, &meta, 1 << 20, |_, _| {})
             .await
             .unwrap_err();
-        assert_eq!((e.status(), e.code()), (Some(404), "not_found"), "{e}");
+        assert_eq!((e.status(), e.code()), (Some(409), "upload.no_call"), "{e}");
     }
     let call: softphone_proto::Call = alice.get(call_id).await.unwrap();
     assert!(!call.has_recording, "nothing attached");
@@ -200,5 +200,94 @@ async fn another_organisation_cannot_attach_a_recording_to_our_call() {
         .unwrap();
     let call: softphone_proto::Call = alice.get(call_id).await.unwrap();
     assert!(call.has_recording);
+    server.stop().await.unwrap();
+}
+
+/// Issue "Trust" item 10: a call id is the organisation's. Before this fix another
+/// organisation's upload under an id whose call record had not reached the server yet
+/// was accepted (201), and the rightful agent's upload was then refused (404): the
+/// recording could never be stored. Now an upload needs its call record first, and
+/// uploads and recordings are keyed by (organisation, call id).
+#[tokio::test]
+async fn another_organisation_cannot_claim_a_call_id_before_its_call_is_pushed() {
+    let (_dir, data) = data_dir();
+    let server = boot(&data, 3600).await;
+    let url = server.url();
+    let alice = client(&url, "alice@acme.test").await;
+    let eve = client(&url, "eve@other.test").await;
+    let bob = client(&url, "bob@acme.test").await;
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("x.opus");
+    // The id alice's app chose offline; its call record is still in her outbox.
+    let call_id = Uuid::now_v7();
+    let forged = b"eve's claim".repeat(1000);
+    std::fs::write(&file, &forged).unwrap();
+    let claim = UploadMeta {
+        call_id,
+        sha256: sha(&forged),
+        duration_ms: 1000,
+        channels: 2,
+    };
+    let e = eve
+        .upload_create(forged.len() as u64, &claim)
+        .await
+        .unwrap_err();
+    assert_eq!((e.status(), e.code()), (Some(409), "upload.no_call"), "{e}");
+    // Alice's outbox arrives in order: the call record, then its recording.
+    let lead = common::new_lead(&alice, "Prospect").await;
+    assert_eq!(common::new_call_as(&alice, lead, call_id).await, call_id);
+    let real = b"alice's recording".repeat(1000);
+    std::fs::write(&file, &real).unwrap();
+    let meta = UploadMeta {
+        call_id,
+        sha256: sha(&real),
+        duration_ms: 1000,
+        channels: 2,
+    };
+    alice
+        .upload_recording(&file, &meta, 1 << 20, |_, _| {})
+        .await
+        .unwrap();
+    let call: softphone_proto::Call = alice.get(call_id).await.unwrap();
+    assert!(call.has_recording);
+    let (media, _) = alice.recording_url(call_id, 60).await.unwrap();
+    assert_eq!(alice.download(&media, None).await.unwrap(), real);
+    // The other organisation still learns nothing about it.
+    assert_eq!(
+        eve.recording(call_id).await.unwrap_err().status(),
+        Some(404)
+    );
+
+    // A colleague who now holds the lead may not attach a recording to a call of
+    // alice's on it: only the call's agent (or an admin) uploads its recording.
+    let second = common::new_call(&alice, lead).await;
+    let boss = client(&url, "boss@acme.test").await;
+    let mut handed = boss.get::<softphone_proto::Lead>(lead).await.unwrap();
+    handed.assigned_user_id = Some(bob.me().await.unwrap().id);
+    boss.put::<softphone_proto::Lead>(
+        lead,
+        &softphone_proto::LeadUpsert {
+            name: handed.name,
+            phone: handed.phone,
+            email: handed.email,
+            company: handed.company,
+            assigned_user_id: handed.assigned_user_id,
+        },
+    )
+    .await
+    .unwrap();
+    let e = bob
+        .upload_recording(
+            &file,
+            &UploadMeta {
+                call_id: second,
+                ..meta
+            },
+            1 << 20,
+            |_, _| {},
+        )
+        .await
+        .unwrap_err();
+    assert_eq!((e.status(), e.code()), (Some(409), "upload.no_call"), "{e}");
     server.stop().await.unwrap();
 }

@@ -7,7 +7,6 @@ mod common;
 use common::{boot_with, client, data_dir};
 use softphone_client::{Client, ClientError, UploadMeta};
 use std::time::Duration;
-use uuid::Uuid;
 
 fn status_code(e: &ClientError) -> Option<(u16, &str)> {
     match e {
@@ -190,7 +189,7 @@ async fn abandoned_uploads_expire_and_their_bytes_go() {
     .await;
     let alice = client(&server.url(), "alice@acme.test").await;
     let meta = UploadMeta {
-        call_id: Uuid::now_v7(),
+        call_id: common::call_with_lead(&alice).await,
         sha256: "0".repeat(64),
         duration_ms: 1000,
         channels: 2,
@@ -231,7 +230,7 @@ async fn a_shared_signing_key_lets_any_instance_serve_a_link() {
     let file = dir.path().join("r.opus");
     let bytes = vec![42u8; 10_000];
     std::fs::write(&file, &bytes).unwrap();
-    let call_id = Uuid::now_v7();
+    let call_id = common::call_with_lead(&alice).await;
     let sha = {
         use sha2::Digest;
         hex::encode(sha2::Sha256::digest(&bytes))

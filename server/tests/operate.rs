@@ -68,7 +68,7 @@ async fn metrics_count_real_traffic_behind_a_token_and_on_a_private_listener() {
         .await
         .unwrap();
     let meta = UploadMeta {
-        call_id: Uuid::now_v7(),
+        call_id: common::new_call(&alice, lead_id).await,
         sha256: "0".repeat(64),
         duration_ms: 1000,
         channels: 2,

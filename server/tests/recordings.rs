@@ -86,10 +86,10 @@ async fn upload_survives_a_dropped_connection_and_a_restart_then_plays_with_rang
     let (_dir, data) = data_dir();
     let bytes = recording_bytes();
     let sha = hex::encode(Sha256::digest(&bytes));
-    let call_id = Uuid::now_v7();
     let server = boot(&data, 3600).await;
     let url = server.url();
     let alice = common::login(&url, "alice@acme.test").await.0;
+    let call_id = common::call_with_lead(&common::client(&url, "alice@acme.test").await).await;
 
     let r = create(&url, &alice, call_id, &bytes, &sha).await;
     assert_eq!(r.status(), StatusCode::CREATED);
@@ -263,7 +263,7 @@ async fn checksum_mismatch_is_rejected_and_nothing_is_stored() {
     let alice = common::login(&url, "alice@acme.test").await.0;
     let bytes = recording_bytes();
     let wrong = hex::encode(Sha256::digest(b"something else"));
-    let call_id = Uuid::now_v7();
+    let call_id = common::call_with_lead(&common::client(&url, "alice@acme.test").await).await;
     let r = create(&url, &alice, call_id, &bytes, &wrong).await;
     let location = r.headers()["location"].to_str().unwrap().to_string();
     let r = patch(&url, &alice, &location, 0, &bytes).await;
@@ -301,7 +301,7 @@ async fn expired_links_and_other_users_are_refused() {
     let eve = common::login(&url, "eve@other.test").await.0;
     let bytes = recording_bytes();
     let sha = hex::encode(Sha256::digest(&bytes));
-    let call_id = Uuid::now_v7();
+    let call_id = common::call_with_lead(&common::client(&url, "alice@acme.test").await).await;
     let location = create(&url, &alice, call_id, &bytes, &sha).await.headers()["location"]
         .to_str()
         .unwrap()

@@ -59,7 +59,7 @@ async fn uploads_and_range_playback_run_in_bounded_memory() {
     // One recording on the server to play back.
     let played = dir.path().join("played.opus");
     let sha = make_file(&played, 99);
-    let played_call = Uuid::now_v7();
+    let played_call = common::call_with_lead(&alice).await;
     alice
         .upload_recording(
             &played,
@@ -74,13 +74,12 @@ async fn uploads_and_range_playback_run_in_bounded_memory() {
         )
         .await
         .unwrap();
-    let files: Vec<(std::path::PathBuf, String)> = (0..4)
-        .map(|i| {
-            let p = dir.path().join(format!("up{i}.opus"));
-            let sha = make_file(&p, i);
-            (p, sha)
-        })
-        .collect();
+    let mut files: Vec<(std::path::PathBuf, String, Uuid)> = Vec::new();
+    for i in 0..4 {
+        let p = dir.path().join(format!("up{i}.opus"));
+        let sha = make_file(&p, i);
+        files.push((p, sha, common::call_with_lead(&alice).await));
+    }
     let (signed, _) = alice.recording_url(played_call, 600).await.unwrap();
 
     // Peak RSS from here on (Linux: writing 5 to clear_refs resets VmHWM).
@@ -88,11 +87,11 @@ async fn uploads_and_range_playback_run_in_bounded_memory() {
     let base = status_kib("VmRSS:");
 
     let mut tasks = tokio::task::JoinSet::new();
-    for (path, sha) in files {
+    for (path, sha, call_id) in files {
         let c = alice.clone();
         tasks.spawn(async move {
             let meta = UploadMeta {
-                call_id: Uuid::now_v7(),
+                call_id,
                 sha256: sha,
                 duration_ms: 3_600_000,
                 channels: 2,

@@ -9,7 +9,6 @@ use common::{boot_with, client, data_dir};
 use softphone_client::UploadMeta;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-use uuid::Uuid;
 
 struct Moto(Child);
 
@@ -83,7 +82,7 @@ async fn recordings_round_trip_through_s3() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("call.opus");
     std::fs::write(&file, &bytes).unwrap();
-    let call_id = Uuid::now_v7();
+    let call_id = common::call_with_lead(&alice).await;
     let sha = {
         use sha2::Digest;
         hex::encode(sha2::Sha256::digest(&bytes))

@@ -86,7 +86,7 @@ async fn login_sync_upload_signaling_and_a_call_link_work_over_https_and_wss() {
     let file = tmp.path().join("call.opus");
     std::fs::write(&file, &bytes).unwrap();
     let meta = UploadMeta {
-        call_id: Uuid::now_v7(),
+        call_id: common::new_call(&alice, lead).await,
         sha256: sha(&bytes),
         duration_ms: 60_000,
         channels: 2,

@@ -59,21 +59,21 @@ fn agent(profile: &Path) -> Result<Agent> {
     warn_rebuilt(&report);
     for r in agent.recovered() {
         eprintln!(
-            "warning: call {} ended in a crash; queued for sync: {}{}",
+            "warning: call {} ended in a crash; {}{}",
             r.call_id,
             match (r.lead_id.is_some(), &r.recording, r.duration_ms) {
                 (true, Some(p), Some(ms)) => format!(
-                    "its record and its recording ({}, {:.1} s)",
+                    "queued for sync: its record and its recording ({}, {:.1} s)",
                     p.display(),
                     ms as f64 / 1000.0
                 ),
                 (false, Some(p), Some(ms)) => format!(
-                    "its recording ({}, {:.1} s; no lead, so no call record)",
+                    "its recording is repaired and kept at {} ({:.1} s); no lead, so nothing to sync",
                     p.display(),
                     ms as f64 / 1000.0
                 ),
-                (true, _, _) => "its record".into(),
-                (false, _, _) => "nothing (no lead, no recording)".into(),
+                (true, _, _) => "queued for sync: its record".into(),
+                (false, _, _) => "nothing to keep (no lead, no recording)".into(),
             },
             r.problem
                 .as_ref()
@@ -162,7 +162,9 @@ pub fn search(profile: &Path, query: &str) -> Result<()> {
     Ok(())
 }
 
-/// `softphone upload FILE --call-id ID`: queues a finished recording.
+/// `softphone upload FILE --call-id ID`: queues a finished recording. The server keeps it
+/// only under a call record of this agent's with that id (synced, or queued before it in
+/// this profile); otherwise the upload parks with `upload.no_call` and the file stays.
 pub fn upload(profile: &Path, file: &Path, call_id: &str) -> Result<()> {
     let call_id =
         Uuid::parse_str(call_id).with_context(|| format!("`{call_id}` is not a call id"))?;
@@ -176,6 +178,12 @@ pub fn upload(profile: &Path, file: &Path, call_id: &str) -> Result<()> {
     }
     let duration_ms = parsed.playable_samples() * 1000 / 48_000;
     let mut store = open_store(profile)?;
+    if store.get::<softphone_proto::Call>(call_id)?.is_none() {
+        eprintln!(
+            "note: this profile has no call {call_id}; the server keeps the recording only if \
+             that call's record is there (otherwise the upload parks with upload.no_call)"
+        );
+    }
     let r = store.add_recording(call_id, file, duration_ms, parsed.head.channels)?;
     println!(
         "queued {} ({} bytes, {} ms) for upload",

@@ -295,7 +295,25 @@ fn kill_loop_keeps_every_note_and_recording_exactly_once() {
         let id = Uuid::parse_str(out.split_whitespace().next().unwrap()).unwrap();
         notes.push((id, text));
         if i % 10 == 3 {
+            // The call's record is on the server first (the server keeps a recording only
+            // under a call record of the uploader's).
             let call_id = Uuid::now_v7();
+            rt.block_on(alice.put::<Call>(
+                call_id,
+                &CallUpsert {
+                    lead_id,
+                    direction: CallDirection::Outbound,
+                    remote: "+34600000003".into(),
+                    started_at_ms: 1_700_000_000_000,
+                    answered_at_ms: None,
+                    ended_at_ms: Some(1_700_000_001_500),
+                    duration_ms: Some(1_500),
+                    end_reason: Some("local_hangup".into()),
+                    disposition: None,
+                    quality: None,
+                },
+            ))
+            .unwrap();
             let dir = root.path().join(format!("rec-{i}"));
             run_ok(
                 softphone()

@@ -37,7 +37,9 @@ impl Client {
     /// path and current offset.
     ///
     /// Errors: 413 `upload.too_large`, 409 `upload.conflict` (different content for the
-    /// same call), 422 `request.invalid`.
+    /// same call), 409 `upload.no_call` (no call record of the caller's under that id on
+    /// the server: push the call record first), 429 `upload.quota`, 422
+    /// `request.invalid`.
     pub async fn upload_create(&self, length: u64, meta: &UploadMeta) -> Result<(String, u64)> {
         let b64 = |v: &str| base64::engine::general_purpose::STANDARD.encode(v);
         let metadata = format!(

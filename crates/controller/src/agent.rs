@@ -486,7 +486,7 @@ pub struct RecoveredCall {
     pub call_id: Uuid,
     /// Its lead: a call record (end reason `crashed`) was queued.
     pub lead_id: Option<Uuid>,
-    /// The repaired recording, queued for upload.
+    /// The repaired recording; queued for upload when the call had a lead.
     pub recording: Option<PathBuf>,
     /// Playable duration of the recording, ms.
     pub duration_ms: Option<u64>,
@@ -614,9 +614,9 @@ impl Agent {
     }
 
     /// Every journalled call whose process is gone: its recording (wherever it was
-    /// written) is repaired and queued for upload, and a call record with end reason
-    /// `crashed`, the recording's real duration and the lead is queued when the call had
-    /// a lead. Idempotent: a call already saved is only taken off the journal.
+    /// written) is repaired, and when the call had a lead a call record with end reason
+    /// `crashed`, the recording's real duration and the lead is queued, then the
+    /// recording's upload. A lead-less call's repaired file stays where it was written. Idempotent: a call already saved is only taken off the journal.
     ///
     /// Errors: local store errors. A recording that cannot be repaired is reported in
     /// [`RecoveredCall::problem`] and the call record is still made.
@@ -687,9 +687,15 @@ impl Agent {
                     updated_at: 0,
                 };
                 store.queue::<Call>(id, Some(lead), &call, &upsert)?;
+                // Queued after its call record: the server keeps a recording only under
+                // a call record of the uploader's.
+                if let Some(s) = &summary {
+                    store.add_recording(id, &s.path, s.duration_ms, 2)?;
+                }
             }
+            // A call with no lead has no record to upload under: its repaired file stays
+            // where it was written, as after a lead-less call that ended normally.
             if let Some(s) = &summary {
-                store.add_recording(id, &s.path, s.duration_ms, 2)?;
                 r.recording = Some(s.path.clone());
                 r.duration_ms = Some(s.duration_ms);
             }

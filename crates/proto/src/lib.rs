@@ -305,7 +305,10 @@ pub mod recording_routes {
     /// `POST`: create an upload. Headers `Tus-Resumable: 1.0.0`, `Upload-Length`,
     /// `Upload-Metadata` (tus: comma-separated `key base64(value)`; keys `call_id`,
     /// `sha256` (hex), `duration_ms`, `channels`). 201 with `Location`. Creating again for
-    /// the same call returns the same upload, so a lost response never duplicates.
+    /// the same call returns the same upload, so a lost response never duplicates. The
+    /// call record must be on the server first, the caller's own (or the caller an
+    /// admin of its organisation): otherwise 409 `upload.no_call`. Uploads and
+    /// recordings are keyed by (organisation, call id).
     pub const UPLOADS: &str = "/api/v1/uploads";
     /// `HEAD` → `Upload-Offset`/`Upload-Length`; `PATCH` with `Upload-Offset` and
     /// `Content-Type: application/offset+octet-stream` appends. The last byte triggers the
@@ -316,7 +319,9 @@ pub mod recording_routes {
     /// `POST ?ttl_secs=N` (0-3600, default 300) → [`super::SignedUrl`].
     pub const RECORDING_URL: &str = "/api/v1/recordings/{call_id}/url";
     /// `GET ?exp=&sig=`: the audio, with HTTP Range support; no bearer token needed.
-    pub const MEDIA: &str = "/media/recordings/{call_id}";
+    /// Recordings are keyed by (organisation, call id), so the path names both; the
+    /// signature covers both.
+    pub const MEDIA: &str = "/media/recordings/{org_id}/{call_id}";
 }
 
 /// A stored recording.

@@ -110,6 +110,31 @@ async fn lead(c: &Client) -> Uuid {
     id
 }
 
+/// A call record on a new lead, put straight to the server (as the app's outbox does
+/// before it uploads the call's recording); its id.
+async fn server_call(c: &Client) -> Uuid {
+    let lead = lead(c).await;
+    let id = Uuid::now_v7();
+    c.put::<Call>(
+        id,
+        &CallUpsert {
+            lead_id: lead,
+            direction: CallDirection::Outbound,
+            remote: "+34600000001".into(),
+            started_at_ms: 1_700_000_000_000,
+            answered_at_ms: Some(1_700_000_001_000),
+            ended_at_ms: Some(1_700_000_091_000),
+            duration_ms: Some(90_000),
+            end_reason: Some("local_hangup".into()),
+            disposition: None,
+            quality: None,
+        },
+    )
+    .await
+    .unwrap();
+    id
+}
+
 async fn server_notes(boss: &Client) -> Vec<Note> {
     let (mut since, mut out) = (0, Vec::new());
     loop {
@@ -203,7 +228,7 @@ async fn a_recording_upload_cut_by_a_server_stop_resumes_and_matches() {
     let file = w.profile.join("rec.opus");
     std::fs::create_dir_all(&w.profile).unwrap();
     std::fs::write(&file, &bytes).unwrap();
-    let call_id = Uuid::now_v7();
+    let call_id = server_call(&alice).await;
     store
         .lock()
         .unwrap()
@@ -537,7 +562,7 @@ async fn pruned_recordings_leave_disk_only_after_the_server_confirmed() {
     std::fs::create_dir_all(&w.profile).unwrap();
     let file = w.profile.join("p.opus");
     std::fs::write(&file, vec![9u8; 300_000]).unwrap();
-    let call_id = Uuid::now_v7();
+    let call_id = server_call(&alice).await;
     store
         .lock()
         .unwrap()

@@ -1,6 +1,6 @@
-//! `calls`: call records. The recording is keyed by the call id; `has_recording` is
-//! set here when the record is written after the upload, and by the upload when it
-//! completes after the record.
+//! `calls`: call records. The recording is keyed by (organisation, call id) and may
+//! only be uploaded once the record is here; the upload sets `has_recording` when it
+//! completes, and a later write of the record keeps it.
 
 use crate::error::tx_err;
 use crate::records::{BuildCtx, Stored};
@@ -37,11 +37,11 @@ impl Stored for Call {
     fn build(ctx: &BuildCtx<'_>, u: &CallUpsert, prior: Option<&Self>) -> Result<Self, Error> {
         let has_recording = match prior {
             Some(p) if p.has_recording => true,
-            // Only a recording of this organisation counts (another one's upload under
-            // the same id is not this call's).
-            _ => super::recordings::get(ctx.tx, ctx.id)
+            // Recordings are keyed by (organisation, call id): another organisation's
+            // under the same id is not found here.
+            _ => super::recordings::get(ctx.tx, ctx.user.org_id, ctx.id)
                 .map_err(tx_err)?
-                .is_some_and(|r| r.org_id == ctx.user.org_id),
+                .is_some(),
         };
         Ok(Call {
             id: ctx.id,

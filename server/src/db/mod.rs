@@ -72,6 +72,8 @@ fn migration_list() -> Vec<M<'static>> {
         M::up(call_links::MIGRATION_1),
         M::up(releases::MIGRATION_1),
         M::up(org_policies::MIGRATION_1),
+        M::up(uploads::MIGRATION_3),
+        M::up(recordings::MIGRATION_2),
     ]
 }
 
@@ -125,6 +127,65 @@ mod tests {
         drop(conn);
         let e = super::open(dir.path()).unwrap_err().to_string();
         assert!(e.contains("too far ahead"), "{e}");
+    }
+}
+
+#[cfg(test)]
+mod per_org_tests {
+    const UPLOAD: &str = "INSERT INTO uploads (id, org_id, user_id, call_id, length, offset,
+        sha256, duration_ms, channels, created_at, touched_at)
+        VALUES (?1, ?2, ?3, 'c1', 10, 4, 's', 1000, 2, 5, 6)";
+    const RECORDING: &str = "INSERT INTO recordings (call_id, org_id, user_id, object_key,
+        bytes, sha256, duration_ms, channels, format, created_at)
+        VALUES ('c0', ?1, ?2, 'k', 10, 's', 1000, 2, 'ogg/opus', 7)";
+
+    /// Issue "Trust" item 10: the rebuild of `uploads` and `recordings` keeps every row,
+    /// and afterwards a call id is unique per organisation, not across all of them.
+    #[test]
+    fn the_rebuild_keeps_rows_and_keys_call_ids_per_organisation() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = rusqlite::Connection::open(super::path(dir.path())).unwrap();
+        conn.pragma_update(None, "foreign_keys", "ON").unwrap();
+        let before = super::migrations_count() as usize - 2;
+        super::migrations().to_version(&mut conn, before).unwrap();
+        conn.execute_batch(
+            "INSERT INTO orgs VALUES ('o1', 'A', 0), ('o2', 'B', 0);
+             INSERT INTO users (id, org_id, email, display_name, role, password_hash,
+               created_at)
+             VALUES ('u1', 'o1', 'a@a.test', 'A', 'agent', 'h', 0),
+                    ('u2', 'o2', 'b@b.test', 'B', 'agent', 'h', 0);",
+        )
+        .unwrap();
+        conn.execute(UPLOAD, ["up1", "o1", "u1"]).unwrap();
+        conn.execute(RECORDING, ["o1", "u1"]).unwrap();
+        // The old schema: another organisation cannot use the id at all.
+        assert!(conn.execute(UPLOAD, ["up2", "o2", "u2"]).is_err());
+        assert!(conn.execute(RECORDING, ["o2", "u2"]).is_err());
+        drop(conn);
+
+        let conn = super::open(dir.path()).unwrap();
+        let kept: (i64, i64, i64) = conn
+            .query_row(
+                "SELECT offset, touched_at, (SELECT created_at FROM recordings) FROM uploads
+                 WHERE id = 'up1'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!(kept, (4, 6, 7), "rows kept as they were");
+        conn.execute(UPLOAD, ["up2", "o2", "u2"]).unwrap();
+        conn.execute(RECORDING, ["o2", "u2"]).unwrap();
+        // Still one per call within an organisation.
+        assert!(conn.execute(UPLOAD, ["up3", "o1", "u1"]).is_err());
+        assert!(conn.execute(RECORDING, ["o1", "u1"]).is_err());
+        let idx: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE name = 'uploads_touched'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(idx, 1, "the expiry index is rebuilt with the table");
     }
 }
 

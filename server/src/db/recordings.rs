@@ -20,6 +20,29 @@ pub const MIGRATION_1: &str = "CREATE TABLE recordings (
     created_at INTEGER NOT NULL
 ) STRICT;";
 
+/// Keys recordings by (organisation, call id) (issue "Trust" item 10): call ids are
+/// chosen by clients, so a global key let one organisation's recording take an id
+/// another organisation's call would use. The table is rebuilt (rows kept).
+pub const MIGRATION_2: &str = "CREATE TABLE recordings_v2 (
+    call_id TEXT NOT NULL,
+    org_id TEXT NOT NULL REFERENCES orgs(id),
+    user_id TEXT NOT NULL REFERENCES users(id),
+    object_key TEXT NOT NULL,
+    bytes INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    duration_ms INTEGER NOT NULL,
+    channels INTEGER NOT NULL,
+    format TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (org_id, call_id)
+) STRICT;
+INSERT INTO recordings_v2 (call_id, org_id, user_id, object_key, bytes, sha256, duration_ms,
+    channels, format, created_at)
+  SELECT call_id, org_id, user_id, object_key, bytes, sha256, duration_ms, channels, format,
+    created_at FROM recordings;
+DROP TABLE recordings;
+ALTER TABLE recordings_v2 RENAME TO recordings;";
+
 /// A recording and its organisation.
 pub struct RecordingRow {
     pub org_id: Uuid,
@@ -50,11 +73,15 @@ pub fn insert(conn: &Connection, org_id: Uuid, r: &RecordingInfo) -> rusqlite::R
     Ok(())
 }
 
-/// By call id.
-pub fn get(conn: &Connection, call_id: Uuid) -> rusqlite::Result<Option<RecordingRow>> {
+/// By organisation and call id.
+pub fn get(
+    conn: &Connection,
+    org_id: Uuid,
+    call_id: Uuid,
+) -> rusqlite::Result<Option<RecordingRow>> {
     conn.query_row(
-        &format!("SELECT {COLS} FROM recordings WHERE call_id = ?1"),
-        [call_id.to_string()],
+        &format!("SELECT {COLS} FROM recordings WHERE org_id = ?1 AND call_id = ?2"),
+        [org_id.to_string(), call_id.to_string()],
         |r| {
             Ok(RecordingRow {
                 org_id: uuid_at(r, 1)?,
@@ -76,10 +103,10 @@ pub fn get(conn: &Connection, call_id: Uuid) -> rusqlite::Result<Option<Recordin
 }
 
 /// Removes the row.
-pub fn delete(conn: &Connection, call_id: Uuid) -> rusqlite::Result<()> {
+pub fn delete(conn: &Connection, org_id: Uuid, call_id: Uuid) -> rusqlite::Result<()> {
     conn.execute(
-        "DELETE FROM recordings WHERE call_id = ?1",
-        [call_id.to_string()],
+        "DELETE FROM recordings WHERE org_id = ?1 AND call_id = ?2",
+        [org_id.to_string(), call_id.to_string()],
     )?;
     Ok(())
 }

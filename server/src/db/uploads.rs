@@ -25,6 +25,32 @@ pub const MIGRATION_2: &str =
     "ALTER TABLE uploads ADD COLUMN touched_at INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX uploads_touched ON uploads(touched_at);";
 
+/// One upload per call *of an organisation* (issue "Trust" item 10): call ids are
+/// chosen by clients, so a global `UNIQUE (call_id)` let another organisation's
+/// upload claim an id first and lock the rightful agent out. SQLite cannot change a
+/// constraint in place, so the table is rebuilt (rows kept).
+pub const MIGRATION_3: &str = "CREATE TABLE uploads_v3 (
+    id TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL REFERENCES orgs(id),
+    user_id TEXT NOT NULL REFERENCES users(id),
+    call_id TEXT NOT NULL,
+    length INTEGER NOT NULL,
+    offset INTEGER NOT NULL DEFAULT 0,
+    sha256 TEXT NOT NULL,
+    duration_ms INTEGER NOT NULL,
+    channels INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    touched_at INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (org_id, call_id)
+) STRICT;
+INSERT INTO uploads_v3 (id, org_id, user_id, call_id, length, offset, sha256, duration_ms,
+    channels, created_at, touched_at)
+  SELECT id, org_id, user_id, call_id, length, offset, sha256, duration_ms, channels,
+    created_at, touched_at FROM uploads;
+DROP TABLE uploads;
+ALTER TABLE uploads_v3 RENAME TO uploads;
+CREATE INDEX uploads_touched ON uploads(touched_at);";
+
 /// An upload row.
 #[derive(Debug, Clone)]
 pub struct Upload {
@@ -84,11 +110,11 @@ pub fn get(conn: &Connection, id: Uuid) -> rusqlite::Result<Option<Upload>> {
     .optional()
 }
 
-/// By call id (one upload per call).
-pub fn by_call(conn: &Connection, call_id: Uuid) -> rusqlite::Result<Option<Upload>> {
+/// By organisation and call id (one upload per call of an organisation).
+pub fn by_call(conn: &Connection, org_id: Uuid, call_id: Uuid) -> rusqlite::Result<Option<Upload>> {
     conn.query_row(
-        &format!("SELECT {COLS} FROM uploads WHERE call_id = ?1"),
-        [call_id.to_string()],
+        &format!("SELECT {COLS} FROM uploads WHERE org_id = ?1 AND call_id = ?2"),
+        [org_id.to_string(), call_id.to_string()],
         row,
     )
     .optional()

@@ -100,3 +100,43 @@ pub async fn new_lead(client: &softphone_client::Client, name: &str) -> uuid::Uu
         .unwrap();
     id
 }
+
+/// Creates a call record on lead `lead` through `client`: the call a recording is
+/// uploaded under (the server refuses a recording with no call record, 409
+/// `upload.no_call`). Its id.
+pub async fn new_call(client: &softphone_client::Client, lead: uuid::Uuid) -> uuid::Uuid {
+    new_call_as(client, lead, uuid::Uuid::now_v7()).await
+}
+
+/// [`new_call`] under a chosen id (the one a client picked offline); its id.
+pub async fn new_call_as(
+    client: &softphone_client::Client,
+    lead: uuid::Uuid,
+    id: uuid::Uuid,
+) -> uuid::Uuid {
+    client
+        .put::<softphone_proto::Call>(
+            id,
+            &softphone_proto::CallUpsert {
+                lead_id: lead,
+                direction: softphone_proto::CallDirection::Outbound,
+                remote: "+15550100".into(),
+                started_at_ms: 1_700_000_000_000,
+                answered_at_ms: Some(1_700_000_001_000),
+                ended_at_ms: Some(1_700_000_031_000),
+                duration_ms: Some(30_000),
+                end_reason: Some("local_hangup".into()),
+                disposition: None,
+                quality: None,
+            },
+        )
+        .await
+        .unwrap();
+    id
+}
+
+/// A new lead and a call record on it through `client`; the call's id.
+pub async fn call_with_lead(client: &softphone_client::Client) -> uuid::Uuid {
+    let lead = new_lead(client, "Recorded prospect").await;
+    new_call(client, lead).await
+}
