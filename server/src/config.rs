@@ -102,6 +102,13 @@ pub struct Config {
     pub update_pubkey: Option<String>,
     /// Largest release artifact an admin may upload, bytes (default 256 MiB).
     pub release_max_bytes: u64,
+    /// PEM certificate chain (leaf first) for serving HTTPS and WSS on `listen` itself,
+    /// for installs without a TLS proxy; set with `tls_key`. Re-read on SIGHUP
+    /// (`systemctl reload`), so a renewed certificate needs no restart. Default none:
+    /// plain HTTP, for a proxy in front (docs/server.md).
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1) of `tls_cert`.
+    pub tls_key: Option<PathBuf>,
 }
 
 /// Format of the server's log lines.
@@ -141,6 +148,8 @@ impl std::fmt::Debug for Config {
             .field("log_format", &self.log_format)
             .field("update_pubkey", &self.update_pubkey)
             .field("release_max_bytes", &self.release_max_bytes)
+            .field("tls_cert", &self.tls_cert)
+            .field("tls_key", &self.tls_key)
             .field("metrics_listen", &self.metrics_listen)
             .field(
                 "metrics_token",
@@ -157,7 +166,7 @@ impl Default for Config {
 }
 
 /// Keys accepted from the environment (with the `SOFTPHONE_` prefix).
-const ENV_KEYS: [&str; 32] = [
+const ENV_KEYS: [&str; 34] = [
     "data_dir",
     "listen",
     "token_ttl_secs",
@@ -190,6 +199,8 @@ const ENV_KEYS: [&str; 32] = [
     "metrics_token",
     "update_pubkey",
     "release_max_bytes",
+    "tls_cert",
+    "tls_key",
 ];
 
 impl Config {
@@ -228,6 +239,8 @@ impl Config {
             metrics_token: None,
             update_pubkey: None,
             release_max_bytes: 256 * 1024 * 1024,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 
@@ -255,6 +268,10 @@ impl Config {
         anyhow::ensure!(
             self.max_upload_bytes > 0 && self.release_max_bytes > 0,
             "max_upload_bytes and release_max_bytes must be positive"
+        );
+        anyhow::ensure!(
+            self.tls_cert.is_some() == self.tls_key.is_some(),
+            "tls_cert and tls_key go together: set both to serve HTTPS, or neither"
         );
         if let Some(k) = &self.update_pubkey {
             crate::releases::parse_pubkey(k).map_err(|e| anyhow::anyhow!("update_pubkey: {e}"))?;
@@ -406,6 +423,11 @@ mod tests {
                 .unwrap_err()
                 .to_string();
             assert!(e.contains("not found"), "{e}");
+            jail.create_file("c.toml", "tls_cert = \"/etc/ssl/server.pem\"\n")?;
+            let e = Config::load(Some(Path::new("c.toml")))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("tls_cert and tls_key go together"), "{e}");
             Ok(())
         });
     }

@@ -26,6 +26,7 @@ pub mod releases;
 pub mod signal;
 pub mod socket;
 pub mod sync;
+pub mod tls;
 pub mod trace;
 
 use axum::extract::{FromRequestParts, State};
@@ -582,12 +583,31 @@ pub struct Running {
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     /// The data folder's shared lock ([`db::backup::lock`]), held while serving.
     _lock: std::fs::File,
+    /// The served TLS configuration and the files it came from, when the server
+    /// terminates TLS itself (`tls_cert`/`tls_key`).
+    tls: Option<(axum_server::tls_rustls::RustlsConfig, PathBuf, PathBuf)>,
 }
 
 impl Running {
-    /// Base URL, e.g. `http://127.0.0.1:43117`.
+    /// Base URL, e.g. `http://127.0.0.1:43117`, or `https://…` when the server
+    /// terminates TLS itself.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
+    }
+
+    /// Re-reads `tls_cert` and `tls_key` and serves them to new connections (open ones
+    /// keep theirs): a renewed certificate without a restart. The server's SIGHUP
+    /// handler calls it. Nothing to do without TLS.
+    ///
+    /// Errors: the files cannot be read or do not fit ([`tls::server_config`]); the
+    /// certificate served before stays.
+    pub fn reload_tls(&self) -> anyhow::Result<()> {
+        if let Some((served, cert, key)) = &self.tls {
+            served.reload_from_config(tls::server_config(cert, key)?);
+            tracing::info!(cert = %cert.display(), "TLS certificate reloaded");
+        }
+        Ok(())
     }
 
     /// Stops accepting, finishes in-flight requests, and waits.
@@ -637,28 +657,73 @@ pub async fn start(cfg: &Config) -> anyhow::Result<Running> {
             state.limits.forget_idle();
         }
     });
+    let tls = match (&cfg.tls_cert, &cfg.tls_key) {
+        (Some(cert), Some(key)) => Some((
+            axum_server::tls_rustls::RustlsConfig::from_config(tls::server_config(cert, key)?),
+            cert.clone(),
+            key.clone(),
+        )),
+        _ => None,
+    };
+    let served = tls.as_ref().map(|t| t.0.clone());
     let task = tokio::spawn(async move {
-        let r = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async {
-            let _ = rx.await;
-        })
-        .await;
+        let r = match served {
+            None => {
+                axum::serve(
+                    listener,
+                    app.into_make_service_with_connect_info::<SocketAddr>(),
+                )
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await
+            }
+            Some(served) => {
+                // Links and update URLs the server builds say `https` (the scheme a
+                // TLS proxy would have forwarded).
+                let app = app.layer(axum::middleware::map_request(
+                    |mut req: axum::extract::Request| async move {
+                        req.headers_mut().insert(
+                            "x-forwarded-proto",
+                            axum::http::HeaderValue::from_static("https"),
+                        );
+                        req
+                    },
+                ));
+                let handle = axum_server::Handle::new();
+                let stopper = handle.clone();
+                tokio::spawn(async move {
+                    let _ = rx.await;
+                    stopper.graceful_shutdown(None);
+                });
+                match listener.into_std() {
+                    Ok(std_listener) => match axum_server::from_tcp_rustls(std_listener, served) {
+                        Ok(server) => {
+                            server
+                                .handle(handle)
+                                .serve(app.into_make_service_with_connect_info::<SocketAddr>())
+                                .await
+                        }
+                        Err(e) => Err(e),
+                    },
+                    Err(e) => Err(e),
+                }
+            }
+        };
         sweeper.abort();
         if let Some((_, m)) = metrics_server {
             m.abort();
         }
         r
     });
-    tracing::info!(%addr, "listening");
+    tracing::info!(%addr, tls = tls.is_some(), "listening");
     Ok(Running {
         addr,
         metrics_addr,
         shutdown: tx,
         task,
         _lock: lock,
+        tls,
     })
 }
 

@@ -154,7 +154,7 @@ async fn run(cli: Cli) -> Result<()> {
             }
             let running = softphone_server::start(&cfg).await?;
             println!("listening on {}", running.url());
-            wait_for_stop().await?;
+            wait_for_stop(&running).await?;
             running.stop().await?;
             Ok(())
         }
@@ -221,17 +221,31 @@ async fn run(cli: Cli) -> Result<()> {
     }
 }
 
-/// Returns on Ctrl-C or SIGTERM (service managers stop with SIGTERM).
-async fn wait_for_stop() -> Result<()> {
+/// Returns on Ctrl-C or SIGTERM (service managers stop with SIGTERM). On SIGHUP
+/// (`systemctl reload`) it re-reads the TLS certificate and key and goes on waiting; a
+/// bad file is logged and the certificate served before stays.
+async fn wait_for_stop(running: &softphone_server::Running) -> Result<()> {
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        tokio::select! {
-            r = tokio::signal::ctrl_c() => r?,
-            _ = term.recv() => {}
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut hup = signal(SignalKind::hangup())?;
+        loop {
+            tokio::select! {
+                r = tokio::signal::ctrl_c() => return Ok(r?),
+                _ = term.recv() => return Ok(()),
+                _ = hup.recv() => {
+                    if let Err(e) = running.reload_tls() {
+                        tracing::error!(error = format!("{e:#}"), "TLS reload failed; serving the previous certificate");
+                    }
+                }
+            }
         }
     }
     #[cfg(not(unix))]
-    tokio::signal::ctrl_c().await?;
-    Ok(())
+    {
+        let _ = running;
+        tokio::signal::ctrl_c().await?;
+        Ok(())
+    }
 }

@@ -4,17 +4,21 @@
 //! signs in, syncs, uploads and plays a recording, opens signaling over `wss://`, and
 //! makes a call link whose guest page connects over `wss://` and rings.
 //!
+//! The same runs against the server terminating TLS itself (`tls_cert`/`tls_key`),
+//! which also refuses plain HTTP on that port and reloads a renewed certificate.
+//!
 //! The CA is trusted only through `SSL_CERT_FILE`, the way a corporate CA reaches a
 //! Linux machine. This binary holds this one test, because the variable is read once
 //! per process.
 
 mod common;
 
-use common::{boot, data_dir};
+use common::{boot, boot_with, data_dir};
 use futures_util::StreamExt;
 use softphone_client::{Client, UploadMeta};
 use softphone_proto::signal::{ClientMsg, ServerMsg};
 use softphone_proto::{Change, CreateLink, Note, NoteUpsert};
+use softphone_testkit::tls::{Certificate, TlsProxy};
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -42,17 +46,40 @@ fn sha(b: &[u8]) -> String {
 #[tokio::test]
 async fn login_sync_upload_signaling_and_a_call_link_work_over_https_and_wss() {
     let tmp = tempfile::tempdir().unwrap();
-    let (_dir, data) = data_dir();
-    let server = boot(&data, 3600).await;
-    let proxy = softphone_testkit::tls::TlsProxy::start(tmp.path(), server.addr).unwrap();
+    let cert = Certificate::make(tmp.path()).unwrap();
     // Set before any client of this process exists (the trust store is read once);
     // this binary holds this one test.
-    std::env::set_var("SSL_CERT_FILE", &proxy.ca);
-    let port = proxy.port;
-    let base = proxy.url();
+    std::env::set_var("SSL_CERT_FILE", &cert.ca);
 
+    // Behind nginx, as docs/server.md recommends.
+    let (_dir, data) = data_dir();
+    let server = boot(&data, 3600).await;
+    let nginx = tmp.path().join("nginx");
+    std::fs::create_dir(&nginx).unwrap();
+    let proxy = TlsProxy::start_with(&nginx, &cert, server.addr).unwrap();
+    exercise(&proxy.url(), proxy.port).await;
+    drop(proxy);
+    server.stop().await.unwrap();
+
+    // The server terminating TLS itself (`tls_cert`/`tls_key`), for small installs.
+    let (_dir, data) = data_dir();
+    let server = boot_with(&data, |c| {
+        c.tls_cert = Some(cert.cert.clone());
+        c.tls_key = Some(cert.key.clone());
+    })
+    .await;
+    assert!(server.url().starts_with("https://"), "{}", server.url());
+    let port = server.addr.port();
+    exercise(&format!("https://localhost:{port}"), port).await;
+    tls_listener_refuses_plain_http_and_reloads(&server, tmp.path()).await;
+    server.stop().await.unwrap();
+}
+
+/// Login, sync, a recording's upload and playback, signaling and a call link's guest
+/// page, all over `https://` and `wss://` at `base` (TLS port `port`).
+async fn exercise(base: &str, port: u16) {
     // Sign in and sync, through TLS.
-    let mut alice = Client::new(&base).unwrap();
+    let mut alice = Client::new(base).unwrap();
     alice
         .login("alice@acme.test", "alice-password")
         .await
@@ -83,6 +110,7 @@ async fn login_sync_upload_signaling_and_a_call_link_work_over_https_and_wss() {
     let bytes: Vec<u8> = (0..3_000_000u32)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
         .collect();
+    let tmp = tempfile::tempdir().unwrap();
     let file = tmp.path().join("call.opus");
     std::fs::write(&file, &bytes).unwrap();
     let meta = UploadMeta {
@@ -111,7 +139,7 @@ async fn login_sync_upload_signaling_and_a_call_link_work_over_https_and_wss() {
         "{first:?}"
     );
 
-    // A call link: an https URL (the proxy said so), whose page connects over wss://
+    // A call link: an https URL (the proxy or the listener said so), whose page connects over wss://
     // and rings when its agent calls.
     let link = alice.create_link(&CreateLink::default()).await.unwrap();
     assert!(
@@ -160,5 +188,63 @@ async fn login_sync_upload_signaling_and_a_call_link_work_over_https_and_wss() {
         "the guest rings over wss (under an alias of the call id)"
     );
     drop(sig);
-    server.stop().await.unwrap();
+}
+
+/// The TLS listener answers plain HTTP with nothing usable, and `reload_tls` serves a
+/// renewed certificate to new connections without a restart; a bad file on reload
+/// keeps the certificate served before.
+async fn tls_listener_refuses_plain_http_and_reloads(
+    server: &softphone_server::Running,
+    dir: &std::path::Path,
+) {
+    let port = server.addr.port();
+    let plain = reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{port}/api/v1/health"))
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await;
+    assert!(
+        plain.map(|r| !r.status().is_success()).unwrap_or(true),
+        "plain HTTP is not served on the TLS port"
+    );
+
+    // A client that trusts only the renewed certificate's CA.
+    let renewed_dir = dir.join("renewed");
+    std::fs::create_dir(&renewed_dir).unwrap();
+    let renewed = Certificate::make(&renewed_dir).unwrap();
+    let trusting_renewed = reqwest::Client::builder()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(
+            reqwest::Certificate::from_pem(&std::fs::read(&renewed.ca).unwrap()).unwrap(),
+        )
+        .build()
+        .unwrap();
+    let health = format!("https://localhost:{port}/api/v1/health");
+    assert!(
+        trusting_renewed.get(&health).send().await.is_err(),
+        "the old certificate is still served"
+    );
+    // The renewal lands where the config points (certbot's deploy hook, then
+    // `systemctl reload`).
+    let cfg_cert = std::fs::read(&renewed.cert).unwrap();
+    let cfg_key = std::fs::read(&renewed.key).unwrap();
+    let served = server_files(dir);
+    std::fs::write(&served.1, b"not a key").unwrap();
+    std::fs::write(&served.0, &cfg_cert).unwrap();
+    let e = server.reload_tls().unwrap_err();
+    assert!(format!("{e:#}").contains("tls_key"), "{e:#}");
+    assert!(
+        trusting_renewed.get(&health).send().await.is_err(),
+        "a failed reload keeps the certificate served before"
+    );
+    std::fs::write(&served.1, &cfg_key).unwrap();
+    server.reload_tls().unwrap();
+    let r = trusting_renewed.get(&health).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+/// (`tls_cert`, `tls_key`) the server was started with: [`Certificate::make`]'s files in
+/// `dir`.
+fn server_files(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    (dir.join("server.pem"), dir.join("server.key"))
 }

@@ -24,27 +24,27 @@ fn openssl(dir: &Path, args: &[&str]) -> io::Result<()> {
     }
 }
 
-/// nginx terminating TLS on `127.0.0.1:port` for `localhost` and `127.0.0.1`, with a
-/// certificate signed by a CA made for it; stopped on drop.
-pub struct TlsProxy {
-    child: Child,
-    /// The TLS port on 127.0.0.1.
-    pub port: u16,
-    /// The CA certificate (PEM): point `SSL_CERT_FILE` at it to trust the proxy.
+/// A throwaway CA and a server certificate it signed, for `localhost` and `127.0.0.1`
+/// (P-256, two days), made with `openssl` in a folder.
+#[derive(Debug, Clone)]
+pub struct Certificate {
+    /// The CA certificate (PEM): point `SSL_CERT_FILE` at it to trust the server.
     pub ca: PathBuf,
+    /// The server certificate (PEM).
+    pub cert: PathBuf,
+    /// The server's private key (PEM, PKCS#8).
+    pub key: PathBuf,
     /// Base64 of the SHA-256 of the server certificate's public key, for Chromium's
     /// `--ignore-certificate-errors-spki-list`.
     pub spki_sha256: String,
 }
 
-impl TlsProxy {
-    /// Makes the CA and certificate in `dir`, writes an nginx site there and starts
-    /// nginx in the foreground, proxying to `upstream` (HTTP/1.1, WebSocket upgrades,
-    /// `Host`, `X-Forwarded-For` and `X-Forwarded-Proto` passed on). Waits until it
-    /// listens (10 s at most).
+impl Certificate {
+    /// Makes the CA and the certificate in `dir` (`ca.pem`, `server.pem`,
+    /// `server.key`).
     ///
-    /// Errors: openssl or nginx missing or failing (nginx's error log in the message).
-    pub fn start(dir: &Path, upstream: SocketAddr) -> io::Result<TlsProxy> {
+    /// Errors: openssl missing or failing (its stderr in the message).
+    pub fn make(dir: &Path) -> io::Result<Certificate> {
         let ec = [
             "-newkey",
             "ec",
@@ -124,10 +124,52 @@ impl TlsProxy {
             .trim()
             .to_string();
 
+        Ok(Certificate {
+            ca: dir.join("ca.pem"),
+            cert: dir.join("server.pem"),
+            key: dir.join("server.key"),
+            spki_sha256,
+        })
+    }
+}
+
+/// nginx terminating TLS on `127.0.0.1:port` for `localhost` and `127.0.0.1`, with a
+/// certificate signed by a CA made for it; stopped on drop.
+pub struct TlsProxy {
+    child: Child,
+    /// The TLS port on 127.0.0.1.
+    pub port: u16,
+    /// The CA certificate (PEM): point `SSL_CERT_FILE` at it to trust the proxy.
+    pub ca: PathBuf,
+    /// Base64 of the SHA-256 of the server certificate's public key, for Chromium's
+    /// `--ignore-certificate-errors-spki-list`.
+    pub spki_sha256: String,
+}
+
+impl TlsProxy {
+    /// Makes the CA and certificate in `dir`, writes an nginx site there and starts
+    /// nginx in the foreground, proxying to `upstream` (HTTP/1.1, WebSocket upgrades,
+    /// `Host`, `X-Forwarded-For` and `X-Forwarded-Proto` passed on). Waits until it
+    /// listens (10 s at most).
+    ///
+    /// Errors: openssl or nginx missing or failing (nginx's error log in the message).
+    pub fn start(dir: &Path, upstream: SocketAddr) -> io::Result<TlsProxy> {
+        let cert = Certificate::make(dir)?;
+        Self::start_with(dir, &cert, upstream)
+    }
+
+    /// [`TlsProxy::start`] with a certificate made before (shared with another server
+    /// the same test trusts); nginx's files go in `dir`.
+    pub fn start_with(
+        dir: &Path,
+        cert: &Certificate,
+        upstream: SocketAddr,
+    ) -> io::Result<TlsProxy> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
         let d = dir.display();
+        let (cert_pem, key_pem) = (cert.cert.display(), cert.key.display());
         let conf = format!(
             r#"daemon off;
 master_process off;
@@ -148,8 +190,8 @@ http {{
     }}
     server {{
         listen 127.0.0.1:{port} ssl;
-        ssl_certificate {d}/server.pem;
-        ssl_certificate_key {d}/server.key;
+        ssl_certificate {cert_pem};
+        ssl_certificate_key {key_pem};
         client_max_body_size 0;
         location / {{
             proxy_pass http://{upstream};
@@ -183,8 +225,8 @@ http {{
         let mut proxy = TlsProxy {
             child,
             port,
-            ca: dir.join("ca.pem"),
-            spki_sha256,
+            ca: cert.ca.clone(),
+            spki_sha256: cert.spki_sha256.clone(),
         };
         let deadline = Instant::now() + Duration::from_secs(10);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
