@@ -50,7 +50,14 @@ def free_port():
 def page_dir(rev):
     """A folder with ui/ (at `rev`, or as in the working tree) and the stand-in bridge."""
     d = tempfile.mkdtemp(prefix="page-footprint-")
-    for name in ["index.html", "main.js", "logic.js", "style.css"]:
+    # Every module of the page (one per panel since the front end was split).
+    if rev:
+        files = subprocess.run(["git", "-C", ROOT, "ls-tree", "--name-only", f"{rev}:ui"],
+                               check=True, capture_output=True, text=True).stdout.split()
+    else:
+        files = os.listdir(os.path.join(ROOT, "ui"))
+    scripts = sorted(f for f in files if f.endswith(".js"))
+    for name in ["index.html", "style.css", *scripts]:
         if rev:
             text = subprocess.run(["git", "-C", ROOT, "show", f"{rev}:ui/{name}"],
                                   check=True, capture_output=True, text=True).stdout

@@ -2,7 +2,7 @@
 //! (command arguments and results, event payloads), generated from the Rust types with
 //! ts-rs by the test below and committed. The test fails when the file is stale, so CI
 //! catches a Rust change the front end has not seen; `UPDATE_BINDINGS=1 cargo test
-//! --workspace --lib bindings` rewrites it. `ui/main.js` imports the types in JSDoc and
+//! --workspace --lib bindings` rewrites it. The `ui/*.js` modules import the types in JSDoc and
 //! `tsc` checks it against them (`scripts/test-all.sh`, docs/adr/0011).
 //!
 //! The `Commands` and `Events` maps name each command and event with its payload types;

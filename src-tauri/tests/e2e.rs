@@ -442,7 +442,7 @@ async fn drive(
     let call = wait_text(c, LAST_CALL, 20, |t| t.contains("echo test")).await?;
     assert!(call.contains("local hangup"), "{call}");
     assert!(!quality.is_empty());
-    // The waveform's canvas exists only while the call is on screen (ui/main.js,
+    // The waveform's canvas exists only while the call is on screen (ui/timeline.js,
     // waveObserver): scrolled into view, it is created and drawn from the recording.
     c.execute(
         "document.evaluate(arguments[0], document, null, XPathResult.FIRST_ORDERED_NODE_TYPE, null)\
