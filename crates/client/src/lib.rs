@@ -153,7 +153,7 @@ impl Client {
             ));
         }
         let http = reqwest::Client::builder()
-            .use_preconfigured_tls((*tls::config()).clone())
+            .tls_backend_preconfigured((*tls::config()).clone())
             .connect_timeout(std::time::Duration::from_secs(5))
             .timeout(std::time::Duration::from_secs(30))
             .build()
