@@ -229,6 +229,14 @@ fn the_token_lives_only_in_the_keyring_and_logout_removes_it() {
             );
         }
     }
+    // The token is in the Secret Service where any client finds it: read back through
+    // the `keyring` crate directly, as any other Secret Service client would.
+    let entry = keyring::Entry::new(
+        softphone_store::credentials::SERVICE,
+        &format!("{}|{}", settings.email, settings.server_url),
+    )
+    .unwrap();
+    assert_eq!(entry.get_password().unwrap(), token);
     // The token works against the server, then logout revokes it and clears the keyring.
     let rt = tokio::runtime::Runtime::new().unwrap();
     let client = Client::new(&server.url())
