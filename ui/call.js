@@ -1,4 +1,4 @@
-import { errorText, fmtTime, micWarnings, mosPoints, qualityTitle } from "./logic.js";
+import { fmtTime, micWarnings, mosPoints, qualityTitle } from "./logic.js";
 import { $, $$, errText, invoke, listen, setText } from "./dom.js";
 import { app } from "./state.js";
 import { refreshAccount } from "./account.js";
@@ -78,7 +78,7 @@ listen("call-event", (ev) => {
     q.title = qualityTitle(e);
     qualitySamples.push(e);
   } else if (e.event === "notice") {
-    setText($("call-error"), errorText(e));
+    setText($("call-error"), errText(e));
     $("call-error").hidden = false;
   }
 });

@@ -101,12 +101,17 @@ export async function refreshWork() {
   await loadLeads();
 }
 
+/** Picks the list's filter (`all`, `unread`, …) and marks its button pressed. */
+function setFilter(/** @type {string} */ filter) {
+  leadFilter = filter;
+  for (const x of $$(".filters button")) {
+    x.setAttribute("aria-pressed", String((x.dataset.filter || "all") === filter));
+  }
+}
+
 for (const b of $$(".filters button")) {
   b.addEventListener("click", () => {
-    leadFilter = b.dataset.filter || "all";
-    for (const x of $$(".filters button")) {
-      x.setAttribute("aria-pressed", String(x === b));
-    }
+    setFilter(b.dataset.filter || "all");
     renderLeads();
   });
 }
@@ -128,8 +133,5 @@ listen("messages-arrived", () => loadLeads().catch(() => {}));
 
 /** Shows every lead again (a search result may be under another filter). */
 export function showAllLeads() {
-  leadFilter = "all";
-  for (const x of $$(".filters button")) {
-    x.setAttribute("aria-pressed", String(x.dataset.filter === "all"));
-  }
+  setFilter("all");
 }

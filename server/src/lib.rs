@@ -678,37 +678,7 @@ pub async fn start(cfg: &Config) -> anyhow::Result<Running> {
                 })
                 .await
             }
-            Some(served) => {
-                // Links and update URLs the server builds say `https` (the scheme a
-                // TLS proxy would have forwarded).
-                let app = app.layer(axum::middleware::map_request(
-                    |mut req: axum::extract::Request| async move {
-                        req.headers_mut().insert(
-                            "x-forwarded-proto",
-                            axum::http::HeaderValue::from_static("https"),
-                        );
-                        req
-                    },
-                ));
-                let handle = axum_server::Handle::new();
-                let stopper = handle.clone();
-                tokio::spawn(async move {
-                    let _ = rx.await;
-                    stopper.graceful_shutdown(None);
-                });
-                match listener.into_std() {
-                    Ok(std_listener) => match axum_server::from_tcp_rustls(std_listener, served) {
-                        Ok(server) => {
-                            server
-                                .handle(handle)
-                                .serve(app.into_make_service_with_connect_info::<SocketAddr>())
-                                .await
-                        }
-                        Err(e) => Err(e),
-                    },
-                    Err(e) => Err(e),
-                }
-            }
+            Some(served) => serve_tls(listener, app, served, rx).await,
         };
         sweeper.abort();
         if let Some((_, m)) = metrics_server {
@@ -725,6 +695,36 @@ pub async fn start(cfg: &Config) -> anyhow::Result<Running> {
         _lock: lock,
         tls,
     })
+}
+
+/// Serves `app` over TLS with `served` on `listener` until `stop` fires, then finishes
+/// in-flight requests. Links and update URLs the server builds say `https`, the scheme
+/// a TLS proxy would have forwarded.
+async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    served: axum_server::tls_rustls::RustlsConfig,
+    stop: tokio::sync::oneshot::Receiver<()>,
+) -> std::io::Result<()> {
+    let app = app.layer(axum::middleware::map_request(
+        |mut req: axum::extract::Request| async move {
+            req.headers_mut().insert(
+                "x-forwarded-proto",
+                axum::http::HeaderValue::from_static("https"),
+            );
+            req
+        },
+    ));
+    let handle = axum_server::Handle::new();
+    let stopper = handle.clone();
+    tokio::spawn(async move {
+        let _ = stop.await;
+        stopper.graceful_shutdown(None);
+    });
+    axum_server::from_tcp_rustls(listener.into_std()?, served)?
+        .handle(handle)
+        .serve(app.into_make_service_with_connect_info::<SocketAddr>())
+        .await
 }
 
 /// Creates an account (used by `softphone-server user add` and tests).

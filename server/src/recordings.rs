@@ -216,11 +216,16 @@ fn check_call(c: &rusqlite::Connection, user: &UserInfo, call_id: Uuid) -> Resul
         .map_err(Error::internal)?
         .filter(|row| row.org_id == user.org_id)
         .ok_or_else(no_call)?;
-    crate::records::check_lead(c, user, call.lead_id).map_err(|_| no_call())?;
-    if call.record.agent_id != user.id && user.role != Role::Admin {
-        return Err(no_call());
+    // A database error stays a 500; only "not yours" is `upload.no_call`.
+    let lead_visible = crate::db::leads::get(c, call.lead_id)
+        .map_err(Error::internal)?
+        .is_some_and(|l| crate::records::can_see_lead(user, l.org_id, &l.lead));
+    let own_call = call.record.agent_id == user.id || user.role == Role::Admin;
+    if lead_visible && own_call {
+        Ok(())
+    } else {
+        Err(no_call())
     }
-    Ok(())
 }
 
 async fn load_upload(

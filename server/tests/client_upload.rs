@@ -9,6 +9,11 @@ use common::{boot, client, data_dir};
 use softphone_client::{ClientError, UploadMeta};
 use uuid::Uuid;
 
+/// The refusal of a recording with no call record of the uploader's under its id.
+fn assert_no_call(e: &ClientError) {
+    assert_eq!((e.status(), e.code()), (Some(409), "upload.no_call"), "{e}");
+}
+
 fn sha(b: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(b))
@@ -149,23 +154,7 @@ async fn another_organisation_cannot_attach_a_recording_to_our_call() {
     let eve = client(&url, "eve@other.test").await;
     let bob = client(&url, "bob@acme.test").await;
     let lead = common::new_lead(&alice, "Ours").await;
-    let call_id = Uuid::now_v7();
-    let upsert = softphone_proto::CallUpsert {
-        lead_id: lead,
-        direction: softphone_proto::CallDirection::Outbound,
-        remote: "+34600000002".into(),
-        started_at_ms: 1_700_000_000_000,
-        answered_at_ms: None,
-        ended_at_ms: Some(1_700_000_010_000),
-        duration_ms: Some(10_000),
-        end_reason: Some("normal".into()),
-        disposition: None,
-        quality: None,
-    };
-    alice
-        .put::<softphone_proto::Call>(call_id, &upsert)
-        .await
-        .unwrap();
+    let call_id = common::new_call(&alice, lead).await;
     let tmp = tempfile::tempdir().unwrap();
     let file = tmp.path().join("x.opus");
     let forged = b"not alice's call".repeat(1000);
@@ -183,7 +172,7 @@ async fn another_organisation_cannot_attach_a_recording_to_our_call() {
             .upload_recording(&file, &meta, 1 << 20, |_, _| {})
             .await
             .unwrap_err();
-        assert_eq!((e.status(), e.code()), (Some(409), "upload.no_call"), "{e}");
+        assert_no_call(&e);
     }
     let call: softphone_proto::Call = alice.get(call_id).await.unwrap();
     assert!(!call.has_recording, "nothing attached");
@@ -232,7 +221,7 @@ async fn another_organisation_cannot_claim_a_call_id_before_its_call_is_pushed()
         .upload_create(forged.len() as u64, &claim)
         .await
         .unwrap_err();
-    assert_eq!((e.status(), e.code()), (Some(409), "upload.no_call"), "{e}");
+    assert_no_call(&e);
     // Alice's outbox arrives in order: the call record, then its recording.
     let lead = common::new_lead(&alice, "Prospect").await;
     assert_eq!(common::new_call_as(&alice, lead, call_id).await, call_id);
@@ -288,6 +277,6 @@ async fn another_organisation_cannot_claim_a_call_id_before_its_call_is_pushed()
         )
         .await
         .unwrap_err();
-    assert_eq!((e.status(), e.code()), (Some(409), "upload.no_call"), "{e}");
+    assert_no_call(&e);
     server.stop().await.unwrap();
 }
