@@ -41,6 +41,7 @@ impl MediaSettings {
         PeerConfig {
             ice_servers: self.ice.servers_for("echo", crate::now()).ice_servers,
             udp_addrs: self.udp_addrs.clone(),
+            relay_only: false,
         }
     }
 }

@@ -7,7 +7,9 @@ use crate::audio::{
 };
 use crate::jitter::JitterBuffer;
 use crate::machine::{CallMachine, CallState, EndReason, Input, MediaCmd, Output, Timeouts};
-use crate::peer::{payload_type, Peer, PeerConfig, PeerEvent, RtpPacket, DTMF_PT, OPUS_PT};
+use crate::peer::{
+    payload_type, IceRoute, Peer, PeerConfig, PeerEvent, RtpPacket, DTMF_PT, OPUS_PT,
+};
 use crate::quality::{ntp_mid32, rtt_from_report, QualitySample, QualityTracker};
 use crate::red::RedEncoder;
 use serde::Serialize;
@@ -158,6 +160,9 @@ pub struct CallReport {
     pub red_distance_sent: usize,
     /// RFC 2198 RED packets received from the peer (0 when it sent plain Opus).
     pub red_packets_received: u64,
+    /// The ICE candidate pair the media took when the call ended (`None` when it never
+    /// connected): `relay` on our side means it went through TURN.
+    pub route: Option<IceRoute>,
 }
 
 /// Jitter buffer figures for the report.
@@ -329,6 +334,7 @@ pub async fn run_call(
     let mut fec = crate::audio::FecProtection::new(setup.encoder.expected_loss_pct);
     let mut connected_at: Option<Instant> = None;
     let mut setup_ms = None;
+    let mut route = None;
     let mut remote_sdp = String::new();
     let mut dtmf_rx_pt: Option<u8> = None;
     let mut red_rx_pt: Option<u8> = None;
@@ -442,6 +448,9 @@ pub async fn run_call(
                                     }
                                 }
                                 if let Some(p) = peer.take() {
+                                    if connected_at.is_some() {
+                                        route = p.route().await;
+                                    }
                                     p.close().await;
                                 }
                             }
@@ -753,6 +762,7 @@ pub async fn run_call(
             .map_or(0, |(_, r)| r.distance()),
         red_packets_received,
         frames_dropped_before_send: rtp_out.map_or(0, |o| o.dropped),
+        route,
     }
 }
 

@@ -24,7 +24,7 @@ pub mod engine;
 
 pub use jitter::{JitterBuffer, Playout};
 pub use machine::{CallMachine, CallState, EndReason, Input, MediaCmd, Output, Timeouts};
-pub use peer::{IceServer, PeerConfig};
+pub use peer::{IceRoute, IceServer, PeerConfig};
 pub use quality::{QualityLevel, QualitySample, QualityTracker};
 
 #[cfg(feature = "engine")]

@@ -70,6 +70,12 @@ pub struct CallArgs {
     /// Local UDP address for media (repeatable; default 0.0.0.0:0).
     #[arg(long = "media-addr")]
     pub media_addrs: Vec<String>,
+    /// Send media through a TURN server only (W3C `iceTransportPolicy: "relay"`): the
+    /// peer never learns this machine's addresses, and the call fails rather than go
+    /// direct when no relay works. Always on under the policy's
+    /// `ice_transport_policy: relay`.
+    #[arg(long)]
+    pub relay_only: bool,
 }
 
 impl CallArgs {
@@ -95,6 +101,9 @@ impl CallArgs {
         };
         if let Err(e) = policy.ice_servers_for(&asked) {
             bail!("{e}: leave out --ice-server");
+        }
+        if let Err(e) = policy.relay_only(self.relay_only) {
+            bail!("{e}: leave out --relay-only");
         }
         Ok(policy.recording_bitrate(None)?)
     }
@@ -153,6 +162,7 @@ impl CallArgs {
                 } else {
                     self.media_addrs.clone()
                 },
+                relay_only: self.relay_only,
             },
             timeouts: Timeouts::default(),
             candidate_rewrite: None,
@@ -275,6 +285,19 @@ fn finish(report: &CallReport, args: &CallArgs, agent: Option<&Agent>) -> Result
                 ))
                 .unwrap_or_default()
         );
+        if let Some(r) = &report.route {
+            println!(
+                "media went {} -> {} over {}{}",
+                r.local_candidate_type,
+                r.remote_candidate_type.as_deref().unwrap_or("peer"),
+                r.protocol,
+                if r.local_candidate_type == "relay" {
+                    " (through TURN)"
+                } else {
+                    ""
+                }
+            );
+        }
         if let Some(r) = &report.recording {
             println!(
                 "recording {} ({} bytes, {} ms)",

@@ -62,6 +62,26 @@ fn recording_against_the_policy_is_refused_before_the_call() {
         "{err}"
     );
 
+    std::fs::write(&policy, r#"{"ice_transport_policy": "all"}"#).unwrap();
+    let (ok, err) = with_policy(&policy, &["call", "echo", "--relay-only"]);
+    assert!(!ok);
+    assert!(
+        err.contains("your administrator set how calls connect (ice_transport_policy: all): leave out --relay-only"),
+        "{err}"
+    );
+    // Relay-only with only a STUN server could never connect: the file is refused.
+    std::fs::write(
+        &policy,
+        r#"{"ice_transport_policy": "relay", "ice_servers": [{"urls": ["stun:stun.example.com:3478"]}]}"#,
+    )
+    .unwrap();
+    let (ok, err) = with_policy(&policy, &["devices", "--json"]);
+    assert!(!ok);
+    assert!(
+        err.contains("ice_transport_policy relay needs a turn: or turns: server"),
+        "{err}"
+    );
+
     std::fs::write(&policy, r#"{"local_recordings": {"keep_days": 30}}"#).unwrap();
     let (ok, err) = with_policy(&policy, &["sync", "--once", "--prune"]);
     assert!(!ok);

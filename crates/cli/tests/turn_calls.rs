@@ -4,18 +4,17 @@
 //! them, gets a relay allocation from coturn during an echo call that carries speech;
 //! given a forged credential for the same user name, coturn refuses the allocation.
 //!
-//! Media that can only go through the relay is shown with the browser: a prospect page
-//! with `iceTransportPolicy: "relay"` talks to the agent, and its selected candidate pair
-//! is a relay one. Not on the agent's side: the webrtc crate (0.21.1) still connected
-//! over host candidates when asked for relay-only ICE (tried: a relay-only peer whose
-//! allocation coturn refused connected in 0.6 s), so the engine has no relay-only mode.
+//! Relay-only ICE (W3C `iceTransportPolicy: "relay"`) on both sides: the agent's engine
+//! (`PeerConfig::relay_only`) calls through coturn and its selected candidate pair is a
+//! relay one, and with a forged credential it fails instead of going direct; a prospect
+//! page with `relay=1` talks to a relay-only agent and both sides' pairs are relay ones.
 
 mod call_helpers;
 mod common;
 
 use call_helpers::*;
 use common::*;
-use softphone_call::{AudioIn, AudioOut, Command, EndReason};
+use softphone_call::{AudioIn, AudioOut, CallEvent, Command, EndReason};
 use softphone_proto::signal::ServerMsg;
 use std::time::Duration;
 
@@ -52,35 +51,55 @@ async fn server_issued_turn_credentials_allocate_on_coturn_and_forged_ones_do_no
     };
     let fx = fixtures();
 
-    let call = |ice_servers: Vec<softphone_proto::IceServer>, heard: std::path::PathBuf| {
-        let alice = &alice;
-        let fx = &fx;
-        async move {
-            let mut sig = alice.signal().await.unwrap();
-            assert!(matches!(
-                sig.recv().await.unwrap(),
-                Some(ServerMsg::Welcome { .. })
-            ));
-            let mut setup = loopback_setup(
-                AudioIn::Wav(fx.join("alsa.wav")),
-                AudioOut::Wav(heard.clone()),
-                None,
-            );
-            setup.peer.ice_servers = ice_servers;
-            let mut a = dial(sig, "echo", setup);
-            a.connected().await;
-            tokio::time::sleep(Duration::from_secs(6)).await;
-            a.cmd.send(Command::Hangup).await.unwrap();
-            let (r, _) = a.report().await;
-            assert_eq!(r.end_reason, EndReason::LocalHangup);
-            heard_anywhere(&wav(&heard), &wav(&fx.join("alsa.wav")))
-        }
+    let signal = || async {
+        let mut sig = alice.signal().await.unwrap();
+        assert!(matches!(
+            sig.recv().await.unwrap(),
+            Some(ServerMsg::Welcome { .. })
+        ));
+        sig
     };
+    let setup = |ice_servers: Vec<softphone_proto::IceServer>, relay_only, heard| {
+        let mut setup = loopback_setup(
+            AudioIn::Wav(fx.join("alsa.wav")),
+            AudioOut::Wav(heard),
+            None,
+        );
+        setup.peer.ice_servers = ice_servers;
+        setup.peer.relay_only = relay_only;
+        setup
+    };
+    let call =
+        |ice_servers: Vec<softphone_proto::IceServer>, relay_only, heard: std::path::PathBuf| {
+            let fx = &fx;
+            let (signal, setup) = (&signal, &setup);
+            async move {
+                let mut a = dial(
+                    signal().await,
+                    "echo",
+                    setup(ice_servers, relay_only, heard.clone()),
+                );
+                a.connected().await;
+                // Talk from the first audio back, not from the answer: ICE over a relay
+                // takes longer than over loopback.
+                a.wait_for(
+                    10,
+                    |e| matches!(e, CallEvent::Quality(q) if q.recv_kbps > 0.0),
+                )
+                .await;
+                tokio::time::sleep(Duration::from_secs(6)).await;
+                a.cmd.send(Command::Hangup).await.unwrap();
+                let (r, _) = a.report().await;
+                assert_eq!(r.end_reason, EndReason::LocalHangup);
+                (heard_anywhere(&wav(&heard), &wav(&fx.join("alsa.wav"))), r)
+            }
+        };
 
-    // A forged credential for the same user name: coturn refuses it.
+    // A forged credential for the same user name: coturn refuses it, and the call goes
+    // direct (host candidates on loopback).
     let mut forged = server.clone();
     forged.credential = "AAAAAAAAAAAAAAAAAAAAAAAAAAA=".into();
-    call(vec![forged], w.path("forged-heard.wav")).await;
+    let (_, r) = call(vec![forged.clone()], false, w.path("forged-heard.wav")).await;
     assert!(
         logged("processed, error 401"),
         "coturn saw the forged credential and refused it:\n{}",
@@ -91,10 +110,29 @@ async fn server_issued_turn_credentials_allocate_on_coturn_and_forged_ones_do_no
         "no allocation with a forged credential:\n{}",
         turn.log_text()
     );
+    assert_eq!(r.route.unwrap().local_candidate_type, "host");
+
+    // Relay-only with the forged credential: no relay, so no call. It must not fall back
+    // to the host candidates the call above used.
+    let a = dial(
+        signal().await,
+        "echo",
+        setup(vec![forged], true, w.path("forged-relay-heard.wav")),
+    );
+    let (r, _) = a.report().await;
+    assert_eq!(
+        r.end_reason,
+        EndReason::NetworkLost,
+        "a relay-only call without a relay must fail"
+    );
+    assert_eq!((r.route, r.setup_ms), (None, None), "it never connected");
 
     // The issued credential: coturn allocates a relay for the call, which carries speech.
-    let c = call(ice.ice_servers.clone(), w.path("heard.wav")).await;
-    eprintln!("echo with TURN credentials, per second of source (sorted): {c:.2?}");
+    let (c, r) = call(ice.ice_servers.clone(), false, w.path("heard.wav")).await;
+    eprintln!(
+        "echo with TURN credentials (set up in {:?} ms), per second of source (sorted): {c:.2?}",
+        r.setup_ms
+    );
     assert!(
         c.len() >= 3 && c[c.len() / 2] > 0.7,
         "the caller hears itself back: {c:.2?}"
@@ -104,13 +142,32 @@ async fn server_issued_turn_credentials_allocate_on_coturn_and_forged_ones_do_no
         "no allocation for {user}:\n{}",
         turn.log_text()
     );
+    assert!(r.route.is_some(), "{:?}", r.route);
+
+    // Relay-only with the issued credential: the media goes through coturn, and the
+    // caller still hears itself.
+    let (c, r) = call(ice.ice_servers.clone(), true, w.path("relay-heard.wav")).await;
+    eprintln!(
+        "echo relay-only (set up in {:?} ms), per second of source (sorted): {c:.2?}",
+        r.setup_ms
+    );
+    assert!(
+        c.len() >= 3 && c[c.len() / 2] > 0.7,
+        "the caller hears itself back through the relay: {c:.2?}"
+    );
+    let route = r.route.expect("a connected call has a route");
+    assert_eq!(
+        (route.local_candidate_type.as_str(), route.protocol.as_str()),
+        ("relay", "udp"),
+        "{route:?}"
+    );
     w.server.stop().await.unwrap();
 }
 
 /// A prospect in headless Chromium with `iceTransportPolicy: "relay"` (`?relay=1`), using
-/// the TURN credential the server put in the link page: the call connects, the agent
-/// hears the browser, the browser's selected candidate pair is a relay one, and coturn
-/// allocated for the link's guest.
+/// the TURN credential the server put in the link page, and a relay-only agent: the call
+/// connects, the agent hears the browser, both sides' selected candidate pairs are relay
+/// ones, and coturn allocated for the link's guest and for the agent.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_browser_prospect_on_relay_only_ice_talks_through_coturn() {
     let Some(browser) = chromium() else { return };
@@ -123,7 +180,7 @@ async fn a_browser_prospect_on_relay_only_ice_talks_through_coturn() {
     })
     .await;
     let fx = fixtures();
-    let (alice, mut sa, _) = w.agent("alice").await;
+    let (alice, mut sa, alice_id) = w.agent("alice").await;
     let link = alice
         .create_link(&softphone_proto::CreateLink::default())
         .await
@@ -140,9 +197,30 @@ async fn a_browser_prospect_on_relay_only_ice_talks_through_coturn() {
     );
     wait_for_guest(&mut sa, link.id).await;
     let heard = w.path("prospect-heard.wav");
-    let r = talk_to_guest(sa, link.id, heard.clone(), 8).await;
+    // The agent is relay-only too, with the TURN credential the server issues it.
+    let mut setup = loopback_setup(
+        AudioIn::Wav(fx.join("alsa.wav")),
+        AudioOut::Wav(heard.clone()),
+        None,
+    );
+    setup.peer.ice_servers = alice.ice_servers().await.unwrap().ice_servers;
+    setup.peer.relay_only = true;
+    let mut a = dial(sa, link.id, setup);
+    a.connected().await;
+    // Talk from the first audio back, not from the answer: ICE over a relay
+    // takes longer than over loopback.
+    a.wait_for(
+        10,
+        |e| matches!(e, CallEvent::Quality(q) if q.recv_kbps > 0.0),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    a.cmd.send(Command::Hangup).await.unwrap();
+    let (r, _) = a.report().await;
     stop_chromium(&mut child);
     assert_eq!(r.end_reason, EndReason::LocalHangup);
+    let route = r.route.expect("a connected call has a route");
+    assert_eq!(route.local_candidate_type, "relay", "{route:?}");
     let browser_log = std::fs::read_to_string(&log_path).unwrap();
     let stats = last_browser_stats(&browser_log)
         .unwrap_or_else(|| panic!("no stats in the browser's log:\n{browser_log}"));
@@ -153,12 +231,13 @@ async fn a_browser_prospect_on_relay_only_ice_talks_through_coturn() {
         c.len() >= 3 && c[c.len() / 2] > 0.7,
         "the agent hears the browser through the relay: {c:.2?}"
     );
-    let guest = format!(":guest-{}>", link.id);
     let log = turn.log_text();
-    assert!(
-        log.lines()
-            .any(|l| l.contains(&guest) && l.contains("ALLOCATE processed, success")),
-        "no allocation for the link's guest:\n{log}"
-    );
+    for user in [format!(":guest-{}>", link.id), format!(":{alice_id}>")] {
+        assert!(
+            log.lines()
+                .any(|l| l.contains(&user) && l.contains("ALLOCATE processed, success")),
+            "no allocation for {user}:\n{log}"
+        );
+    }
     w.server.stop().await.unwrap();
 }

@@ -38,6 +38,14 @@ pub struct AdminConfig {
     #[serde(default)]
     #[cfg_attr(feature = "ts", ts(skip))]
     pub ice_servers: Vec<softphone_proto::IceServer>,
+    /// How calls may connect (W3C `iceTransportPolicy`): `relay` sends every call's
+    /// media through a TURN server, so prospects and colleagues never learn the agent's
+    /// addresses, and a call with no TURN server fails (`call.no_relay`) instead of
+    /// going direct; `all` lets ICE choose and stops the agent from asking for relay.
+    /// `None`: the agent chooses (`softphone call --relay-only`).
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(skip))]
+    pub ice_transport_policy: Option<IceTransportPolicy>,
     /// What happens to a call's recording on this machine once the server has it;
     /// `None`: kept, unless the agent asks to delete (`softphone sync --prune`).
     #[serde(default)]
@@ -61,6 +69,16 @@ pub struct AdminConfig {
 
 pub use softphone_proto::{LocalRecordings, RecordingPolicy};
 
+/// The W3C `RTCIceTransportPolicy` values an administrator may fix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IceTransportPolicy {
+    /// Any candidate pair ICE finds (host, server-reflexive, relay).
+    All,
+    /// Relay candidates only: media always goes through TURN.
+    Relay,
+}
+
 /// A choice the administrator's policy does not allow; `code()` gives a stable code.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PolicyError {
@@ -79,6 +97,9 @@ pub enum PolicyError {
     /// Other ICE servers asked for than the policy's.
     #[error("your administrator set the STUN/TURN servers")]
     IceServersFixed,
+    /// Relay-only asked for while the policy sets `ice_transport_policy: all`.
+    #[error("your administrator set how calls connect (ice_transport_policy: all)")]
+    IceTransportFixed,
     /// Deleting uploaded recordings asked for while the policy keeps them N days.
     #[error("your administrator keeps call recordings on this machine for {0} days")]
     RecordingsKeptDays(u32),
@@ -94,6 +115,7 @@ impl PolicyError {
             PolicyError::BitrateFixed(_) => "policy.bitrate_fixed",
             PolicyError::RecordingsKept => "policy.recordings_kept",
             PolicyError::IceServersFixed => "policy.ice_servers_fixed",
+            PolicyError::IceTransportFixed => "policy.ice_transport_fixed",
             PolicyError::RecordingsKeptDays(_) => "policy.recordings_kept",
         }
     }
@@ -299,6 +321,17 @@ impl AdminConfig {
                 )));
             }
         }
+        if self.ice_transport_policy == Some(IceTransportPolicy::Relay)
+            && !self.ice_servers.is_empty()
+            && !self
+                .ice_servers
+                .iter()
+                .any(softphone_proto::IceServer::is_turn)
+        {
+            return Err(invalid(
+                "ice_transport_policy relay needs a turn: or turns: server in ice_servers".into(),
+            ));
+        }
         if let Some(f) = &self.log_level {
             if tracing_subscriber::EnvFilter::try_new(f).is_err() {
                 return Err(invalid(format!("log_level {f:?} is not a log filter")));
@@ -410,6 +443,7 @@ impl AdminConfig {
             } else {
                 managed.ice_servers
             },
+            ice_transport_policy: managed.ice_transport_policy.or(self.ice_transport_policy),
             local_recordings: managed.local_recordings.or(self.local_recordings),
             log_level: managed.log_level.or(self.log_level),
             updates: managed.updates.or(self.updates),
@@ -455,6 +489,18 @@ impl AdminConfig {
                 Ok(Some(self.ice_servers.clone()))
             }
             (false, false) => Err(PolicyError::IceServersFixed),
+        }
+    }
+
+    /// Whether a call is relay-only, given whether the agent asked for it (`requested`):
+    /// always under `relay`, as asked when the policy is silent.
+    ///
+    /// Errors: [`PolicyError::IceTransportFixed`] when asking for relay under `all`.
+    pub fn relay_only(&self, requested: bool) -> Result<bool, PolicyError> {
+        match (self.ice_transport_policy, requested) {
+            (Some(IceTransportPolicy::Relay), _) => Ok(true),
+            (Some(IceTransportPolicy::All), true) => Err(PolicyError::IceTransportFixed),
+            _ => Ok(requested),
         }
     }
 
@@ -590,6 +636,7 @@ mod tests {
         assert_eq!(c.recording_bitrate_kbps, Some(24));
         assert_eq!(c.local_recordings, Some(LocalRecordings::KeepDays(30)));
         assert_eq!(c.updates, Some(true));
+        assert_eq!(c.ice_transport_policy, Some(IceTransportPolicy::Relay));
         // A typo in a profile is refused like one in config.json.
         let mut typo = payload.as_dictionary().unwrap().clone();
         typo.insert("recordng".into(), plist::Value::String("off".into()));
@@ -617,7 +664,7 @@ mod tests {
         .unwrap();
         let written: Vec<_> = value.captures_iter(&wxs).collect();
         let remembered: Vec<_> = search.captures_iter(&wxs).collect();
-        assert_eq!(written.len(), 9, "one component per property");
+        assert_eq!(written.len(), 10, "one component per property");
         assert_eq!(
             remembered.len(),
             written.len(),
@@ -633,6 +680,7 @@ mod tests {
             "LOCAL_RECORDINGS" => "30",
             "LOG_LEVEL" => "debug",
             "UPDATE_CHANNEL" => "beta",
+            "ICE_TRANSPORT_POLICY" => "relay",
             other => panic!("no sample for {other}"),
         };
         let mut pairs = Vec::new();
@@ -657,6 +705,7 @@ mod tests {
         assert_eq!(c.recording_bitrate_kbps, Some(24));
         assert_eq!(c.local_recordings, Some(LocalRecordings::KeepDays(30)));
         assert_eq!(c.log_level.as_deref(), Some("debug"));
+        assert_eq!(c.ice_transport_policy, Some(IceTransportPolicy::Relay));
         assert_eq!(
             (c.updates, c.update_channel),
             (Some(true), Some(softphone_proto::UpdateChannel::Beta))
@@ -809,5 +858,19 @@ mod tests {
             fixed.ice_servers_for(&[stun]),
             Err(PolicyError::IceServersFixed)
         );
+
+        assert_eq!(free.relay_only(false), Ok(false));
+        assert_eq!(free.relay_only(true), Ok(true));
+        let relayed = AdminConfig {
+            ice_transport_policy: Some(IceTransportPolicy::Relay),
+            ..Default::default()
+        };
+        assert_eq!(relayed.relay_only(false), Ok(true));
+        let direct = AdminConfig {
+            ice_transport_policy: Some(IceTransportPolicy::All),
+            ..Default::default()
+        };
+        assert_eq!(direct.relay_only(false), Ok(false));
+        assert_eq!(direct.relay_only(true), Err(PolicyError::IceTransportFixed));
     }
 }

@@ -154,9 +154,15 @@ impl Account {
     /// (`GET /api/v1/ice-servers`, fresh TURN credentials for this call) unless the
     /// caller set some. A failure is logged and leaves none: host candidates still
     /// connect on a LAN, and a call must not fail for want of a relay it may not need.
+    ///
+    /// It also makes the call relay-only under the policy's `ice_transport_policy:
+    /// relay` (keeping a relay-only the caller asked for otherwise).
     pub async fn fill_ice_servers(&self, setup: &mut softphone_call::CallSetup) {
         let policy = crate::admin::AdminConfig::load(&crate::admin::AdminConfig::system_path())
             .unwrap_or_default();
+        if policy.ice_transport_policy == Some(crate::admin::IceTransportPolicy::Relay) {
+            setup.peer.relay_only = true;
+        }
         if !policy.ice_servers.is_empty() {
             setup.peer.ice_servers = policy.ice_servers;
             return;

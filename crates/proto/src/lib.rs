@@ -86,6 +86,17 @@ pub struct IceServer {
     pub credential: String,
 }
 
+impl IceServer {
+    /// Whether one of its URLs names a TURN server (`turn:` or `turns:`, RFC 7065), the
+    /// only kind a relay-only call can use.
+    pub fn is_turn(&self) -> bool {
+        self.urls.iter().any(|u| {
+            let u = u.trim_start().to_ascii_lowercase();
+            u.starts_with("turn:") || u.starts_with("turns:")
+        })
+    }
+}
+
 /// `GET /api/v1/ice-servers` response.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
