@@ -3,7 +3,8 @@
 //! Steps: sign in; a colleague calls (ringtone on the speaker, answer, hear him, hang
 //! up); an echo call (mic meter in silence, speech and mute; keypad; hang up); the call
 //! and its recording in the timeline; a note written with the server down, pending,
-//! then synced once; a call link made, listed and revoked; search.
+//! then synced once; a call link made, listed and revoked; search; a call under a
+//! relay-only policy with no TURN server refused with its reason.
 //!
 //! Real parts only: the app binary cargo built for this test (assets embedded) in a
 //! real WebKitGTK window under a private Xvfb, driven by `tauri-driver` (npm
@@ -157,7 +158,10 @@ async fn an_agent_signs_in_calls_echo_and_keeps_notes_through_an_outage() -> Res
         &tmp.path().join("app.log"),
     )
     .await?;
-    let outcome = drive(&c, &shots, &voice, server, &data, addr, &url, email, &logs).await;
+    let outcome = drive(
+        &c, &shots, &voice, server, &data, addr, &url, email, &logs, &admin,
+    )
+    .await;
     if outcome.is_err() {
         let _ = shots.take(&c, "failure").await;
         eprintln!(
@@ -180,6 +184,7 @@ async fn drive(
     url: &str,
     email: &str,
     logs: &Path,
+    admin: &Path,
 ) -> Result<()> {
     // A taller window than the default 680 px, so screenshots show more.
     c.set_window_size(440, 900).await?;
@@ -637,6 +642,21 @@ async fn drive(
         vec![],
     )
     .await?;
+
+    // 7. The administrator sends every call through TURN (`ice_transport_policy`, read
+    // at each call). This server hands out no TURN server, so the next call fails with
+    // that reason instead of connecting directly.
+    let mut policy: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(admin)?)?;
+    policy["ice_transport_policy"] = "relay".into();
+    std::fs::write(admin, policy.to_string())?;
+    let target = find(c, "#target").await?;
+    target.clear().await?;
+    target.send_keys("echo").await?;
+    find(c, "#dial").await?.click().await?;
+    let why = wait_text(c, "#call-error", 20, |t| t.contains("TURN")).await?;
+    assert!(why.contains("relay-only calls need a TURN server"), "{why}");
+    let summary = wait_text(c, "#call-summary", 20, |t| t.contains("Call ended")).await?;
+    assert!(summary.contains("failed"), "{summary}");
 
     // On the server exactly once.
     let fresh = Account::sign_in(url, email, softphone_server::demo::PASSWORD).await?;

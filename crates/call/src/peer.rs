@@ -483,9 +483,7 @@ impl Peer {
             .get_stats(std::time::Instant::now(), StatsSelector::None)
             .await;
         let pair_id = report.transport()?.selected_candidate_pair_id.clone();
-        let pair = report
-            .candidate_pairs()
-            .find(|p| p.stats.id == pair_id)?;
+        let pair = report.candidate_pairs().find(|p| p.stats.id == pair_id)?;
         // webrtc 0.21 names a pair's candidates by their bare ids, and their own entries
         // with a prefix.
         let local =
