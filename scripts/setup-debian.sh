@@ -62,6 +62,9 @@ command -v moto_server >/dev/null || { echo "moto_server install failed" >&2; ex
 # OpenAPI 3.1 validator for docs/openapi.json.
 python3 -c "import openapi_spec_validator" 2>/dev/null || python3 -m pip install -q --disable-pip-version-check "openapi-spec-validator>=0.7,<0.10" 2>&1 | grep -v "Running pip as the 'root'" || true
 python3 -c "import openapi_spec_validator" || { echo "openapi-spec-validator install failed" >&2; exit 1; }
+# schemathesis: the schema-driven API fuzzer of server/tests/api_fuzz.rs.
+command -v schemathesis >/dev/null || python3 -m pip install -q --disable-pip-version-check "schemathesis==4.32.5" 2>&1 | grep -v "Running pip as the 'root'" || true
+command -v schemathesis >/dev/null || { echo "schemathesis install failed" >&2; exit 1; }
 
 # npm packages (versions pinned by package-lock.json): tauri-driver for the WebDriver
 # end-to-end test, and the Tauri CLI to bundle installers (`npx tauri build`). Prebuilt

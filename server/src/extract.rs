@@ -10,6 +10,8 @@
 //! | body over the limit (1 MiB) | 413 | `request.too_large` |
 //! | an id in the path that is not a UUID | 400 | `request.invalid_id` |
 //! | a bad query parameter | 400 | `request.invalid_query` |
+//! | not a WebSocket upgrade (on a signaling route) | 400 | `request.not_websocket` |
+//! | a connection that cannot be upgraded | 426 | `request.not_websocket` |
 //!
 //! Unknown fields are refused rather than ignored: a newer app writing a field this server
 //! would drop learns so instead of losing data. Clients, in turn, ignore unknown fields
@@ -17,6 +19,7 @@
 
 use crate::Error;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::{FromRequest, FromRequestParts};
 use axum::http::StatusCode;
 
@@ -34,6 +37,34 @@ pub struct Path<T>(pub T);
 #[derive(FromRequestParts)]
 #[from_request(via(axum::extract::Query), rejection(Error))]
 pub struct Query<T>(pub T);
+
+/// A WebSocket upgrade request.
+pub struct WsUpgrade(pub axum::extract::WebSocketUpgrade);
+
+impl<S: Send + Sync> FromRequestParts<S> for WsUpgrade {
+    type Rejection = Error;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Error> {
+        axum::extract::WebSocketUpgrade::from_request_parts(parts, state)
+            .await
+            .map(WsUpgrade)
+            .map_err(Error::from)
+    }
+}
+
+impl From<WebSocketUpgradeRejection> for Error {
+    fn from(r: WebSocketUpgradeRejection) -> Self {
+        let status = if r.status() == StatusCode::UPGRADE_REQUIRED {
+            StatusCode::UPGRADE_REQUIRED
+        } else {
+            StatusCode::BAD_REQUEST
+        };
+        Error::new(status, "request.not_websocket", r.body_text())
+    }
+}
 
 impl From<JsonRejection> for Error {
     fn from(r: JsonRejection) -> Self {

@@ -11,7 +11,7 @@
 use crate::extract::JsonBody;
 use crate::signal;
 use crate::{db, AppState, Caller, Error};
-use axum::extract::{Path, State, WebSocketUpgrade};
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -278,7 +278,7 @@ pub async fn script() -> Response {
 pub async fn upgrade(
     State(state): State<AppState>,
     Path(token): Path<String>,
-    ws: WebSocketUpgrade,
+    crate::extract::WsUpgrade(ws): crate::extract::WsUpgrade,
 ) -> Result<Response, Error> {
     let c = admit(&state, &token).await.map_err(|why| {
         Error::new(

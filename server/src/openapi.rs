@@ -173,7 +173,7 @@ fn operations() -> Vec<Op> {
             params: &[],
             body: Some("LoginRequest"),
             ok: ("200", Some("LoginResponse".into())),
-            errors: &["400", "401", "429"],
+            errors: &["400", "401", "429", "503"],
         },
         Op {
             method: HttpMethod::Post,
@@ -260,7 +260,7 @@ fn operations() -> Vec<Op> {
             params: ID,
             body: None,
             ok: ("204", None),
-            errors: &["401", "404", "409", "413", "415", "423", "460"],
+            errors: &["401", "404", "409", "412", "413", "415", "423", "460"],
         },
         Op {
             method: HttpMethod::Get,
@@ -328,7 +328,7 @@ fn operations() -> Vec<Op> {
             params: &[("access_token", ParameterIn::Query, false)],
             body: None,
             ok: ("101", None),
-            errors: &["401"],
+            errors: &["400", "401", "426"],
         },
         Op {
             method: HttpMethod::Post,
@@ -493,6 +493,27 @@ fn operations() -> Vec<Op> {
     ops
 }
 
+/// The error statuses an operation can answer: those it lists, plus those every
+/// operation of its shape gets from the shared layers and extractors: 429 from the rate
+/// limit (every route), 401 for a bearer-token route, 400 for a path or query
+/// parameter that does not parse, 400/413/415/422 for a JSON body, 500 for a fault.
+fn error_statuses(op: &Op) -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = op.errors.to_vec();
+    out.extend(["429", "500"]);
+    if op.auth {
+        out.push("401");
+    }
+    if !op.params.is_empty() {
+        out.push("400");
+    }
+    if op.body.is_some() {
+        out.extend(["400", "413", "415", "422"]);
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
 /// Where the document is served.
 pub const OPENAPI_ROUTE: &str = "/api/v1/openapi.json";
 
@@ -560,14 +581,22 @@ pub fn document() -> utoipa::openapi::OpenApi {
             ok = ok.content("application/json", json_content(s));
         }
         b = b.response(op.ok.0, ok.build());
-        for e in op.errors {
-            b = b.response(
-                *e,
+        for e in error_statuses(&op) {
+            let r = if e == "416" {
+                // The one error without a body: RFC 9110 §15.5.17.
                 ResponseBuilder::new()
-                    .description("Refused; see `code`")
+                    .description("Range not satisfiable; `Content-Range: bytes */LENGTH`")
+            } else {
+                let status: u16 = e.parse().expect("a status");
+                let codes: Vec<String> = crate::error::codes_for(status)
+                    .map(|(c, m)| format!("`{c}` ({m})"))
+                    .collect();
+                assert!(!codes.is_empty(), "no codes for {status} in error::CODES");
+                ResponseBuilder::new()
+                    .description(format!("Refused; `code` is one of: {}", codes.join(", ")))
                     .content("application/json", json_content("ApiError"))
-                    .build(),
-            );
+            };
+            b = b.response(e, r.build());
         }
         if op.auth {
             b = b.security(SecurityRequirement::new("bearer", Vec::<String>::new()));

@@ -10,7 +10,7 @@ use crate::signal::{
     MAX_CONNS_PER_USER, MAX_SDP_BYTES, QUEUE_FRAMES,
 };
 use crate::{db, AppState, Error};
-use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{Message as WsMessage, WebSocket};
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
@@ -50,7 +50,7 @@ pub async fn upgrade(
     State(state): State<AppState>,
     headers: HeaderMap,
     Query(q): Query<SignalQuery>,
-    ws: WebSocketUpgrade,
+    crate::extract::WsUpgrade(ws): crate::extract::WsUpgrade,
 ) -> Result<Response, Error> {
     let token = crate::bearer(&headers)
         .ok()

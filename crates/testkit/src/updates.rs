@@ -8,7 +8,17 @@ use std::process::Command;
 
 /// The Tauri CLI of the workspace's `node_modules` (`npm ci` installs it).
 pub fn tauri_cli() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../node_modules/.bin/tauri")
+    // Looked up from the running test's package at run time: this crate's own
+    // CARGO_MANIFEST_DIR is fixed when it is compiled, and a target folder shared by two
+    // checkouts (CI's clone and a working copy) would point into the other one.
+    let here = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    here.ancestors()
+        .map(|d| d.join("node_modules/.bin/tauri"))
+        .find(|p| p.exists())
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../node_modules/.bin/tauri")
+        })
 }
 
 /// A minisign key pair made by `tauri signer generate` (no password) in a folder.
