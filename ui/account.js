@@ -6,6 +6,7 @@ import { app } from "./state.js";
 import { refreshPolicy } from "./devices.js";
 import { refreshWork } from "./leads.js";
 import { startUpdateChecks } from "./update.js";
+import { enableViews } from "./views.js";
 
 /** The sign-in screen starts from the administrator's preset server, when there is one. */
 async function loadSignInDefaults() {
@@ -25,6 +26,8 @@ function showAccount(a) {
   if (a) startUpdateChecks();
   $("signin").hidden = !!a;
   $("work").hidden = !a;
+  $("conversation").hidden = !a;
+  enableViews(!!a);
   $("call").hidden = !a;
   $("who").hidden = !a;
   if (!a) return;

@@ -4,6 +4,7 @@ import { app } from "./state.js";
 import { refreshAccount } from "./account.js";
 import { refreshWork } from "./leads.js";
 import { drawUpdate } from "./update.js";
+import { showView } from "./views.js";
 
 // The call panel: commands to the controller, its events drawn at most once per frame.
 let callStart = null;
@@ -26,6 +27,8 @@ function drawLevels() {
 
 function inCall(on) {
   app.callOn = on;
+  // In a narrow window the call panel stays on top of whichever view is open.
+  document.body.classList.toggle("in-call", on);
   drawUpdate();
   $("dialer").hidden = on;
   $("in-call").hidden = !on;
@@ -90,6 +93,7 @@ listen("incoming-call", (ev) => {
   setText($("incoming-from"), c.from_name);
   $("incoming").hidden = false;
   $("dialer").hidden = true;
+  showView("call");
   $("call-summary").hidden = true;
   $("call-error").hidden = true;
   resetCallPanel();

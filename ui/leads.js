@@ -3,6 +3,7 @@ import { filterLeads, leadDetail, syncChildren } from "./logic.js";
 import { $, $$, invoke, listen, setText, showWorkError } from "./dom.js";
 import { app } from "./state.js";
 import { keepDraft, loadTimeline, showDraft } from "./timeline.js";
+import { showView } from "./views.js";
 
 let leadRows = []; // the `leads` command's rows
 let leadFilter = "all";
@@ -37,7 +38,10 @@ function leadItem(id) {
   badge.className = "badge";
   const pending = document.createElement("span");
   pending.className = "tag pending";
-  b.addEventListener("click", () => selectLead(id).catch(showWorkError));
+  b.addEventListener("click", () => {
+    showView("conversation");
+    selectLead(id).catch(showWorkError);
+  });
   li.append(b);
   /** @param {import("./bindings").LeadOverview} row @param {number} now */
   const update = (row, now) => {

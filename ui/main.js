@@ -1,7 +1,8 @@
 // Thin view over the Rust controller: commands in, events out. What to show is decided
 // in logic.js (unit-tested with `node --test ui/tests/`); each panel draws itself in its
 // own module (dom.js, devices.js, account.js, update.js, leads.js, timeline.js,
-// links.js, search.js, call.js); this one starts them and wires what crosses panels.
+// links.js, search.js, call.js; views.js switches views in narrow windows); this one
+// starts them and wires what crosses panels.
 import { $, invoke, showError, showWorkError } from "./dom.js";
 import { applyRecordingPolicy, loadDevices, sendPrefs } from "./devices.js";
 import { refreshAccount, syncNow } from "./account.js";

@@ -2,6 +2,7 @@ import { matchLeads, snippetParts } from "./logic.js";
 import { $, $$, invoke, showWorkError } from "./dom.js";
 import { app } from "./state.js";
 import { selectLead, showAllLeads } from "./leads.js";
+import { showView } from "./views.js";
 
 // Search: leads by name or company, and the local full-text index of notes and messages
 // (works offline). Picking a result opens that lead's timeline.
@@ -34,6 +35,7 @@ function resultItem(text, snippet, lead) {
     $("search").value = "";
     $("search-results").hidden = true;
     showAllLeads();
+    showView("conversation");
     selectLead(lead)
       .then(() => $$(`#leads button[data-lead="${lead}"]`)[0]?.focus())
       .catch(showWorkError);
@@ -82,6 +84,7 @@ $("search").addEventListener("keydown", (ev) => {
 document.addEventListener("keydown", (ev) => {
   if (ev.ctrlKey && ev.key === "k" && !$("work").hidden) {
     ev.preventDefault();
+    showView("leads");
     $("search").focus();
   }
 });

@@ -3,8 +3,9 @@
 //! Steps: sign in; a colleague calls (ringtone on the speaker, answer, hear him, hang
 //! up); an echo call (mic meter in silence, speech and mute; keypad; hang up); the call
 //! and its recording in the timeline; a note written with the server down, pending,
-//! then synced once; a call link made, listed and revoked; search; a call under a
-//! relay-only policy with no TURN server refused with its reason.
+//! then synced once; a call link made, listed and revoked; search; in a narrow window,
+//! the views (bar and Alt+1-4) with the call panel kept on screen during a call; a call
+//! under a relay-only policy with no TURN server refused with its reason.
 //!
 //! Real parts only: the app binary cargo built for this test (assets embedded) in a
 //! real WebKitGTK window under a private Xvfb, driven by `tauri-driver` (npm
@@ -186,8 +187,9 @@ async fn drive(
     logs: &Path,
     admin: &Path,
 ) -> Result<()> {
-    // A taller window than the default 680 px, so screenshots show more.
-    c.set_window_size(440, 900).await?;
+    // A wide window (the leads, the conversation and the call side by side) for the
+    // main steps; the narrow window's views are driven further down.
+    c.set_window_size(1200, 900).await?;
 
     // 1. Sign in.
     // The form is in the page from the start but shown only once the app has checked
@@ -604,6 +606,67 @@ async fn drive(
     find(c, &hit).await?.click().await?;
     wait_text(c, "#timeline", 10, |t| t.contains(&body)).await?;
     assert_eq!(attr(c, open, "data-lead").await?, lead);
+
+    // A narrow window (440 px): one view at a time, switched in the bar or with Alt+1-4.
+    // The search above opened the conversation view.
+    c.set_window_size(440, 900).await?;
+    let shown = |sel: &'static str| async move {
+        Ok::<bool, Box<dyn std::error::Error>>(find(c, sel).await?.is_displayed().await?)
+    };
+    wait_visible(c, "#views").await?;
+    wait_visible(c, "#conversation").await?;
+    assert!(!shown("#work").await? && !shown("#call").await? && !shown("#settings").await?);
+    click(c, "#views button[data-view='leads']").await?;
+    wait_visible(c, "#work").await?;
+    assert!(!shown("#conversation").await?);
+    shots.take(c, "narrow-leads").await?;
+    // Picking a lead opens its conversation.
+    click(c, &format!("#leads button[data-lead='{lead}']")).await?;
+    wait_visible(c, "#conversation").await?;
+    assert!(!shown("#work").await?);
+    let alt = |digit: &str| {
+        format!("document.dispatchEvent(new KeyboardEvent('keydown', {{ key: '{digit}', altKey: true }}))")
+    };
+    c.execute(&alt("4"), vec![]).await?;
+    wait_visible(c, "#settings").await?;
+    assert!(!shown("#conversation").await?);
+    c.execute(&alt("1"), vec![]).await?;
+    wait_visible(c, "#dial").await?;
+    // While a call is up, the call panel stays on top of every view.
+    let target = find(c, "#target").await?;
+    target.clear().await?;
+    target.send_keys("echo").await?;
+    click(c, "#dial").await?;
+    wait_text(c, "#call-state", 20, |t| {
+        t.eq_ignore_ascii_case("connected")
+    })
+    .await?;
+    click(c, "#views button[data-view='conversation']").await?;
+    wait_visible(c, "#conversation").await?;
+    assert!(
+        shown("#call").await?,
+        "the call panel left the screen in another view"
+    );
+    assert_eq!(
+        attr(c, "#views button[data-view='conversation']", "aria-pressed").await?,
+        "true"
+    );
+    shots.take(c, "narrow-in-call").await?;
+    click(c, "#hangup").await?;
+    // Once it ended, the call panel leaves the other views; its summary waits in the
+    // call view.
+    let mut gone = false;
+    for _ in 0..100 {
+        if !shown("#call").await? {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(gone, "the call panel stays only while the call is up");
+    click(c, "#views button[data-view='call']").await?;
+    wait_text(c, "#call-summary", 20, |t| t.contains("Call ended")).await?;
+    wait_visible(c, "#dial").await?;
 
     // At 200 % page zoom (what Ctrl+plus sets, through the same webview command) the
     // window's default 440 px are 220 CSS px: scrolled as far right as it goes, the page
