@@ -94,6 +94,12 @@ fn salvage(old: &Path, store: &mut Store) -> (usize, usize) {
     let Ok(src) = Connection::open_with_flags(old, OpenFlags::SQLITE_OPEN_READ_ONLY) else {
         return (0, 0);
     };
+    // A file cut short (a full disk, a copy that stopped) still says in its header how
+    // many pages it had, and SQLite refuses every read of it as malformed, even of the
+    // pages that are there. With `writable_schema` it takes the file's own length instead
+    // (btree.c, lockBtree), so the rows on the pages that survived read again. The
+    // connection is read-only: nothing is written through it.
+    let _ = src.pragma_update(None, "writable_schema", "ON");
     let outbox = outbox::salvage_from(&src, &store.conn).unwrap_or(0);
     let recs = recordings::salvage_from(&src, &store.conn).unwrap_or(0);
     let _ = records::salvage_pending_from(&src, &store.conn);
