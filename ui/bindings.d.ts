@@ -115,7 +115,7 @@ output: string | null, };
 export type CallAction = "accept" | "reject" | "mute" | "unmute" | "hold" | "resume" | "hangup" | "dtmf";
 
 /**
- * What the UI shows when a call ends.
+ * What the window shows when a call ends.
  */
 export type CallEnded = { 
 /**
@@ -148,9 +148,9 @@ recording: string | null,
 saved_to_store: boolean, };
 
 /**
- * The latest mic and remote levels, sent together as one `call-levels` event per
- * frame: each message to the webview costs a script evaluation there, and one per
- * meter doubled the web process's share of a call's CPU (docs/benchmarks.md).
+ * The latest mic and remote levels, sent together as one event per frame: each
+ * message to the webview costs a script evaluation there, and one per meter doubled
+ * the web process's share of a call's CPU (docs/benchmarks.md).
  */
 export type Levels = { 
 /**
@@ -163,9 +163,21 @@ mic: MeterReading | null,
 remote: MeterReading | null, };
 
 /**
- * What the UI shows while a call rings in.
+ * What the window shows while a call rings in.
  */
-export type IncomingCall = { call_id: string, from: string, from_name: string, };
+export type IncomingCall = { 
+/**
+ * Call id.
+ */
+call_id: string, 
+/**
+ * The caller's user id.
+ */
+from: string, 
+/**
+ * The caller's display name.
+ */
+from_name: string, };
 
 export type PlaybackUpdate = { call_id: string, } & ({ "event": "position", 
 /**

@@ -97,7 +97,7 @@ pub fn run() {
         .plugin(tauri_plugin_updater::Builder::new().build())
         .manage(commands::AppState::default())
         .manage(commands::AgentSlot::default())
-        .manage(commands::call::CallSlot::default())
+        .manage(std::sync::Arc::new(commands::call::PhoneLine::default()))
         .manage(commands::timeline::PlayerSlot::default())
         .manage(commands::update::UpdateSlot::default())
         .setup(|app| {

@@ -1,7 +1,8 @@
 //! The tray icon: show the window, set presence, quit. Agents keep the softphone in the
 //! background all day; the tray is how they reach it without hunting for the window.
 
-use crate::commands::call::{apply_presence, parse_presence, CallSlot};
+use crate::commands::call::{parse_presence, PhoneLine};
+use std::sync::Arc;
 use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
 use tauri::tray::TrayIconBuilder;
 use tauri::{App, AppHandle, Emitter, Manager};
@@ -51,8 +52,8 @@ fn on_menu(app: &AppHandle, id: &str) {
         "quit" => app.exit(0),
         _ => {
             if let Some(p) = id.strip_prefix("presence:").and_then(parse_presence) {
-                if let Some(calls) = app.try_state::<CallSlot>() {
-                    apply_presence(&calls, p);
+                if let Some(line) = app.try_state::<Arc<PhoneLine>>() {
+                    line.set_presence(p);
                 }
                 // The header's selector follows.
                 let _ = app.emit("presence-changed", id.trim_start_matches("presence:"));

@@ -79,6 +79,9 @@ pub enum Command {
     Accept,
     /// Decline the ringing call.
     Reject,
+    /// Turn the ringing call away as busy (the agent is in another call): the caller
+    /// ends with `busy`.
+    RejectBusy,
     /// Hang up / cancel.
     Hangup,
     /// Mute or unmute.
@@ -689,6 +692,7 @@ pub async fn run_call(
                 let input = match cmd {
                     Some(Command::Accept) => Input::Accept,
                     Some(Command::Reject) => Input::Reject,
+                    Some(Command::RejectBusy) => Input::RejectBusy,
                     Some(Command::Hangup) | None => Input::Hangup,
                     Some(Command::Mute(m)) => Input::Mute(m),
                     Some(Command::Hold(h)) => Input::Hold(h),

@@ -119,6 +119,9 @@ pub enum Input {
     Accept,
     /// The agent declines the ringing call.
     Reject,
+    /// The line turns the ringing call away because the agent is in another call: the
+    /// caller ends with [`EndReason::Busy`] (reason `busy` on the wire), not a decline.
+    RejectBusy,
     /// The agent hangs up (or cancels a call still ringing).
     Hangup,
     /// Mute or unmute.
@@ -407,11 +410,17 @@ impl CallMachine {
                     now,
                 ),
             },
-            (S::Dialing | S::RingingOut, Input::Signal(ServerMsg::Rejected { call_id, .. }))
-                if call_id == id =>
-            {
-                self.end(EndReason::Rejected, now)
-            }
+            (
+                S::Dialing | S::RingingOut,
+                Input::Signal(ServerMsg::Rejected { call_id, reason }),
+            ) if call_id == id => self.end(
+                if reason == "busy" {
+                    EndReason::Busy
+                } else {
+                    EndReason::Rejected
+                },
+                now,
+            ),
             (_, Input::Signal(ServerMsg::CallFailed { call_id, reason })) if call_id == id => {
                 let r = match reason.as_str() {
                     "busy" => EndReason::Busy,
@@ -441,6 +450,13 @@ impl CallMachine {
                     reason: "declined".into(),
                 });
                 self.end(EndReason::Rejected, now);
+            }
+            (S::RingingIn, Input::RejectBusy) => {
+                self.signal(ClientMsg::Reject {
+                    call_id: id,
+                    reason: "busy".into(),
+                });
+                self.end(EndReason::Busy, now);
             }
             (S::Dialing | S::RingingOut, Input::Hangup) => {
                 self.end_with_hangup(EndReason::Cancelled, now)
@@ -722,6 +738,20 @@ mod tests {
             reason: "declined".into(),
         }));
         assert_eq!(s.ended(), Some(EndReason::Rejected));
+        // Turned away because the callee is in another call: busy, for both sides.
+        let mut s = Sim::outgoing();
+        let id = s.id();
+        s.feed(Input::Dial { to: "x".into() })
+            .feed(Input::LocalOffer("o".into()));
+        s.feed(Input::Signal(ServerMsg::Rejected {
+            call_id: id,
+            reason: "busy".into(),
+        }));
+        assert_eq!(s.ended(), Some(EndReason::Busy));
+        let mut r = Sim::incoming(Some("offer"));
+        r.feed(Input::RejectBusy);
+        assert_eq!(r.ended(), Some(EndReason::Busy));
+        assert!(matches!(&r.sent()[1], ClientMsg::Reject { reason, .. } if reason == "busy"));
     }
 
     #[test]

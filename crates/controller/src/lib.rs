@@ -12,6 +12,7 @@
 pub mod admin;
 pub mod agent;
 pub mod diagnostics;
+pub mod line;
 pub mod logs;
 pub mod player;
 pub mod updates;

@@ -2,7 +2,7 @@
 //! downloads and verifies with the build's key; installing waits for the call to end
 //! and keeps calls out until it is done.
 
-use super::call::CallSlot;
+use super::call::PhoneLine;
 use super::AgentSlot;
 use super::UiError;
 use serde::Serialize;
@@ -159,11 +159,11 @@ pub async fn check_update(
 
 /// Holds the call slot while an update installs, so no call starts (an incoming one
 /// is answered busy); released when dropped (the install failed).
-struct InstallClaim<'a>(&'a CallSlot);
+struct InstallClaim<'a>(&'a PhoneLine);
 
 impl<'a> InstallClaim<'a> {
     /// Errors: [`UpdateError::InCall`] while a call runs or is being set up.
-    fn take(calls: &'a CallSlot) -> Result<Self, UpdateError> {
+    fn take(calls: &'a PhoneLine) -> Result<Self, UpdateError> {
         if calls.claim() {
             Ok(InstallClaim(calls))
         } else {
@@ -186,7 +186,7 @@ impl Drop for InstallClaim<'_> {
 #[tauri::command]
 pub async fn install_update(
     app: AppHandle,
-    calls: State<'_, CallSlot>,
+    calls: State<'_, Arc<PhoneLine>>,
     slot: State<'_, UpdateSlot>,
 ) -> Result<(), UiError> {
     let _claim = InstallClaim::take(&calls)?;
@@ -215,7 +215,7 @@ mod tests {
 
     #[test]
     fn no_install_while_a_call_holds_the_line_and_no_call_while_installing() {
-        let calls = CallSlot::default();
+        let calls = PhoneLine::default();
         assert!(calls.claim(), "a call starts");
         assert_eq!(
             InstallClaim::take(&calls).err(),
