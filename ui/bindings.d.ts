@@ -148,6 +148,37 @@ recording: string | null,
 saved_to_store: boolean, };
 
 /**
+ * What the call panel shows, as the call (not the window) knows it: sent whenever it
+ * changes, so a command the call refused never shows as done.
+ */
+export type CallView = { 
+/**
+ * Call id.
+ */
+call_id: string, 
+/**
+ * True for a call the agent placed.
+ */
+outgoing: boolean, 
+/**
+ * The call's state (`dialing`, `ringing_in`, `connected`, `on_hold`, …).
+ */
+state: CallState, 
+/**
+ * The microphone is muted.
+ */
+muted: boolean, 
+/**
+ * The call is on hold.
+ */
+held: boolean, 
+/**
+ * When media first connected, Unix ms (the panel's timer counts from it); `None`
+ * before.
+ */
+connected_at_ms: number | null, };
+
+/**
  * The latest mic and remote levels, sent together as one event per frame: each
  * message to the webview costs a script evaluation there, and one per meter doubled
  * the web process's share of a call's CPU (docs/benchmarks.md).
@@ -323,7 +354,11 @@ export type CallEvent = { "event": "state",
 /**
  * New state.
  */
-state: CallState, } | { "event": "quality" } & QualitySample | { "event": "mic_level" } & MeterReading | { "event": "remote_level" } & MeterReading | { "event": "dtmf_received", 
+state: CallState, } | { "event": "quality" } & QualitySample | { "event": "mic_level" } & MeterReading | { "event": "remote_level" } & MeterReading | { "event": "muted", 
+/**
+ * True while muted.
+ */
+muted: boolean, } | { "event": "dtmf_received", 
 /**
  * 0-9, *, #, A-D.
  */
@@ -1053,6 +1088,7 @@ export interface Events {
   "meter-started": Event;
   "audio-error": Event;
   "call-event": CallEvent;
+  "call-view": CallView;
   "call-levels": Levels;
   "call-ended": CallEnded;
   "incoming-call": IncomingCall;

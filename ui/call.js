@@ -6,11 +6,12 @@ import { refreshWork } from "./leads.js";
 import { drawUpdate } from "./update.js";
 import { showView } from "./views.js";
 
-// The call panel: commands to the controller, its events drawn at most once per frame.
-let callStart = null;
+// The call panel: commands to the controller; what it shows comes from the call's view
+// model (`call-view`: state, muted, held, the timer's start), never from what the page
+// asked for, so a command the call refused never shows as done.
 let timer = null;
-let muted = false;
-let held = false;
+/** @type {import("./bindings").CallView | null} */
+let view = null;
 /** @type {{mic: import("./bindings").MeterReading | null, remote: import("./bindings").MeterReading | null}} */
 const levels = { mic: null, remote: null };
 
@@ -34,7 +35,8 @@ function inCall(on) {
   $("in-call").hidden = !on;
   if (!on) {
     clearInterval(timer);
-    callStart = null;
+    timer = null;
+    view = null;
   }
 }
 
@@ -50,32 +52,38 @@ listen("call-levels", (ev) => {
   if (!levels.mic && !levels.remote) requestAnimationFrame(drawLevels);
   if (mic) {
     levels.mic = mic;
-    const w = micWarnings(mic, muted);
+    const w = micWarnings(mic, !!view?.muted);
     $("call-low").hidden = !w.includes("low");
     $("call-clip").hidden = !w.includes("clip");
   }
   if (remote) levels.remote = remote;
 });
 
+listen("call-view", (ev) => {
+  view = ev.payload;
+  // CallState is internally tagged: {state: "ringing_out"}, {state: "ended", reason: …}.
+  const st = view.state.state;
+  setText($("call-state"), st.replace(/_/g, " "));
+  $("mute").setAttribute("aria-pressed", String(view.muted));
+  setText($("mute"), view.muted ? "Unmute" : "Mute");
+  $("hold").setAttribute("aria-pressed", String(view.held));
+  setText($("hold"), view.held ? "Resume" : "Hold");
+  if (st !== "ringing_in" && !$("incoming").hidden && st !== "ended") {
+    $("incoming").hidden = true;
+    inCall(true);
+  }
+  if (view.connected_at_ms !== null && !timer) {
+    const drawTimer = () => {
+      if (view?.connected_at_ms != null) setText($("call-timer"), fmtTime(Date.now() - view.connected_at_ms));
+    };
+    drawTimer();
+    timer = setInterval(drawTimer, 500);
+  }
+});
+
 listen("call-event", (ev) => {
   const e = ev.payload;
-  if (e.event === "state") {
-    // CallState is internally tagged: {state: "ringing_out"}, {state: "ended", reason: …}.
-    const st = e.state.state;
-    setText($("call-state"), st.replace(/_/g, " "));
-    if (held !== (st === "on_hold")) {
-      held = st === "on_hold";
-      drawHold();
-    }
-    if (st !== "ringing_in" && !$("incoming").hidden && st !== "ended") {
-      $("incoming").hidden = true;
-      inCall(true);
-    }
-    if (st === "connected" && !callStart) {
-      callStart = Date.now();
-      timer = setInterval(() => setText($("call-timer"), fmtTime(Date.now() - callStart)), 500);
-    }
-  } else if (e.event === "quality") {
+  if (e.event === "quality") {
     const q = $("call-quality");
     setText(q, e.level);
     q.title = qualityTitle(e);
@@ -189,7 +197,7 @@ function resetCallPanel() {
   $("quality-graph").hidden = true;
   $("call-low").hidden = true;
   $("call-clip").hidden = true;
-  muted = held = false;
+  view = null;
   $("mute").setAttribute("aria-pressed", "false");
   setText($("mute"), "Mute");
   $("hold").setAttribute("aria-pressed", "false");
@@ -206,24 +214,9 @@ function resetCallPanel() {
   }
 }
 
-// The buttons show what the call did, not what was asked: mute once Rust took the
-// command, hold once the call's state says on_hold (a refused command changes nothing).
-function drawMute() {
-  $("mute").setAttribute("aria-pressed", String(muted));
-  setText($("mute"), muted ? "Unmute" : "Mute");
-}
-function drawHold() {
-  $("hold").setAttribute("aria-pressed", String(held));
-  setText($("hold"), held ? "Resume" : "Hold");
-}
-$("mute").addEventListener("click", async () => {
-  const want = !muted;
-  if (await callCommand(want ? "mute" : "unmute")) {
-    muted = want;
-    drawMute();
-  }
-});
-$("hold").addEventListener("click", () => callCommand(held ? "resume" : "hold"));
+// The buttons ask; the call's view answers (`call-view` above).
+$("mute").addEventListener("click", () => callCommand(view?.muted ? "unmute" : "mute"));
+$("hold").addEventListener("click", () => callCommand(view?.held ? "resume" : "hold"));
 $("hangup").addEventListener("click", () => callCommand("hangup"));
 $("keypad-toggle").addEventListener("click", () => {
   const open = $("keypad").hidden;

@@ -73,6 +73,7 @@ export interface Events {
   "meter-started": Event;
   "audio-error": Event;
   "call-event": CallEvent;
+  "call-view": CallView;
   "call-levels": Levels;
   "call-ended": CallEnded;
   "incoming-call": IncomingCall;
@@ -96,6 +97,7 @@ export interface Events {
             commands::call::DialRequest,
             commands::call::CallAction,
             controller::line::CallEnded,
+            controller::line::CallView,
             controller::line::Levels,
             controller::line::IncomingCall,
             commands::timeline::PlaybackUpdate,

@@ -108,6 +108,11 @@ pub enum CallEvent {
     MicLevel(MeterReading),
     /// Remote meter (what is played).
     RemoteLevel(MeterReading),
+    /// The microphone was muted or unmuted (the engine took the command).
+    Muted {
+        /// True while muted.
+        muted: bool,
+    },
     /// A DTMF digit from the peer (RFC 4733).
     DtmfReceived {
         /// 0-9, *, #, A-D.
@@ -425,6 +430,7 @@ pub async fn run_call(
                                 if let Some(a) = &audio {
                                     a.flags.muted.store(m, std::sync::atomic::Ordering::SeqCst);
                                 }
+                                emit!(CallEvent::Muted { muted: m });
                             }
                             MediaCmd::Hold(h) => {
                                 if let Some(a) = &audio {

@@ -214,6 +214,7 @@ fn print_event(e: &CallEvent, json: bool) {
             q.level
         ),
         CallEvent::DtmfReceived { digit } => println!("dtmf received: {digit}"),
+        CallEvent::Muted { muted } => println!("{}", if *muted { "muted" } else { "unmuted" }),
         CallEvent::Notice { code, message } => eprintln!("warning: {code}: {message}"),
     }
     let _ = std::io::stdout().flush();

@@ -41,6 +41,9 @@ pub trait Shell: Send + Sync + 'static {
     /// The latest mic and remote levels, at most every [`LEVELS_EVERY`], and only
     /// while the meters can be seen ([`PhoneLine::set_meters_visible`]).
     fn levels(&self, levels: &Levels);
+    /// What the call panel shows changed ([`CallView`]): the window draws the panel
+    /// from this alone.
+    fn view(&self, view: &CallView);
     /// A call ended; its record is kept (store or beside the recording).
     fn ended(&self, ended: &CallEnded);
     /// The sync round after a call ran (the lists may have changed).
@@ -95,6 +98,45 @@ pub struct Levels {
     pub mic: Option<MeterReading>,
     /// The remote audio, when it reported since the last frame.
     pub remote: Option<MeterReading>,
+}
+
+/// What the call panel shows, as the call (not the window) knows it: sent whenever it
+/// changes, so a command the call refused never shows as done.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CallView {
+    /// Call id.
+    pub call_id: Uuid,
+    /// True for a call the agent placed.
+    pub outgoing: bool,
+    /// The call's state (`dialing`, `ringing_in`, `connected`, `on_hold`, …).
+    pub state: CallState,
+    /// The microphone is muted.
+    pub muted: bool,
+    /// The call is on hold.
+    pub held: bool,
+    /// When media first connected, Unix ms (the panel's timer counts from it); `None`
+    /// before.
+    pub connected_at_ms: Option<i64>,
+}
+
+impl CallView {
+    /// Applies one call event; true when the view changed.
+    pub fn apply(&mut self, event: &CallEvent, now_ms: i64) -> bool {
+        let before = self.clone();
+        match event {
+            CallEvent::State { state } => {
+                self.held = matches!(state, CallState::OnHold);
+                if matches!(state, CallState::Connected) && self.connected_at_ms.is_none() {
+                    self.connected_at_ms = Some(now_ms);
+                }
+                self.state = state.clone();
+            }
+            CallEvent::Muted { muted } => self.muted = *muted,
+            _ => {}
+        }
+        *self != before
+    }
 }
 
 /// What the window shows while a call rings in.
@@ -270,7 +312,9 @@ impl PhoneLine {
         self.set(call.commands());
         let line = self.clone();
         tokio::spawn(async move {
-            let phone = line.run_to_end(&agent, &*shell, call, lead, None).await;
+            let phone = line
+                .run_to_end(&agent, &*shell, call, lead, None, true)
+                .await;
             phone.close().await;
         });
         Ok(call_id)
@@ -400,13 +444,16 @@ impl PhoneLine {
                     }
                     Err(_) => None,
                 };
-                phone = self.run_to_end(&agent, &*shell, call, None, ring).await;
+                phone = self
+                    .run_to_end(&agent, &*shell, call, None, ring, false)
+                    .await;
             }
         }
     }
 
     /// Forwards a call's events until it ends (stopping `ring` once it is no longer
-    /// ringing), then keeps the record, frees the line, tells the shell and syncs.
+    /// ringing), with the panel's [`CallView`] whenever it changes, then keeps the
+    /// record, frees the line, tells the shell and syncs.
     /// Returns the phone for the next call.
     async fn run_to_end(
         &self,
@@ -415,7 +462,21 @@ impl PhoneLine {
         mut call: LiveCall,
         lead: Option<Uuid>,
         mut ring: Option<Ringtone>,
+        outgoing: bool,
     ) -> Phone {
+        let mut view = CallView {
+            call_id: call.call_id,
+            outgoing,
+            state: if outgoing {
+                CallState::Dialing
+            } else {
+                CallState::RingingIn
+            },
+            muted: false,
+            held: false,
+            connected_at_ms: None,
+        };
+        shell.view(&view);
         let mut levels = Levels::default();
         let mut flushed = Instant::now() - LEVELS_EVERY;
         while let Some(e) = call.next_event().await {
@@ -423,6 +484,9 @@ impl PhoneLine {
                 CallEvent::MicLevel(r) => levels.mic = Some(r),
                 CallEvent::RemoteLevel(r) => levels.remote = Some(r),
                 e => {
+                    if view.apply(&e, softphone_store::now_ms()) {
+                        shell.view(&view);
+                    }
                     if let CallEvent::State { state } = &e {
                         if !matches!(state, CallState::RingingIn) {
                             // Dropping only flags the ringtone thread: it stops within

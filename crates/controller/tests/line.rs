@@ -9,7 +9,9 @@
 
 use softphone_call::{CallEvent, CallState, Command};
 use softphone_controller::agent::{Account, Agent};
-use softphone_controller::line::{CallEnded, CallPrefs, IncomingCall, Levels, PhoneLine, Shell};
+use softphone_controller::line::{
+    CallEnded, CallPrefs, CallView, IncomingCall, Levels, PhoneLine, Shell,
+};
 use softphone_proto::signal::Presence;
 use softphone_proto::Role;
 use std::sync::{Arc, Mutex};
@@ -21,6 +23,7 @@ use tokio::sync::mpsc;
 enum Shown {
     Incoming(IncomingCall),
     State(CallState),
+    View(CallView),
     Ended(CallEnded),
 }
 
@@ -40,6 +43,9 @@ impl Shell for FakeShell {
         }
     }
     fn levels(&self, _: &Levels) {}
+    fn view(&self, view: &CallView) {
+        let _ = self.tx.send(Shown::View(view.clone()));
+    }
     fn ended(&self, ended: &CallEnded) {
         let _ = self.tx.send(Shown::Ended(ended.clone()));
     }
@@ -189,6 +195,21 @@ async fn a_call_rings_through_the_shell_and_busy_or_absent_agents_are_not_rung()
         .await;
     }
     assert_eq!(*bob.shell.alerts.lock().unwrap(), vec!["alice".to_string()]);
+
+    // The panel's view model: Bob mutes; his view says so once the call took it, with
+    // the timer's start from when media connected.
+    bob.line.command(Command::Mute(true)).await.unwrap();
+    let view = bob
+        .next("the muted view", |s| match s {
+            Shown::View(v) if v.muted => Some(v.clone()),
+            _ => None,
+        })
+        .await;
+    assert_eq!(
+        (view.call_id, view.outgoing, &view.state, view.held),
+        (call_id, false, &CallState::Connected, false)
+    );
+    assert!(view.connected_at_ms.is_some());
 
     // Carol calls Bob during the call: busy, and Bob's shell shows nothing new.
     carol.dial("bob").await;

@@ -1,18 +1,21 @@
-//! Calls in the app: dial through the signed-in agent's `Phone`, take incoming calls on
-//! a signaling line kept open while signed in, forward the engine's events to the
-//! webview, keep the call record (store + sync) when a call ends.
+//! Calls in the app: the commands translate and delegate to the controller's
+//! `PhoneLine`, and the window is its `Shell`.
 //!
 //! Events: `incoming-call` (`{call_id, from, from_name}`, while the ringtone plays),
+//! `call-view` (the call panel's `CallView`: state, muted, held, the timer's start),
 //! `call-event` (every other `CallEvent`: state, quality each second, DTMF, notices),
-//! `call-levels` (`{mic, remote}` meter readings, at most 20/s), `call-ended` (a summary) and `sync-changed` once the
-//! call record and recording have been offered to the server.
+//! `call-levels` (`{mic, remote}` meter readings, at most 20/s), `call-ended` (a
+//! summary) and `sync-changed` once the call record and recording have been offered
+//! to the server.
 
 use super::AgentSlot;
 use super::UiError;
 use serde::Deserialize;
 use softphone_call::{CallEvent, Command};
 pub use softphone_controller::line::PhoneLine;
-use softphone_controller::line::{CallEnded, CallPrefs, IncomingCall, Levels, LineError, Shell};
+use softphone_controller::line::{
+    CallEnded, CallPrefs, CallView, IncomingCall, Levels, LineError, Shell,
+};
 use softphone_proto::signal::Presence;
 use std::sync::Arc;
 use tauri::{AppHandle, Emitter, Manager, State};
@@ -40,6 +43,9 @@ impl Shell for Window {
     }
     fn levels(&self, levels: &Levels) {
         let _ = self.0.emit("call-levels", levels);
+    }
+    fn view(&self, view: &CallView) {
+        let _ = self.0.emit("call-view", view);
     }
     fn ended(&self, ended: &CallEnded) {
         let _ = self.0.emit("call-ended", ended);
