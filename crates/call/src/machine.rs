@@ -729,25 +729,18 @@ mod tests {
             }));
             assert_eq!(s.ended(), Some(want));
         }
-        let mut s = Sim::outgoing();
-        let id = s.id();
-        s.feed(Input::Dial { to: "x".into() })
-            .feed(Input::LocalOffer("o".into()));
-        s.feed(Input::Signal(ServerMsg::Rejected {
-            call_id: id,
-            reason: "declined".into(),
-        }));
-        assert_eq!(s.ended(), Some(EndReason::Rejected));
-        // Turned away because the callee is in another call: busy, for both sides.
-        let mut s = Sim::outgoing();
-        let id = s.id();
-        s.feed(Input::Dial { to: "x".into() })
-            .feed(Input::LocalOffer("o".into()));
-        s.feed(Input::Signal(ServerMsg::Rejected {
-            call_id: id,
-            reason: "busy".into(),
-        }));
-        assert_eq!(s.ended(), Some(EndReason::Busy));
+        // A decline, and a callee in another call turning it away: busy, for both sides.
+        for (wire, want) in [("declined", EndReason::Rejected), ("busy", EndReason::Busy)] {
+            let mut s = Sim::outgoing();
+            let id = s.id();
+            s.feed(Input::Dial { to: "x".into() })
+                .feed(Input::LocalOffer("o".into()));
+            s.feed(Input::Signal(ServerMsg::Rejected {
+                call_id: id,
+                reason: wire.into(),
+            }));
+            assert_eq!(s.ended(), Some(want));
+        }
         let mut r = Sim::incoming(Some("offer"));
         r.feed(Input::RejectBusy);
         assert_eq!(r.ended(), Some(EndReason::Busy));

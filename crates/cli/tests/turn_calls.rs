@@ -14,7 +14,7 @@ mod common;
 
 use call_helpers::*;
 use common::*;
-use softphone_call::{AudioIn, AudioOut, CallEvent, Command, EndReason};
+use softphone_call::{AudioIn, AudioOut, Command, EndReason};
 use softphone_proto::signal::ServerMsg;
 use std::time::Duration;
 
@@ -80,13 +80,8 @@ async fn server_issued_turn_credentials_allocate_on_coturn_and_forged_ones_do_no
                     setup(ice_servers, relay_only, heard.clone()),
                 );
                 a.connected().await;
-                // Talk from the first audio back, not from the answer: ICE over a relay
-                // takes longer than over loopback.
-                a.wait_for(
-                    10,
-                    |e| matches!(e, CallEvent::Quality(q) if q.recv_kbps > 0.0),
-                )
-                .await;
+                // Talk from the first audio back, not from the answer.
+                a.hearing().await;
                 tokio::time::sleep(Duration::from_secs(6)).await;
                 a.cmd.send(Command::Hangup).await.unwrap();
                 let (r, _) = a.report().await;
@@ -207,13 +202,7 @@ async fn a_browser_prospect_on_relay_only_ice_talks_through_coturn() {
     setup.peer.relay_only = true;
     let mut a = dial(sa, link.id, setup);
     a.connected().await;
-    // Talk from the first audio back, not from the answer: ICE over a relay
-    // takes longer than over loopback.
-    a.wait_for(
-        10,
-        |e| matches!(e, CallEvent::Quality(q) if q.recv_kbps > 0.0),
-    )
-    .await;
+    a.hearing().await;
     tokio::time::sleep(Duration::from_secs(8)).await;
     a.cmd.send(Command::Hangup).await.unwrap();
     let (r, _) = a.report().await;

@@ -269,7 +269,9 @@ impl PhoneLine {
     }
 
     /// Dials `target` (`echo`, a colleague's name or id, a browser link id) about
-    /// `lead` on `prefs`' devices, recording when `prefs.record` (the policy wins).
+    /// `lead` on `prefs`' devices, recording when `prefs.record` (the policy wins) at
+    /// the bitrate last set with [`Self::set_prefs`] (`prefs.bitrate_kbps` is ignored);
+    /// `prefs` become the line's choices for incoming calls too.
     /// Returns the call id at once; the call runs on, reported through `shell`.
     ///
     /// Errors: [`LineError::Busy`] while another call runs, [`LineError::Policy`],

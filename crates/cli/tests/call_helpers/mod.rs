@@ -132,6 +132,16 @@ impl Running_ {
         .await;
     }
 
+    /// Waits (10 s at most) for the first second of audio received: media is up, which
+    /// over a TURN relay comes later than the answer [`Self::connected`] waits for.
+    pub async fn hearing(&mut self) {
+        self.wait_for(
+            10,
+            |e| matches!(e, CallEvent::Quality(q) if q.recv_kbps > 0.0),
+        )
+        .await;
+    }
+
     pub async fn report(self) -> (CallReport, SignalConn) {
         tokio::time::timeout(Duration::from_secs(20), self.done)
             .await
